@@ -1,0 +1,5 @@
+import sys
+
+from scrambler.cli.main import main
+
+sys.exit(main())
