@@ -1,0 +1,122 @@
+"""Compiled rules: the registry, the evaluation frame and the base class every kind extends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from scrambler.spec.model import DatasetSpec, RuleSpec
+
+
+@dataclass
+class Frame:
+    """Column arrays for a set of rows: categorical codes (int16, -1 = null) or numbers (float64, NaN = null).
+
+    ``period`` is the rows' reference period (an int array in the panel grain). Frames are cheap to derive:
+    ``with_value`` shares every array but the overridden one, which the sampler uses to try candidates.
+    """
+
+    columns: Mapping[str, np.ndarray]
+    period: np.ndarray
+    n: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.n = len(self.period)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.columns
+
+    def with_value(self, name: str, values: np.ndarray) -> Frame:
+        cols = dict(self.columns)
+        cols[name] = values
+        return Frame(cols, self.period)
+
+    def take(self, rows: np.ndarray) -> Frame:
+        return Frame({k: v[rows] for k, v in self.columns.items()}, self.period[rows])
+
+
+class CompiledRule:
+    """Base of a compiled rule. Subclasses implement ``_is_valid`` (row rules) or ``_pair_valid`` (temporal)."""
+
+    kind: ClassVar[str] = ""
+    temporal: ClassVar[bool] = False
+
+    def __init__(self, spec: RuleSpec, dataset: DatasetSpec) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.variables: tuple[str, ...] = spec.variables
+        self.dataset = dataset
+        self.always = any(dataset.variables[v].scope == "always" for v in self.variables)
+
+    def is_valid(self, frame: Frame) -> np.ndarray:
+        """One boolean per row: True where the rule holds."""
+        return self._is_valid(frame)
+
+    def _is_valid(self, frame: Frame) -> np.ndarray:
+        raise NotImplementedError
+
+    def pair_valid(self, previous: np.ndarray, current: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """Temporal rules: validity of ``current`` after ``previous``, ``gap`` periods apart (null -> True)."""
+        return self._pair_valid(previous, current, gap)
+
+    def _pair_valid(self, previous: np.ndarray, current: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def candidate_mask(self, name: str, frame: Frame, n_codes: int) -> np.ndarray | None:
+        """(rows, n_codes+1) mask of codes of ``name`` that keep the rule, or None to let the sampler try each."""
+        return None
+
+    def bounds(self, name: str, frame: Frame) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-row [low, high] that the rule implies for numeric ``name`` given the other variables, or None."""
+        return None
+
+    def forced_null(self, name: str, frame: Frame) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows where the rule forces ``name`` to be null, and rows where it forces it present (or None)."""
+        return None
+
+    def describe(self) -> str:
+        return f"{self.id} ({self.kind}): {self.spec.reason}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id}>"
+
+
+REGISTRY: dict[type, type[CompiledRule]] = {}
+
+
+def register(spec_type: type) -> Callable[[type[CompiledRule]], type[CompiledRule]]:
+    """Class decorator: the compiled rule class that runs a given spec class."""
+
+    def wrap(cls: type[CompiledRule]) -> type[CompiledRule]:
+        REGISTRY[spec_type] = cls
+        return cls
+
+    return wrap
+
+
+def compile_rules(spec: DatasetSpec) -> list[CompiledRule]:
+    # importing the kind modules fills the registry
+    from scrambler.constraints import (  # noqa: F401
+        absorbing,
+        combinations,
+        compare,
+        constant,
+        implication,
+        mapping,
+        step,
+        transition,
+    )
+
+    return [REGISTRY[type(rule)](rule, spec) for rule in spec.rules]
+
+
+def code_index(spec: DatasetSpec, name: str, value: Any) -> int:
+    """Index of a code (or of true/false) in a categorical variable's code list."""
+    var = spec.variables[name]
+    return var.codes.index(str(value))

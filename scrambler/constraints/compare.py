@@ -1,0 +1,113 @@
+"""Compare: ``left op right`` over linear expressions of variables, code-list attributes and the period.
+
+Time values are compared in the finest grain involved (a year meets a year_month as its reference month;
+``period_start``/``period_end`` anchor at the first/last month). The rule holds vacuously when a term is null.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scrambler.constraints.base import CompiledRule, Frame, register
+from scrambler.spec.expressions import Expression, Term
+from scrambler.spec.model import TIME_GRAIN, CompareSpec, DatasetSpec
+from scrambler.spec.time import to_months, to_quarters
+
+FINENESS = {"month": 0, "quarter": 1, "year": 2}
+PER_UNIT = {("year", "month"): 12, ("year", "quarter"): 4, ("quarter", "month"): 3}
+ANCHOR = {"period": "ref", "period_start": "start", "period_end": "end"}
+OPS = {
+    "<": np.less, "<=": np.less_equal, "=": np.equal, "!=": np.not_equal, ">=": np.greater_equal, ">": np.greater,
+}
+FLIP = {"<": ">", "<=": ">=", "=": "=", "!=": "!=", ">=": "<=", ">": "<"}
+
+
+@register(CompareSpec)
+class Compare(CompiledRule):
+    kind = "compare"
+
+    def __init__(self, spec: CompareSpec, dataset: DatasetSpec) -> None:  # type: ignore[override]
+        super().__init__(spec, dataset)
+        self.op = spec.op
+        self.terms = [*spec.left.terms, *(self._negate(t) for t in spec.right.terms)]  # left - right op 0
+        self.unit = self._common_unit(spec.left, spec.right)
+
+    @staticmethod
+    def _negate(term: Term) -> Term:
+        return Term(sign=-term.sign, kind=term.kind, name=term.name, attribute=term.attribute, number=term.number,
+                    unit=term.unit)
+
+    def _point_unit(self, term: Term) -> str | None:
+        if term.kind == "variable":
+            return TIME_GRAIN.get(self.dataset.variables[term.name].type)
+        if term.kind == "period":
+            return self.dataset.panel.grain
+        return None
+
+    def _common_unit(self, *exprs: Expression) -> str:
+        units = [u for e in exprs for t in e.terms if (u := self._point_unit(t))]
+        return min(units, key=FINENESS.__getitem__) if units else "number"
+
+    def _term_value(self, term: Term, frame: Frame) -> np.ndarray:
+        panel = self.dataset.panel
+        if term.kind == "number":
+            value = term.number
+            if term.unit and self.unit in FINENESS and term.unit != self.unit:
+                value *= PER_UNIT.get((term.unit, self.unit), 1)
+            return np.full(frame.n, value)
+        if term.kind == "attribute":
+            var = self.dataset.variables[term.name]
+            assert var.codelist is not None
+            attr = np.append(np.asarray(var.codelist.attributes[term.attribute], dtype=float), np.nan)
+            return attr[frame[term.name]]
+        if term.kind == "period":
+            values = frame.period.astype(float)
+            return self._convert(values, panel.grain, ANCHOR[term.name])
+        values = frame[term.name].astype(float)
+        grain = TIME_GRAIN.get(self.dataset.variables[term.name].type)
+        return self._convert(values, grain, "ref") if grain else values
+
+    def _convert(self, values: np.ndarray, grain: str, anchor: str) -> np.ndarray:
+        if self.unit == grain or self.unit == "number":
+            return values
+        ref = self.dataset.panel.reference_month
+        if self.unit == "month":
+            return to_months(values, grain, anchor, ref)
+        return to_quarters(values, grain, anchor, ref)
+
+    def _sum(self, frame: Frame, skip: int | None = None) -> np.ndarray:
+        total = np.zeros(frame.n)
+        for i, term in enumerate(self.terms):
+            if i != skip:
+                total = total + term.sign * self._term_value(term, frame)
+        return total
+
+    def _is_valid(self, frame: Frame) -> np.ndarray:
+        diff = self._sum(frame)
+        with np.errstate(invalid="ignore"):
+            ok = OPS[self.op](diff, 0.0)
+        return ok | np.isnan(diff)
+
+    def bounds(self, name: str, frame: Frame) -> tuple[np.ndarray, np.ndarray] | None:
+        var = self.dataset.variables[name]
+        if not var.is_numeric or self.op == "!=":
+            return None
+        own = TIME_GRAIN.get(var.type, "number")
+        if own != self.unit and not (own == "number" and self.unit == "number"):
+            return None
+        places = [i for i, t in enumerate(self.terms) if t.kind == "variable" and t.name == name]
+        if len(places) != 1:
+            return None
+        sign = self.terms[places[0]].sign
+        rest = self._sum(frame, skip=places[0])
+        limit = -rest * sign  # sign*X + rest op 0  ->  X op' -rest/sign
+        op = self.op if sign > 0 else FLIP[self.op]
+        step = 1.0 if var.integral else 10.0 ** -var.decimals
+        low = np.full(frame.n, -np.inf)
+        high = np.full(frame.n, np.inf)
+        known = ~np.isnan(limit)
+        if op in ("<", "<=", "="):
+            high[known] = limit[known] - (step if op == "<" else 0.0)
+        if op in (">", ">=", "="):
+            low[known] = limit[known] + (step if op == ">" else 0.0)
+        return low, high

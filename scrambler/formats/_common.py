@@ -1,0 +1,213 @@
+"""Checks and conversions shared by the exporters.
+
+Everything here runs *before* the first file is written, and every problem is collected into one
+:class:`~scrambler.errors.DataError`, so that an export either fails up front listing every bad table and
+column at once, or writes all its files.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from scrambler.errors import DataError, Issue
+from scrambler.formats.codebook import Codebook, ColumnInfo
+
+#: Table names become file names: keep them to characters every file system and tool accepts.
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+#: Integers beyond this lose precision when stored as doubles (Stata, SPSS and SAS store numbers as doubles).
+MAX_EXACT_INT = 2**53
+#: Stata value labels can be attached only to integers in this range (larger values encode missing .a-.z).
+STATA_LABEL_MIN, STATA_LABEL_MAX = -2_147_483_647, 2_147_483_620
+_PLAIN_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of one table, with the codebook entry of its variable."""
+
+    table: str
+    name: str
+    info: ColumnInfo
+    series: pd.Series
+
+
+def resolve(tables: Mapping[str, pd.DataFrame], codebook: Codebook) -> list[Column]:
+    """Pair every column with its codebook entry; raise one DataError for unknown or ambiguous columns.
+
+    An unlabelled column in a researcher's file is worse than a failed export, so every column must be
+    described by the codebook.
+    """
+    issues: list[Issue] = []
+    columns: list[Column] = []
+    for table, frame in tables.items():
+        if not TABLE_NAME.match(table):
+            issues.append(
+                Issue("invalid-table-name", f"table name {table!r} is not usable as a file name", table=table)
+            )
+        seen: set[str] = set()
+        for name in frame.columns:
+            if not isinstance(name, str):
+                issues.append(Issue("invalid-column-name", f"column {name!r} is not a string", table=table))
+                continue
+            if name in seen:
+                issues.append(Issue("duplicate-column", "column appears twice", table=table, variable=name))
+                continue
+            seen.add(name)
+            info = codebook.lookup(name)
+            if info is None:
+                issues.append(
+                    Issue("unknown-column", "column is not in the codebook", table=table, variable=name)
+                )
+                continue
+            columns.append(Column(table, name, info, frame[name]))
+    if issues:
+        raise DataError(issues)
+    return columns
+
+
+def code_text(value: object) -> str:
+    """A code as text: category levels may arrive as ints or floats (111.0) but codes are strings."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def text_values(series: pd.Series) -> list[str | None]:
+    """Values as Python strings, None for nulls (whatever the dtype: object, string or category)."""
+    return [None if _isna(v) else code_text(v) for v in series.astype(object)]
+
+
+def _isna(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # array-like cell: not a null
+        return False
+
+
+def is_plain_integer(code: str) -> bool:
+    """True when a code can be stored as its own integer without losing anything (no "01", no "F")."""
+    return (
+        bool(_PLAIN_INT.match(code))
+        and str(int(code)) == code
+        and (STATA_LABEL_MIN <= int(code) <= STATA_LABEL_MAX)
+    )
+
+
+@dataclass(frozen=True)
+class CodePlan:
+    """How one coded variable is stored in formats that label numbers (Stata, SPSS) -- see docs/formats.md.
+
+    ``numeric``: every code is a plain integer, stored as that number (111 labelled "Employee").
+    Otherwise the codes are numbered 1..K in codebook order (extra codes found in the data follow, sorted),
+    each number labelled "CODE label", and the code string is kept in a companion column.
+    """
+
+    numeric: bool
+    numbers: Mapping[str, int]
+    labels: Mapping[int, str]
+
+
+def plan_codes(columns: Iterable[Column]) -> dict[str, CodePlan]:
+    """One plan per coded variable, shared by all its columns (``x``, ``x_next``) in all tables.
+
+    Sharing keeps the numbering identical across suffixed columns and across tables, so researchers can
+    compare ``x`` with ``x_next`` directly.
+    """
+    seen_codes: dict[str, set[str]] = {}
+    infos: dict[str, ColumnInfo] = {}
+    for col in columns:
+        if col.info.coded:
+            infos[col.info.name] = col.info
+            seen_codes.setdefault(col.info.name, set()).update(
+                v for v in text_values(col.series) if v is not None
+            )
+    plans: dict[str, CodePlan] = {}
+    for name, info in infos.items():
+        known = {str(code): str(label) for code, label in (info.value_labels or {}).items()}
+        codes = list(known) + sorted(seen_codes[name] - set(known))
+        if all(is_plain_integer(code) for code in codes):
+            plans[name] = CodePlan(
+                numeric=True,
+                numbers={code: int(code) for code in codes},
+                labels={int(code): label for code, label in known.items()},
+            )
+        else:
+            numbers = {code: i for i, code in enumerate(codes, start=0)}
+            labels = {numbers[c]: f"{c} {known[c]}" if known.get(c) else c for c in codes}
+            plans[name] = CodePlan(numeric=False, numbers=numbers, labels=labels)
+    return plans
+
+
+def normalize(col: Column, issues: list[Issue]) -> pd.Series:
+    """The column in the canonical dtype of its kind, for formats that store only numbers and strings.
+
+    boolean -> Int64 0/1, integer -> Int64, decimal -> float64, coded/string -> object (str or None),
+    identifier -> Int64 when numeric else object. Problems are appended to ``issues``.
+    """
+    s, kind = col.series, col.info.kind
+    try:
+        if kind == "boolean":
+            return s.astype("boolean").astype("Int64")
+        if kind == "integer" or (kind == "identifier" and ptypes.is_numeric_dtype(s.dtype)):
+            out = _as_int(s)
+            finite = out.dropna()
+            if len(finite) and int(finite.abs().max()) > MAX_EXACT_INT:
+                issues.append(
+                    Issue(
+                        "integer-too-large",
+                        f"values beyond +/-2^53 cannot be stored exactly as numbers; store {kind} as text",
+                        table=col.table,
+                        variable=col.name,
+                    )
+                )
+            return out
+        if kind == "decimal":
+            out = s.astype("float64")
+            if any(math.isinf(v) for v in out.dropna()):
+                issues.append(
+                    Issue(
+                        "non-finite", "infinite values cannot be stored", table=col.table, variable=col.name
+                    )
+                )
+            return out
+    except (TypeError, ValueError) as exc:
+        issues.append(
+            Issue(
+                "bad-dtype",
+                f"dtype {s.dtype} does not fit kind {kind}: {exc}",
+                table=col.table,
+                variable=col.name,
+            )
+        )
+        return pd.Series([None] * len(s), index=s.index, dtype=object)
+    return pd.Series(text_values(s), index=s.index, dtype=object)
+
+
+def _as_int(s: pd.Series) -> pd.Series:
+    if ptypes.is_float_dtype(s.dtype):
+        values = s.dropna()
+        if not all(float(v).is_integer() for v in values):
+            raise ValueError("non-integer values")
+    return s.astype("Int64")
+
+
+def clip(text: str, max_chars: int | None = None, max_bytes: int | None = None) -> str:
+    """Shorten a label to a format's limit, marking the cut with "..." (deterministic, UTF-8 safe)."""
+    fits = (max_chars is None or len(text) <= max_chars) and (
+        max_bytes is None or len(text.encode("utf-8")) <= max_bytes
+    )
+    if fits:
+        return text
+    cut = text[: max_chars - 3] if max_chars is not None else text
+    while cut and not (
+        (max_chars is None or len(cut) + 3 <= max_chars)
+        and (max_bytes is None or len(cut.encode("utf-8")) + 3 <= max_bytes)
+    ):
+        cut = cut[:-1]
+    return cut + "..."

@@ -1,0 +1,110 @@
+"""Tables recoded for packages that label numbers: Stata and SPSS share one policy (docs/formats.md).
+
+- Coded variables whose codes are all plain integers ("111", "10000"; no "01", no "F") are stored as those
+  numbers, each labelled with its code label: ``province == 10000`` works and shows "Antwerp".
+- Other coded variables are numbered 1..K in codebook order, each number labelled "CODE label", and the
+  code string itself is kept in a companion column ``<name>_code``. Scripts filter on the exact code
+  (``sex_code == "F"``) and tabulate or model with the labelled number (``tab sex``, ``i.sex``).
+- Booleans are 0/1 labelled no/yes. Nulls are system missing for numbers and "" for strings (neither
+  Stata nor SPSS has a missing string).
+
+Using one policy for both packages means the same script logic works on a .dta and a .sav file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from scrambler.errors import DataError, Issue
+from scrambler.formats._common import CodePlan, Column, clip, normalize, plan_codes, resolve
+from scrambler.formats._names import NameRule, check_names
+from scrambler.formats.codebook import Codebook
+
+CODE_SUFFIX = "_code"
+BOOLEAN_LABELS: dict[int | float, str] = {0: "no", 1: "yes"}
+FILE_LABEL = "Scrambled development data, not real persons: {table}"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Longest label a package accepts, in characters and/or UTF-8 bytes."""
+
+    chars: int | None = None
+    bytes: int | None = None
+
+    def __call__(self, text: str) -> str:
+        return clip(text, self.chars, self.bytes)
+
+
+@dataclass
+class LabelledTable:
+    """One table ready for pyreadstat: data plus labels, and per output column the role it plays."""
+
+    name: str
+    frame: pd.DataFrame
+    column_labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict[int | float, str]] = field(default_factory=dict)
+    #: output column -> kind of its variable, or "code" for a ``<name>_code`` companion
+    roles: dict[str, str] = field(default_factory=dict)
+
+
+def build(
+    tables: Mapping[str, pd.DataFrame],
+    codebook: Codebook,
+    rule: NameRule,
+    variable_label: Limit,
+    value_label: Limit,
+) -> list[LabelledTable]:
+    """Recode every table, or raise one DataError listing every bad column and name of every table."""
+    columns = resolve(tables, codebook)
+    plans = plan_codes(columns)
+    issues: list[Issue] = []
+    names: list[tuple[str, str, str]] = []
+    built: list[LabelledTable] = []
+    for table, frame in tables.items():
+        out = LabelledTable(table, pd.DataFrame(index=range(len(frame))))
+        for col in (c for c in columns if c.table == table):
+            _add_column(out, col, normalize(col, issues), plans, variable_label, value_label, names)
+        built.append(out)
+    issues += check_names(rule, names)
+    if issues:
+        raise DataError(issues)
+    return built
+
+
+def _add_column(
+    out: LabelledTable,
+    col: Column,
+    values: pd.Series,
+    plans: Mapping[str, CodePlan],
+    variable_label: Limit,
+    value_label: Limit,
+    names: list[tuple[str, str, str]],
+) -> None:
+    """Append one column (and its companion, if any) to ``out``; record the names to check."""
+    info, name = col.info, col.name
+    values = values.reset_index(drop=True)
+    names.append((out.name, name, name))
+    out.column_labels[name] = variable_label(info.label)
+    out.roles[name] = info.kind
+    if info.coded:
+        plan = plans[info.name]
+        out.frame[name] = pd.array([None if v is None else plan.numbers[v] for v in values], dtype="Int64")
+        if plan.labels:
+            out.value_labels[name] = {k: value_label(v) for k, v in plan.labels.items()}
+        if not plan.numeric:
+            companion = name + CODE_SUFFIX
+            names.append((out.name, companion, name))  # a clash with a real column is caught by check_names
+            out.frame[companion] = values.fillna("").astype(object)
+            out.column_labels[companion] = variable_label(f"{info.label} (code)")
+            out.roles[companion] = "code"
+    elif info.kind == "boolean":
+        out.frame[name] = values
+        out.value_labels[name] = dict(BOOLEAN_LABELS)
+    elif values.dtype == object:
+        out.frame[name] = values.fillna("").astype(object)
+    else:
+        out.frame[name] = values

@@ -1,0 +1,73 @@
+"""SPSS export (.sav) with variable labels, value labels and measurement levels.
+
+Uses the same recoding as Stata (:mod:`scrambler.formats._labelled`) so one analysis plan fits both
+packages, even though SPSS could label short strings: a labelled string is not usable as a factor in
+SPSS procedures, a labelled number is. Measurement levels are set (nominal, ordinal, scale) because SPSS
+procedures and the Chart Builder use them to choose defaults. SPSS keeps at most 120 bytes of a value label
+and 256 of a variable label; longer labels are cut (ending in "...").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+
+from scrambler.formats._atomic import write_atomic
+from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build
+from scrambler.formats._names import SPSS
+from scrambler.formats.codebook import Codebook
+
+SUFFIX = ".sav"
+VARIABLE_LABEL = Limit(bytes=256)
+VALUE_LABEL = Limit(bytes=120)
+FILE_LABEL_LIMIT = Limit(bytes=64)
+MEASURES: dict[str, str] = {
+    "categorical": "nominal",
+    "ordinal": "ordinal",
+    "boolean": "nominal",
+    "integer": "scale",
+    "decimal": "scale",
+    "string": "nominal",
+    "identifier": "nominal",
+    "code": "nominal",
+}
+
+
+def formats(table: LabelledTable) -> dict[str, str]:
+    """Display formats: whole numbers without the default two decimals (F8.2 would show 111.00)."""
+    out: dict[str, str] = {}
+    for name, role in table.roles.items():
+        column = table.frame[name]
+        if role == "decimal" or column.dtype == object:
+            continue
+        values = column.dropna()
+        digits = max((len(str(int(v))) for v in values), default=1)
+        out[name] = f"F{min(max(digits, 1), 40)}.0"
+    return out
+
+
+def write(table: LabelledTable, target: Path) -> Path:
+    """Write one recoded table atomically."""
+
+    def run(tmp: Path) -> None:
+        pyreadstat.write_sav(
+            table.frame,
+            tmp,
+            file_label=FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
+            column_labels=dict(table.column_labels),
+            note=FILE_LABEL.format(table=table.name),
+            variable_value_labels={k: dict(v) for k, v in table.value_labels.items()},
+            variable_measure={k: MEASURES[v] for k, v in table.roles.items()},
+            variable_format=formats(table),
+        )
+
+    return write_atomic(target, run)
+
+
+def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path) -> list[Path]:
+    """Write ``<table>.sav`` per table; every name and value is checked before the first file is written."""
+    built = build(tables, codebook, SPSS, VARIABLE_LABEL, VALUE_LABEL)
+    return [write(table, out_dir / f"{table.name}{SUFFIX}") for table in built]

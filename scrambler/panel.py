@@ -1,0 +1,95 @@
+"""The panel: persons x periods, held as numpy arrays, the engine's one internal representation.
+
+Categorical values are int16 indexes into the code list (-1 = null); numbers are float64 (NaN = null); time
+values are integers of their grain (see :mod:`scrambler.spec.time`). Period variables are (T, n) arrays so a
+period is one contiguous row. Tables are views of the panel (:mod:`scrambler.tables`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scrambler.constraints.base import Frame
+from scrambler.spec.model import DatasetSpec, Variable
+
+CODE_DTYPE = np.int16
+
+
+def empty_values(var: Variable, shape: tuple[int, ...]) -> np.ndarray:
+    if var.is_categorical:
+        return np.full(shape, -1, dtype=CODE_DTYPE)
+    return np.full(shape, np.nan, dtype=np.float64)
+
+
+def is_null(values: np.ndarray) -> np.ndarray:
+    return np.isnan(values) if values.dtype.kind == "f" else values < 0
+
+
+@dataclass
+class Panel:
+    spec: DatasetSpec
+    ids: np.ndarray  # (n,) int64 sequence numbers
+    present: np.ndarray  # (T, n) bool
+    static: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (n,)
+    periodic: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T, n)
+    observed: dict[str, np.ndarray] | None = None  # name -> (T, n) bool; None: everything observed
+    source_ids: np.ndarray | None = None  # (n,) national numbers (str), never published
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def periods(self) -> tuple[int, ...]:
+        return self.spec.panel.periods
+
+    @classmethod
+    def empty(cls, spec: DatasetSpec, n: int) -> Panel:
+        T = len(spec.panel.periods)
+        panel = cls(spec=spec, ids=np.zeros(n, dtype=np.int64), present=np.zeros((T, n), dtype=bool))
+        for var in spec.data_variables:
+            if var.is_static:
+                panel.static[var.name] = empty_values(var, (n,))
+            else:
+                panel.periodic[var.name] = empty_values(var, (T, n))
+        return panel
+
+    def values(self, name: str, t: int) -> np.ndarray:
+        """Values of a variable at period index t (static variables: the same every period)."""
+        if name in self.static:
+            return self.static[name]
+        return self.periodic[name][t]
+
+    def frame(self, t: int, rows: np.ndarray | None = None) -> Frame:
+        cols: dict[str, np.ndarray] = {}
+        for name, arr in self.static.items():
+            cols[name] = arr if rows is None else arr[rows]
+        for name, arr in self.periodic.items():
+            cols[name] = arr[t] if rows is None else arr[t][rows]
+        n = self.n if rows is None else len(rows)
+        return Frame(cols, np.full(n, self.periods[t], dtype=np.int64))
+
+    def is_observed(self, name: str, t: int) -> np.ndarray | None:
+        """Observation mask at period t, or None when every cell is observed."""
+        if self.observed is None or name not in self.observed:
+            return None
+        return self.observed[name][t]
+
+    def subset(self, rows: np.ndarray) -> Panel:
+        """A panel of some persons (all their periods), e.g. the phase-1 sample."""
+        return Panel(spec=self.spec, ids=self.ids[rows], present=self.present[:, rows],
+                     static={k: v[rows] for k, v in self.static.items()},
+                     periodic={k: v[:, rows] for k, v in self.periodic.items()},
+                     observed=None if self.observed is None else {k: v[:, rows] for k, v in self.observed.items()},
+                     source_ids=None if self.source_ids is None else self.source_ids[rows])
+
+    def in_tables(self) -> np.ndarray:
+        """Persons that appear in at least one table (present in some table period)."""
+        index = {p: i for i, p in enumerate(self.periods)}
+        mask = np.zeros(self.n, dtype=bool)
+        for table in self.spec.tables:
+            for p in table.periods:
+                mask |= self.present[index[p]]
+        return mask

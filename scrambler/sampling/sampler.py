@@ -1,0 +1,346 @@
+"""The constrained sampler: draws a period of a panel, variable by variable, valid by construction.
+
+For each variable, in the spec's order, the sampler computes per row the set of values that keep every
+rule whose other variables are already known (``candidate_mask`` fast paths, else each code is tried on
+the vectorised rule), intersected with the variable's domain and with the temporal rules against the
+person's previous and next observed values. A method's proposal (a donor's value, last year's value, a
+model's sample) is kept where it is allowed; elsewhere a value is drawn from the model's weights restricted
+to the allowed set. Rows left with no allowed value ("dead ends", from rules whose consequences meet only
+later) are redrawn whole, a bounded number of times; what still fails raises UnsatisfiableError naming the
+variable and rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scrambler.constraints.base import CompiledRule, Frame, compile_rules
+from scrambler.constraints.domain import Domain, build_domain
+from scrambler.errors import Issue, UnsatisfiableError
+from scrambler.panel import Panel, is_null
+from scrambler.sampling.models import VariableModel, draw_numbers
+from scrambler.spec.model import DatasetSpec, Variable
+
+CHUNK = 200_000
+NUMERIC_RETRIES = 8
+# Proposals: (values, has) for the rows asked, or None. values: codes (-1 null) or floats (NaN null).
+Proposals = Callable[[str, int, np.ndarray, Frame], "tuple[np.ndarray, np.ndarray] | None"]
+
+
+@dataclass
+class _VarPlan:
+    var: Variable
+    domain: Domain
+    first_rules: list[CompiledRule]  # rules applied at a person's first present period
+    later_rules: list[CompiledRule]  # ... at later periods (statics are known then)
+    absent_rules: list[CompiledRule]  # ... on absent person-periods (scope: always variables)
+    temporal: list[CompiledRule]
+
+
+def draw_order(spec: DatasetSpec) -> list[str]:
+    declared = [v.name for v in spec.data_variables]
+    order = [n for n in spec.generator.order if n in declared]
+    return order + [n for n in declared if n not in order]
+
+
+class Sampler:
+    def __init__(self, spec: DatasetSpec, models: dict[str, VariableModel], order: Sequence[str] | None = None,
+                 max_redraws: int = 30) -> None:
+        self._dead_vars: dict[str, int] = {}
+        self._use_stay = True
+        self.spec = spec
+        self.models = models
+        self.order = list(order) if order is not None else draw_order(spec)
+        self.max_redraws = max_redraws
+        rules = compile_rules(spec)
+        statics = {v.name for v in spec.data_variables if v.is_static}
+        always = {v.name for v in spec.data_variables if v.scope == "always"}
+        non_always_period = {v.name for v in spec.data_variables if not v.is_static and v.scope != "always"}
+        self.plans: dict[str, _VarPlan] = {}
+        for i, name in enumerate(self.order):
+            before = set(self.order[:i])
+            var = spec.variables[name]
+            row_rules = [r for r in rules if not r.temporal and name in r.variables]
+
+            def ready(known: set[str], rs: list[CompiledRule] = row_rules) -> list[CompiledRule]:
+                return [r for r in rs if set(r.variables) - {name} <= known]
+
+            self.plans[name] = _VarPlan(
+                var=var, domain=build_domain(var),
+                first_rules=ready(before),
+                later_rules=ready(before | statics),
+                absent_rules=ready((before & always) | non_always_period) if name in always else [],
+                temporal=[r for r in rules if r.temporal and r.variables[0] == name])
+
+    # ---- one period --------------------------------------------------------------------------------------
+
+    def draw_period(self, panel: Panel, t: int, rng: np.random.Generator, rows: np.ndarray | None = None,
+                    proposals: Proposals | None = None, first: np.ndarray | None = None,
+                    on_dead: Callable[[np.ndarray], None] | None = None) -> None:
+        """Draw every variable at period index t for ``rows`` (default: all persons), in place.
+
+        ``first``: per row, whether this is the person's first present period (statics are drawn then);
+        default: no present period before t. ``on_dead``: called with the rows still dead after the redraws
+        instead of raising (the generator lets such persons leave the population).
+        """
+        self._dead_vars = {}
+        rows = np.arange(panel.n) if rows is None else rows
+        if first is None:
+            first = ~panel.present[:t, rows].any(axis=0) if t > 0 else np.ones(len(rows), dtype=bool)
+        present = panel.present[t, rows]
+        for name in self.order:
+            var = self.spec.variables[name]
+            if not var.is_static and var.scope != "always":
+                panel.periodic[name][t, rows[~present]] = -1 if var.is_categorical else np.nan
+        dead = self._draw_rows(panel, t, rows, present, first, rng, proposals)
+        attempt = 0
+        while dead.any() and attempt < self.max_redraws:
+            attempt += 1
+            sub = np.nonzero(dead)[0]
+            # later attempts drop the proposals: they may be what leads into the dead end
+            self._use_stay = attempt < 3
+            again = self._draw_rows(panel, t, rows[sub], present[sub], first[sub], rng,
+                                    proposals if attempt < 3 else None)
+            dead[sub] = again
+        self._use_stay = True
+        if dead.any():
+            if on_dead is None:
+                self._raise_dead(panel, t, rows[dead])
+            on_dead(rows[dead])
+
+    def _draw_rows(self, panel: Panel, t: int, rows: np.ndarray, present: np.ndarray, first: np.ndarray,
+                   rng: np.random.Generator, proposals: Proposals | None) -> np.ndarray:
+        dead = np.zeros(len(rows), dtype=bool)
+        for name in self.order:
+            plan = self.plans[name]
+            var = plan.var
+            groups: list[tuple[np.ndarray, list[CompiledRule], bool]] = []
+            if var.is_static:
+                groups.append((np.nonzero(present & first)[0], plan.first_rules, True))
+            else:
+                groups.append((np.nonzero(present & first)[0], plan.first_rules, True))
+                groups.append((np.nonzero(present & ~first)[0], plan.later_rules, True))
+                if var.scope == "always":
+                    groups.append((np.nonzero(~present)[0], plan.absent_rules, False))
+            for idx, rules, is_present in groups:
+                if len(idx) == 0:
+                    continue
+                for start in range(0, len(idx), CHUNK):
+                    part = idx[start:start + CHUNK]
+                    failed = self._draw_var(panel, t, rows[part], plan, rules, is_present, rng, proposals)
+                    if failed.any():
+                        self._dead_vars[name] = self._dead_vars.get(name, 0) + int(failed.sum())
+                    dead[part[failed]] = True
+        return dead
+
+    # ---- one variable ------------------------------------------------------------------------------------
+
+    def _target(self, panel: Panel, name: str) -> tuple[np.ndarray, bool]:
+        if name in panel.static:
+            return panel.static[name], True
+        return panel.periodic[name], False
+
+    def _neighbours(self, panel: Panel, name: str, t: int, rows: np.ndarray
+                    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """(previous value, gap) and (next value, gap) of the closest non-null values around t."""
+        values = panel.periodic[name]
+        T = values.shape[0]
+        null_value = -1 if values.dtype.kind != "f" else np.nan
+        prev = np.full(len(rows), null_value, dtype=values.dtype)
+        prev_gap = np.zeros(len(rows), dtype=np.int64)
+        for s in range(t - 1, -1, -1):
+            v = values[s, rows]
+            take = is_null(prev) & ~is_null(v)
+            prev[take], prev_gap[take] = v[take], t - s
+        nxt = np.full(len(rows), null_value, dtype=values.dtype)
+        next_gap = np.zeros(len(rows), dtype=np.int64)
+        for s in range(t + 1, T):
+            v = values[s, rows]
+            take = is_null(nxt) & ~is_null(v)
+            nxt[take], next_gap[take] = v[take], s - t
+        return (prev, prev_gap), (nxt, next_gap)
+
+    def _draw_var(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
+                  is_present: bool, rng: np.random.Generator, proposals: Proposals | None) -> np.ndarray:
+        frame = panel.frame(t, rows)
+        name = plan.var.name
+        proposal = proposals(name, t, rows, frame) if proposals is not None else None
+        if proposal is None:
+            proposal = self._stay_proposal(panel, name, t, rows, rng)
+        if plan.var.is_categorical:
+            values, dead = self._draw_codes(panel, t, rows, plan, rules, is_present, frame, proposal, rng)
+        else:
+            values, dead = self._draw_numeric(plan, rules, is_present, frame, proposal, rng)
+        target, static = self._target(panel, name)
+        if static:
+            target[rows] = values
+        else:
+            target[t, rows] = values
+        return dead
+
+    def _stay_proposal(self, panel: Panel, name: str, t: int, rows: np.ndarray, rng: np.random.Generator
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        model = self.models.get(name)
+        if not getattr(self, "_use_stay", True):
+            return None
+        if model is None or model.stay <= 0 or t == 0 or name in panel.static:
+            return None
+        prev = panel.periodic[name][t - 1, rows]
+        has = ~is_null(prev) & (rng.random(len(rows)) < model.stay)
+        return prev, has
+
+    def _allowed_codes(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
+                       is_present: bool, frame: Frame) -> np.ndarray:
+        var = plan.var
+        K = len(var.codes)
+        n = len(rows)
+        base = plan.domain.codes_mask.copy()  # type: ignore[union-attr]
+        if not is_present:
+            base[-1] = True  # absent person-periods may hold null even for required variables
+        elif var.name == self.spec.panel.presence:
+            base[-1] = False
+        mask = np.broadcast_to(base, (n, K + 1)).copy()
+        for rule in rules:
+            fast = rule.candidate_mask(var.name, frame, K)
+            if fast is not None:
+                mask &= fast
+                continue
+            for k in np.nonzero(mask.any(axis=0))[0]:
+                code = -1 if k == K else k
+                trial = frame.with_value(var.name, np.full(n, code, dtype=np.int16))
+                mask[:, k] &= rule.is_valid(trial)
+        if plan.temporal and not var.is_static:
+            (prev, pgap), (nxt, ngap) = self._neighbours(panel, var.name, t, rows)
+            for rule in plan.temporal:
+                for k in np.nonzero(mask.any(axis=0))[0]:
+                    cand = np.full(n, -1 if k == K else k, dtype=np.int16)
+                    mask[:, k] &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
+        return mask
+
+    def _draw_codes(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
+                    is_present: bool, frame: Frame, proposal: tuple[np.ndarray, np.ndarray] | None,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        var = plan.var
+        K = len(var.codes)
+        n = len(rows)
+        mask = self._allowed_codes(panel, t, rows, plan, rules, is_present, frame)
+        out = np.full(n, -1, dtype=np.int16)
+        todo = np.ones(n, dtype=bool)
+        if proposal is not None:
+            values, has = proposal
+            col = np.where(values < 0, K, values).astype(np.int64)
+            keep = has & mask[np.arange(n), col]
+            out[keep] = values[keep]
+            todo &= ~keep
+        idx = np.nonzero(todo)[0]
+        if len(idx) == 0:
+            return out, np.zeros(n, dtype=bool)
+        model = self.models.get(var.name)
+        m = mask[idx]
+        if model is not None and model.weights is not None:
+            given = None
+            if model.conditional is not None:
+                given = frame[model.conditional[0]][idx]
+            w = model.code_weights(given, len(idx)) * m
+        else:
+            w = m.astype(np.float32)
+        total = w.sum(axis=1)
+        zero = total <= 0
+        if zero.any():  # allowed codes all have weight 0: uniform over the allowed ones
+            w[zero] = m[zero]
+            total[zero] = w[zero].sum(axis=1)
+        dead = total <= 0
+        cum = np.cumsum(w, axis=1)
+        u = rng.random(len(idx)) * total
+        pick = (cum < u[:, None]).sum(axis=1)
+        pick = np.minimum(pick, K)
+        drawn = np.where(pick == K, -1, pick).astype(np.int16)
+        drawn[dead] = -1
+        out[idx] = drawn
+        dead_rows = np.zeros(n, dtype=bool)
+        dead_rows[idx[dead]] = True
+        return out, dead_rows
+
+    def _draw_numeric(self, plan: _VarPlan, rules: list[CompiledRule], is_present: bool, frame: Frame,
+                      proposal: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        var = plan.var
+        n = frame.n
+        low = np.full(n, plan.domain.low)
+        high = np.full(n, plan.domain.high)
+        force_null = np.zeros(n, dtype=bool)
+        force_present = np.zeros(n, dtype=bool)
+        others: list[CompiledRule] = []
+        for rule in rules:
+            b = rule.bounds(var.name, frame)
+            fn = rule.forced_null(var.name, frame)
+            if b is not None:
+                low, high = np.maximum(low, b[0]), np.minimum(high, b[1])
+            if fn is not None:
+                force_null |= fn[0]
+                force_present |= fn[1]
+            if b is None or rule.kind != "compare":
+                others.append(rule)
+        if var.integral:
+            low, high = np.ceil(low), np.floor(high)
+        nullable = (plan.domain.nullable or not is_present) and var.name != self.spec.panel.presence
+        null_ok = (nullable & ~force_present) | force_null
+        model = self.models.get(var.name) or VariableModel()
+        out = np.full(n, np.nan)
+        todo = ~force_null
+        if proposal is not None:
+            values, has = proposal
+            has = has & todo
+            pv = values.copy()
+            clip = has & ~np.isnan(pv) & (low <= high)
+            pv[clip] = np.clip(pv[clip], low[clip], high[clip])
+            ok = has & ((np.isnan(pv) & null_ok) | (~np.isnan(pv) & (low <= high)))
+            out[ok] = pv[ok]
+            todo &= ~ok
+        want_null = todo & null_ok & (rng.random(n) < model.null_share)
+        todo &= ~want_null
+        empty = todo & (low > high)
+        todo &= ~empty
+        idx = np.nonzero(todo)[0]
+        out[idx] = self._round(var, draw_numbers(model, low[idx], high[idx], rng), low[idx], high[idx])
+        dead = empty & ~null_ok
+        # verify the rules that gave no bounds (and forbidden values); retry, then fall back to null
+        for attempt in range(NUMERIC_RETRIES + 1):
+            bad = ~plan.domain.valid_numbers(out)
+            if others:
+                trial = frame.with_value(var.name, out)
+                for rule in others:
+                    bad |= ~rule.is_valid(trial)
+            bad &= ~dead
+            if not bad.any():
+                break
+            idx = np.nonzero(bad)[0]
+            if attempt == NUMERIC_RETRIES:
+                fallback = null_ok[idx]
+                out[idx[fallback]] = np.nan
+                dead[idx[~fallback]] = True
+                break
+            out[idx] = self._round(var, draw_numbers(model, low[idx], high[idx], rng, uniform=attempt > 1),
+                                   low[idx], high[idx])
+        return out, dead
+
+    @staticmethod
+    def _round(var: Variable, values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        if var.integral:
+            values = np.floor(values + 0.5)
+        else:
+            values = np.round(values, var.decimals)
+        return np.clip(values, low, high)
+
+    def _raise_dead(self, panel: Panel, t: int, rows: np.ndarray) -> None:
+        issues = []
+        for name, count in sorted(self._dead_vars.items(), key=lambda kv: -kv[1])[:5]:
+            plan = self.plans[name]
+            rule_ids = ", ".join(r.id for r in plan.first_rules + plan.later_rules + plan.temporal) or "its domain"
+            issues.append(Issue(code="unsatisfiable", variable=name,
+                                message=f"{len(rows)} person(s) at period {panel.periods[t]} have no value left "
+                                f"for {name} after {self.max_redraws} redraws; rules involved: {rule_ids}"))
+        raise UnsatisfiableError(issues or [Issue(code="unsatisfiable", message="dead ends remain")])

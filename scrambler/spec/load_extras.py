@@ -1,0 +1,196 @@
+"""Parse the `scramble` section of dataset.yaml and generator.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrambler.spec.model import (
+    METHODS,
+    EntrySpec,
+    GeneratorSpec,
+    MethodSpec,
+    NumericDistribution,
+    ScrambleSpec,
+    Variable,
+)
+from scrambler.spec.reader import Reader
+
+SCRAMBLE_KEYS = ("methods", "coverage", "guard")
+METHOD_KEYS = ("variables", "method", "strata", "amount", "source")
+GENERATOR_KEYS = ("weights", "conditional", "numeric", "null_share", "stay", "dynamics", "order")
+DYNAMICS_KEYS = ("death", "emigration", "ageing", "entries")
+
+
+def _names(reader: Reader, value: Any, variables: dict[str, Variable], what: str, **where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        reader.issue("bad-value", f"{what} must be a list of variable names", **where)
+        return ()
+    for v in value:
+        if v not in variables:
+            reader.issue("unknown-variable", f"{what} names {v!r}, which is not declared", **where)
+    return tuple(v for v in value if v in variables)
+
+
+def _positive_int(reader: Reader, value: Any, what: str, default: int, **where: str) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        reader.issue("bad-value", f"{what} must be a positive integer, got {value!r}", **where)
+        return default
+    return value
+
+
+def load_scramble(reader: Reader, raw: Any, variables: dict[str, Variable], dfile: str) -> ScrambleSpec:
+    if not isinstance(raw, dict):
+        reader.issue("bad-value", "'scramble' must be a mapping", file=dfile)
+        return ScrambleSpec()
+    reader.check_keys(raw, SCRAMBLE_KEYS, dfile)
+    methods = []
+    claimed: dict[str, int] = {}
+    for i, item in enumerate(raw.get("methods") or []):
+        where = {"file": dfile, "rule": f"scramble.methods[{i}]"}
+        if not isinstance(item, dict):
+            reader.issue("yaml-structure", "a method entry must be a mapping", **where)
+            continue
+        reader.check_keys(item, METHOD_KEYS, **where)
+        names = _names(reader, item.get("variables"), variables, "variables", **where)
+        method = item.get("method")
+        if method not in METHODS:
+            reader.issue("unknown-method", f"method {method!r} is not one of {', '.join(METHODS)}", **where)
+            continue
+        for n in names:
+            if n in claimed:
+                reader.issue("duplicate-method", f"variable {n!r} already has a method (entry {claimed[n]})",
+                             **where)
+            claimed[n] = i
+            var = variables[n]
+            if method == "perturb" and not var.is_numeric:
+                reader.issue("type-mismatch", f"perturb needs a numeric variable; {n!r} is {var.type}", **where)
+            if method == "recode" and not var.is_categorical:
+                reader.issue("type-mismatch", f"recode needs a categorical variable; {n!r} is {var.type}", **where)
+            if method == "new_id" and var.type != "identifier":
+                reader.issue("type-mismatch", f"new_id needs an identifier; {n!r} is {var.type}", **where)
+        strata = _names(reader, item.get("strata"), variables, "strata", **where)
+        amount = item.get("amount")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0):
+            reader.issue("bad-value", f"amount must be a number >= 0, got {amount!r}", **where)
+            amount = None
+        source = item.get("source", "profile")
+        if source not in ("profile", "uniform"):
+            reader.issue("bad-value", f"source must be profile or uniform, got {source!r}", **where)
+            source = "profile"
+        methods.append(MethodSpec(variables=names, method=method, strata=strata,
+                                  amount=None if amount is None else float(amount), source=source))
+    coverage = raw.get("coverage") or {}
+    guard = raw.get("guard") or {}
+    where = {"file": dfile}
+    if not isinstance(coverage, dict) or not isinstance(guard, dict):
+        reader.issue("bad-value", "coverage and guard must be mappings", **where)
+        return ScrambleSpec(methods=tuple(methods))
+    reader.check_keys(coverage, ("k", "codelist", "combinations"), dfile, rule="scramble.coverage")
+    reader.check_keys(guard, ("quasi_identifiers", "k"), dfile, rule="scramble.guard")
+    combos = []
+    for combo in coverage.get("combinations") or []:
+        names = _names(reader, combo, variables, "coverage combination", **where)
+        if len(names) >= 2:
+            combos.append(names)
+    qi = guard.get("quasi_identifiers", "all")
+    qi_names = None if qi == "all" else _names(reader, qi, variables, "quasi_identifiers", **where)
+    return ScrambleSpec(methods=tuple(methods), coverage_k=_positive_int(reader, coverage.get("k"), "coverage k", 5,
+                                                                          **where),
+                        coverage_codelist=bool(coverage.get("codelist", False)),
+                        coverage_combinations=tuple(combos), guard_quasi_identifiers=qi_names,
+                        guard_k=_positive_int(reader, guard.get("k"), "guard k", 5, **where))
+
+
+def _rate(reader: Reader, value: Any, what: str, **where: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        reader.issue("bad-value", f"{what} must be a probability 0..1, got {value!r}", **where)
+        return 0.0
+    return float(value)
+
+
+def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Variable]) -> GeneratorSpec:
+    gfile = reader.rel(reader.root / "generator.yaml")
+    where = {"file": gfile}
+    reader.check_keys(raw, GENERATOR_KEYS, gfile)
+    weights: dict[str, dict[str, float]] = {}
+    for var, table in (raw.get("weights") or {}).items():
+        if var not in variables:
+            reader.issue("unknown-variable", f"weights for undeclared variable {var!r}", **where)
+            continue
+        if not isinstance(table, dict):
+            reader.issue("bad-value", f"weights of {var!r} must map codes to numbers", **where, variable=var)
+            continue
+        weights[var] = {("true" if k is True else "false" if k is False else str(k)): float(v)
+                        for k, v in table.items() if isinstance(v, (int, float)) and v >= 0}
+        if len(weights[var]) != len(table):
+            reader.issue("bad-value", "weights must be numbers >= 0", **where, variable=var)
+    conditional: dict[str, tuple[str, dict[str, dict[str, float]]]] = {}
+    for i, item in enumerate(raw.get("conditional") or []):
+        cwhere = {"file": gfile, "rule": f"conditional[{i}]"}
+        if not isinstance(item, dict) or item.get("variable") not in variables or item.get("given") not in variables:
+            reader.issue("bad-value", "conditional needs declared 'variable' and 'given'", **cwhere)
+            continue
+        reader.check_keys(item, ("variable", "given", "table"), **cwhere)
+        path = reader.spec_path(item.get("table"), **cwhere)
+        read = reader.csv_rows(path, **cwhere) if path else None
+        if read is None:
+            continue
+        header, body = read
+        table: dict[str, dict[str, float]] = {}
+        for line, row in body:
+            key = row[header[0]].strip()
+            try:
+                table[key] = {c: float(row[c] or 0) for c in header[1:]}
+            except ValueError:
+                reader.issue("bad-value", "weights must be numbers", file=reader.rel(path), row=str(line))  # type: ignore[arg-type]
+        conditional[item["variable"]] = (item["given"], table)
+    numeric: dict[str, NumericDistribution] = {}
+    for var, dist in (raw.get("numeric") or {}).items():
+        if var not in variables or not isinstance(dist, dict) or dist.get("kind") not in ("uniform", "quantiles",
+                                                                                            "relative"):
+            reader.issue("bad-value", f"numeric[{var}] needs a declared variable and kind uniform|quantiles|relative",
+                         **where)
+            continue
+        values = tuple(float(v) for v in dist.get("values") or [])
+        if dist["kind"] != "uniform" and (len(values) < 2 or list(values) != sorted(values)):
+            reader.issue("bad-value", f"numeric[{var}] values must be at least two ascending numbers", **where)
+            continue
+        numeric[var] = NumericDistribution(kind=dist["kind"], values=values)
+    null_share = {str(k): _rate(reader, v, f"null_share[{k}]", **where) for k, v in (raw.get("null_share") or {}).items()}
+    stay_raw = dict(raw.get("stay") or {})
+    stay_default = _rate(reader, stay_raw.pop("default", 0.9), "stay default", **where)
+    stay = {str(k): _rate(reader, v, f"stay[{k}]", **where) for k, v in stay_raw.items()}
+    for name in (*null_share, *stay):
+        if name not in variables:
+            reader.issue("unknown-variable", f"{name!r} is not declared", **where)
+    dyn = raw.get("dynamics") or {}
+    reader.check_keys(dyn, DYNAMICS_KEYS, gfile, rule="dynamics")
+    death = dyn.get("death") or {}
+    ageing = dyn.get("ageing") or {}
+    for var in (death.get("variable"), ageing.get("variable")):
+        if var is not None and var not in variables:
+            reader.issue("unknown-variable", f"dynamics names {var!r}, which is not declared", **where)
+    entries = []
+    for item in dyn.get("entries") or []:
+        setv = {str(k): ("true" if v is True else "false" if v is False else str(v))
+                for k, v in (item.get("set") or {}).items()}
+        for k in setv:
+            if k not in variables:
+                reader.issue("unknown-variable", f"entries set {k!r}, which is not declared", **where)
+        entries.append(EntrySpec(share=_rate(reader, item.get("share"), "entry share", **where), set=setv))
+    order = _names(reader, raw.get("order"), variables, "order", **where)
+    death_value = death.get("value")
+    return GeneratorSpec(
+        weights=weights, conditional=conditional, numeric=numeric, null_share=null_share, stay=stay,
+        stay_default=stay_default, death_rate=_rate(reader, death.get("rate"), "death rate", **where),
+        death_variable=death.get("variable"),
+        death_value=None if death_value is None else ("true" if death_value is True else str(death_value)),
+        emigration_rate=_rate(reader, (dyn.get("emigration") or {}).get("rate"), "emigration rate", **where),
+        ageing_variable=ageing.get("variable"), ageing_rate=_rate(reader, ageing.get("rate"), "ageing rate", **where),
+        entries=tuple(entries), order=order)
