@@ -138,7 +138,7 @@ def plan_codes(columns: Iterable[Column]) -> dict[str, CodePlan]:
                 labels={int(code): label for code, label in known.items()},
             )
         else:
-            numbers = {code: i for i, code in enumerate(codes, start=0)}
+            numbers = {code: i for i, code in enumerate(codes, start=1)}
             labels = {numbers[c]: f"{c} {known[c]}" if known.get(c) else c for c in codes}
             plans[name] = CodePlan(numeric=False, numbers=numbers, labels=labels)
     return plans

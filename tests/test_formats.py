@@ -1,0 +1,468 @@
+"""Tests of the export layer (scrambler/formats): round trips, labels, names, SAS programs, atomic writes."""
+
+from __future__ import annotations
+
+import csv as stdcsv
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pyreadstat
+import pytest
+
+from scrambler.errors import DataError, ScramblerError, SpecError
+from scrambler.formats import FORMATS, Codebook, ColumnInfo, export_tables
+from scrambler.formats._atomic import atomic_path
+from scrambler.formats._common import clip
+
+CODEBOOK = Codebook(
+    {
+        "person_id": ColumnInfo("person_id", "Person identifier", "identifier"),
+        "province": ColumnInfo(
+            "province",
+            "Province of residence",
+            "categorical",
+            {"10000": "Antwerp", "20001": "Flemish Brabant"},
+        ),
+        "status": ColumnInfo(
+            "status",
+            "Labour market status",
+            "categorical",
+            {"111": "Employee - single job", "112": "Employee"},
+        ),
+        "sex": ColumnInfo("sex", "Sex", "categorical", {"F": "Female", "M": "Male"}),
+        "region": ColumnInfo("region", "Region", "categorical", {"01": "Flanders", "02": "Wallonia"}),
+        "age_group": ColumnInfo(
+            "age_group", "Age group", "ordinal", {"15-19": "15 to 19 years", "20-24": "20 to 24 years"}
+        ),
+        "employed": ColumnInfo("employed", "Employed", "boolean"),
+        "n_jobs": ColumnInfo("n_jobs", "Number of jobs", "integer"),
+        "wage": ColumnInfo("wage", "Worker's daily wage (EUR)", "decimal"),
+        "year_month": ColumnInfo("year_month", "Year and month", "string"),
+    }
+)
+
+
+def people() -> pd.DataFrame:
+    """One column per kind, each with a null; numeric codes, zero-padded codes, letters, ranges."""
+    return pd.DataFrame(
+        {
+            "person_id": pd.array([1, 2, 3, 4], dtype="Int64"),
+            "province": pd.Categorical(["10000", None, "20001", "10000"]),
+            "province_next": ["20001", "10000", None, "10000"],
+            "status": pd.Categorical(["111", "112", None, "111"]),
+            "sex": pd.Categorical(["F", "M", None, "M"]),
+            "region": ["01", None, "02", "02"],
+            "age_group": pd.Categorical(
+                ["15-19", "20-24", None, "15-19"], categories=["15-19", "20-24"], ordered=True
+            ),
+            "employed": pd.array([True, None, False, True], dtype="boolean"),
+            "n_jobs": pd.array([1, None, 3, 0], dtype="Int64"),
+            "wage": [101.25, np.nan, 1 / 3, -2.5e-7],
+            "year_month": ["2021-07", None, "2021-08", 'é, "quoted"'],
+        },
+        index=pd.Index([10, 11, 12, 13]),  # not 0..n-1: exporters must not align on the index
+    )
+
+
+def export(fmt: str, tmp_path: Path, tables: dict[str, pd.DataFrame] | None = None) -> list[Path]:
+    return export_tables(tables or {"t1": people()}, CODEBOOK, fmt, tmp_path / fmt)
+
+
+def issue_codes(exc: pytest.ExceptionInfo[ScramblerError]) -> set[tuple[str, str | None, str | None]]:
+    return {(i.code, i.table, i.variable) for i in exc.value.issues}
+
+
+# --- codebook and dispatch ------------------------------------------------------------------------------
+
+
+def test_lookup_exact_then_one_known_suffix() -> None:
+    book = Codebook(
+        {
+            "status": ColumnInfo("status", "Status", "categorical"),
+            "status_prev": ColumnInfo("status_prev", "Previous status (own variable)", "categorical"),
+        }
+    )
+    assert book.lookup("status_next").name == "status"  # type: ignore[union-attr]
+    assert book.lookup("status_prev").label == "Previous status (own variable)"  # type: ignore[union-attr]
+    assert book.lookup("status_later") is None
+    assert book.lookup("_next") is None
+    assert book.lookup("status_t1", suffixes=("_t1",)).name == "status"  # type: ignore[union-attr]
+
+
+def test_unknown_kind_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match="unknown-kind"):
+        ColumnInfo("birth", "Birth date", "date")
+
+
+def test_unknown_format_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScramblerError) as exc:
+        export("xlsx", tmp_path)
+    assert exc.value.issues[0].code == "unknown-format"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_unknown_column_fails_before_writing(fmt: str, tmp_path: Path) -> None:
+    tables = {"good": people(), "bad": people().assign(mystery=1)}
+    with pytest.raises(DataError) as exc:
+        export(fmt, tmp_path, tables)
+    assert ("unknown-column", "bad", "mystery") in issue_codes(exc)
+    assert list((tmp_path / fmt).iterdir()) == []  # not even the good table
+
+
+# --- parquet --------------------------------------------------------------------------------------------
+
+
+def test_parquet_round_trip_is_identical(tmp_path: Path) -> None:
+    frame = people()
+    [path] = export("parquet", tmp_path, {"t1": frame})
+    back = pd.read_parquet(path)
+    pd.testing.assert_frame_equal(back, frame.reset_index(drop=True), check_exact=True)
+    assert back["age_group"].cat.ordered
+
+
+def test_parquet_categories_always_come_back_as_text_categories(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "status": pd.Categorical([111, None]),  # int categories
+            "sex": pd.Categorical([None, None]),  # all null: float64 categories, none used
+            "region": pd.Categorical(["02", None], categories=["02", "01"], ordered=True),
+        }
+    )
+    [path] = export_tables({"t": frame}, CODEBOOK, "parquet", tmp_path)
+    back = pd.read_parquet(path)
+    assert all(isinstance(back[c].dtype, pd.CategoricalDtype) for c in frame.columns)
+    assert back["status"].tolist()[0] == "111" and back["status"].isna().tolist() == [False, True]
+    assert back["sex"].isna().all()
+    assert back["region"].cat.categories.tolist() == ["02", "01"] and back["region"].cat.ordered
+
+
+def test_parquet_strings_dictionary_encoded_and_labelled(tmp_path: Path) -> None:
+    [path] = export("parquet", tmp_path)
+    meta = pq.ParquetFile(path).metadata
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    for column in ("province", "province_next", "region", "year_month"):
+        encodings = meta.row_group(0).column(names.index(column)).encodings
+        assert any("DICTIONARY" in e for e in encodings), (column, encodings)
+    field = pq.read_schema(path).field("province_next")
+    assert field.metadata[b"label"] == b"Province of residence"
+    assert b'"10000": "Antwerp"' in field.metadata[b"value_labels"]
+
+
+# --- csv ------------------------------------------------------------------------------------------------
+
+
+def test_csv_text_keeps_codes_and_empty_means_null(tmp_path: Path) -> None:
+    table, _ = export("csv", tmp_path)
+    raw = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8")
+    assert list(raw.columns) == list(people().columns)
+    assert raw["region"].tolist() == ["01", "", "02", "02"]  # leading zero kept
+    assert raw["employed"].tolist() == ["true", "", "false", "true"]
+    assert raw["year_month"].tolist() == ["2021-07", "", "2021-08", 'é, "quoted"']
+
+
+def test_csv_round_trip_values(tmp_path: Path) -> None:
+    table, _ = export("csv", tmp_path)
+    back = pd.read_csv(table, dtype={"province": str, "province_next": str, "status": str, "region": str})
+    src = people()
+    assert back["wage"].tolist()[0::2] == src["wage"].tolist()[0::2]  # exact doubles, incl. 1/3
+    assert back["wage"].isna().tolist() == src["wage"].isna().tolist()
+    assert back["n_jobs"].astype("Int64").tolist() == src["n_jobs"].tolist()
+    assert back["employed"].astype("boolean").tolist() == src["employed"].tolist()
+    assert back["province_next"].tolist()[:2] == ["20001", "10000"] and pd.isna(back["province_next"][2])
+
+
+def test_csv_codebook_lists_every_column_and_code(tmp_path: Path) -> None:
+    _, book = export("csv", tmp_path)
+    assert book.name == "codebook.csv"
+    with open(book, encoding="utf-8", newline="") as handle:
+        rows = list(stdcsv.reader(handle))
+    assert rows[0] == ["column", "label", "code", "code_label"]
+    assert ["province_next", "Province of residence", "20001", "Flemish Brabant"] in rows
+    assert ["region", "Region", "01", "Flanders"] in rows
+    assert ["employed", "Employed", "false", "no"] in rows
+    assert ["wage", "Worker's daily wage (EUR)", "", ""] in rows
+    assert {r[0] for r in rows[1:]} == set(people().columns)
+
+
+def test_csv_refuses_table_named_codebook(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="codebook.csv"):
+        export("csv", tmp_path, {"codebook": people()})
+
+
+# --- stata and spss -------------------------------------------------------------------------------------
+
+READERS = {"stata": pyreadstat.read_dta, "spss": pyreadstat.read_sav}
+
+
+def reread(
+    fmt: str, tmp_path: Path, tables: dict[str, pd.DataFrame] | None = None
+) -> tuple[pd.DataFrame, Any]:
+    paths = export(fmt, tmp_path, tables)
+    return READERS[fmt](str(paths[0]))
+
+
+def decoded(values: pd.Series, labels: dict[float, str]) -> list[str | None]:
+    return [None if pd.isna(v) else labels[v] for v in values]
+
+
+@pytest.mark.parametrize("fmt", ["stata", "spss"])
+def test_labelled_round_trip_values(fmt: str, tmp_path: Path) -> None:
+    data, meta = reread(fmt, tmp_path)
+    src = people()
+    # integer codes are stored as their own number
+    assert data["province"].tolist()[0::2] == [10000, 20001] and pd.isna(data["province"][1])
+    assert data["status"].tolist()[:2] == [111, 112]
+    # other codes: numbered 1..K in codebook order, exact code string alongside ("" for null)
+    assert data["sex"].tolist()[:2] == [1, 2] and pd.isna(data["sex"][2])
+    assert data["sex_code"].tolist() == ["F", "M", "", "M"]
+    assert data["region_code"].tolist() == ["01", "", "02", "02"]
+    assert data["age_group"].tolist()[:2] == [1, 2]
+    assert data["employed"].tolist()[0::2] == [1, 0] and pd.isna(data["employed"][1])
+    assert data["n_jobs"].tolist()[0::2] == [1, 3] and pd.isna(data["n_jobs"][1])
+    assert data["wage"].tolist()[0::2] == src["wage"].tolist()[0::2]  # doubles are exact
+    assert data["year_month"].tolist() == ["2021-07", "", "2021-08", 'é, "quoted"']
+    assert list(data.columns).index("sex_code") == list(data.columns).index("sex") + 1
+
+
+@pytest.mark.parametrize("fmt", ["stata", "spss"])
+def test_labelled_files_carry_variable_and_value_labels(fmt: str, tmp_path: Path) -> None:
+    data, meta = reread(fmt, tmp_path)
+    labels = meta.column_names_to_labels
+    assert labels["province_next"] == "Province of residence"
+    assert labels["sex_code"] == "Sex (code)"
+    assert labels["wage"] == "Worker's daily wage (EUR)"
+    values = meta.variable_value_labels
+    assert values["status"] == {111: "Employee - single job", 112: "Employee"}
+    assert values["province_next"][10000] == "Antwerp"
+    assert values["employed"] == {0: "no", 1: "yes"}
+    assert values["age_group"] == {1: "15-19 15 to 19 years", 2: "20-24 20 to 24 years"}
+    # the documented mapping inverts: label text starts with the code kept in <name>_code
+    for name in ("sex", "region", "age_group"):
+        texts = decoded(data[name], values[name])
+        assert [t.split(" ", 1)[0] if t else "" for t in texts] == data[f"{name}_code"].tolist()
+    assert "n_jobs" not in values and "year_month" not in values
+
+
+def test_spss_measurement_levels_and_whole_number_formats(tmp_path: Path) -> None:
+    _, meta = reread("spss", tmp_path)
+    assert meta.variable_measure["age_group"] == "ordinal"
+    assert meta.variable_measure["sex"] == "nominal"
+    assert meta.variable_measure["wage"] == "scale"
+    assert meta.original_variable_types["province"] == "F5.0"
+
+
+@pytest.mark.parametrize("fmt", ["stata", "spss"])
+def test_numbering_shared_across_tables_and_extra_codes_appended(fmt: str, tmp_path: Path) -> None:
+    only_m = people().assign(sex=pd.Categorical(["M", "M", "X", None]))
+    paths = export(fmt, tmp_path, {"a": people(), "b": only_m})
+    (a, _), (b, meta_b) = (READERS[fmt](str(p)) for p in paths)
+    assert a["sex"][1] == b["sex"][0] == 2  # "M" is 2 in both tables although "F" is absent from b
+    assert b["sex"][2] == 3 and meta_b.variable_value_labels["sex"][3] == "X"  # unknown code: after the list
+
+
+def test_labels_cut_to_package_limits(tmp_path: Path) -> None:
+    long = "Très long libellé " * 20
+    book = Codebook({"c": ColumnInfo("c", long, "categorical", {"A": long})})
+    tables = {"t": pd.DataFrame({"c": ["A", None]})}
+    stata = export_tables(tables, book, "stata", tmp_path / "dta")[0]
+    spss = export_tables(tables, book, "spss", tmp_path / "sav")[0]
+    _, m = pyreadstat.read_dta(str(stata))
+    cut = str(m.column_names_to_labels["c"])
+    assert len(cut) == 80 and cut.endswith("...") and long.startswith(cut[:-3])
+    _, m = pyreadstat.read_sav(str(spss))
+    assert len(m.variable_value_labels["c"][1].encode("utf-8")) <= 120
+    assert m.variable_value_labels["c"][1].startswith("A Très")
+    assert clip("éééé", max_bytes=6) == "é..." and clip("abc", max_chars=3) == "abc"
+
+
+def test_stata_name_too_long_is_reported_with_table_and_column(tmp_path: Path) -> None:
+    long_name = "number_of_jobs_held_at_the_reference_date"  # 41 characters
+    book = Codebook({**CODEBOOK.columns, long_name: ColumnInfo(long_name, "Jobs", "integer")})
+    tables = {"t1": people().assign(**{long_name: 1})}
+    with pytest.raises(DataError) as exc:
+        export_tables(tables, book, "stata", tmp_path / "dta")
+    [issue] = exc.value.issues
+    assert (issue.code, issue.table, issue.variable) == ("name-too-long", "t1", long_name)
+    assert "41 characters" in issue.message and "at most 32" in issue.message
+    assert not list((tmp_path / "dta").glob("*"))
+    # SPSS allows 64 bytes: the same table exports
+    assert export_tables(tables, book, "spss", tmp_path / "sav")[0].exists()
+
+
+def test_generated_companion_names_are_checked_too(tmp_path: Path) -> None:
+    name = "sex_of_the_person_at_the_start"  # 30 characters: fine, but sex_..._code has 35
+    book = Codebook({**CODEBOOK.columns, name: ColumnInfo(name, "Sex", "categorical", {"F": "Female"})})
+    with pytest.raises(DataError) as exc:
+        export_tables({"t1": people().assign(**{name: "F"})}, book, "stata", tmp_path)
+    assert ("name-too-long", "t1", name) in issue_codes(exc)
+    assert "generated from column" in str(exc.value)
+
+
+def test_all_name_problems_reported_at_once(tmp_path: Path) -> None:
+    book = Codebook(
+        {
+            "in": ColumnInfo("in", "Reserved", "integer"),
+            "2nd": ColumnInfo("2nd", "Digit first", "integer"),
+            "sex": CODEBOOK.columns["sex"],
+            "sex_code": ColumnInfo("sex_code", "Clashes with the companion", "string"),
+        }
+    )
+    frame = pd.DataFrame({"in": [1], "2nd": [2], "sex": ["F"], "sex_code": ["x"]})
+    with pytest.raises(DataError) as exc:
+        export_tables({"t1": frame}, book, "stata", tmp_path)
+    codes = {c for c, _, _ in issue_codes(exc)}
+    assert codes == {"reserved-name", "invalid-name", "duplicate-name"}
+
+
+@pytest.mark.parametrize("fmt", ["stata", "spss", "sas"])
+def test_numbers_that_cannot_be_stored_exactly_are_refused(fmt: str, tmp_path: Path) -> None:
+    frame = people().assign(n_jobs=pd.array([2**60, None, 1, 1], dtype="Int64"), wage=[np.inf, 1.0, 1.0, 1.0])
+    with pytest.raises(DataError) as exc:
+        export(fmt, tmp_path, {"t1": frame})
+    assert {("integer-too-large", "t1", "n_jobs"), ("non-finite", "t1", "wage")} <= issue_codes(exc)
+
+
+# --- sas ------------------------------------------------------------------------------------------------
+
+
+def sas_statements(text: str) -> list[str]:
+    """Split SAS code into statements, honouring quotes and /* */ comments; fails on unbalanced ones."""
+    statements, current, i = [], [], 0
+    while i < len(text):
+        if text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            assert end >= 0, "unclosed comment"
+            i = end + 2
+        elif text[i] in "'\"":
+            quote, j = text[i], i + 1
+            while True:
+                k = text.find(quote, j)
+                assert k >= 0, f"unbalanced quote at {i}"
+                if text[k + 1 : k + 2] == quote:
+                    j = k + 2
+                    continue
+                break
+            current.append(text[i : k + 1])
+            i = k + 1
+        elif text[i] == ";":
+            statements.append(" ".join("".join(current).split()))
+            current, i = [], i + 1
+        else:
+            current.append(text[i])
+            i += 1
+    assert not "".join(current).strip(), "text after the last semicolon"
+    return statements
+
+
+def sas_steps(statements: list[str]) -> list[list[str]]:
+    """Group statements into PROC/DATA steps; assert every step ends with RUN before the next starts."""
+    steps: list[list[str]] = []
+    open_step: list[str] | None = None
+    for statement in statements:
+        word = statement.split(" ", 1)[0].lower()
+        if word in ("proc", "data"):
+            assert open_step is None, f"step not closed by RUN before: {statement}"
+            open_step = [statement]
+        elif word == "run":
+            assert open_step is not None, "RUN without a step"
+            steps.append(open_step)
+            open_step = None
+        elif open_step is not None:
+            open_step.append(statement)
+    assert open_step is None, "last step has no RUN"
+    return steps
+
+
+def test_sas_program_is_structurally_sound(tmp_path: Path) -> None:
+    paths = export("sas", tmp_path)
+    assert [p.name for p in paths] == ["t1.csv", "load_t1.sas"]
+    statements = sas_statements(paths[1].read_text(encoding="utf-8"))
+    fmt_step, data_step = sas_steps(statements)
+    assert fmt_step[0] == "proc format"
+    assert data_step[0].startswith("data &outlib..t1")
+    assert sum(s.startswith("%macro") for s in statements) == sum(s.startswith("%mend") for s in statements)
+    infile = next(s for s in data_step if s.startswith("infile"))
+    for option in ("dsd", "firstobs=2", "encoding='utf-8'", '"&csvdir/t1.csv"'):
+        assert option in infile
+
+
+def test_sas_program_declares_every_column_and_format_value(tmp_path: Path) -> None:
+    _, program = export("sas", tmp_path)
+    statements = sas_statements(program.read_text(encoding="utf-8"))
+    _, data_step = sas_steps(statements)
+    by_word = {s.split(" ", 1)[0]: s for s in data_step}
+    for column in people().columns:
+        for word in ("length", "input", "label"):
+            assert re.search(rf"\b{column}\b", by_word[word]), (word, column)
+    assert "sex $ 1" in by_word["length"] and "province 8" in by_word["length"]
+    assert "region :$2." in by_word["input"] and "wage :best32." in by_word["input"]
+    assert "wage = 'Worker''s daily wage (EUR)'" in by_word["label"]
+    assert "province_next province_f." in by_word["format"] and "sex $sex_f." in by_word["format"]
+    assert "year_month $ 12" in by_word["length"]  # UTF-8 bytes of 'é, "quoted"', not characters
+    values = [s for s in statements if s.startswith("value ")]
+    assert "value province_f 10000 = 'Antwerp' 20001 = 'Flemish Brabant'" in values
+    assert "value status_f 111 = 'Employee - single job' 112 = 'Employee'" in values
+    assert "value $region_f '01' = 'Flanders' '02' = 'Wallonia'" in values
+    assert "value $age_group_f '15-19' = '15 to 19 years' '20-24' = '20 to 24 years'" in values
+    assert "value yesno_f 0 = 'no' 1 = 'yes'" in values
+
+
+def test_sas_csv_matches_program(tmp_path: Path) -> None:
+    data, _ = export("sas", tmp_path)
+    raw = pd.read_csv(data, dtype=str, keep_default_na=False)
+    assert raw["employed"].tolist() == ["1", "", "0", "1"]  # numbers for SAS, formatted by yesno_f
+    assert raw["region"].tolist() == ["01", "", "02", "02"]
+
+
+def test_sas_format_names_are_legal_and_distinct(tmp_path: Path) -> None:
+    a, b = "a" * 30 + "_x", "a" * 30 + "_y"  # same first 30 characters
+    book = Codebook({n: ColumnInfo(n, n, "categorical", {"K": "k"}) for n in (a, b)})
+    _, program = export_tables({"t": pd.DataFrame({a: ["K"], b: ["K"]})}, book, "sas", tmp_path)
+    names = re.findall(r"^\s*value (\S+)", program.read_text(encoding="utf-8"), flags=re.M)
+    assert len(set(names)) == 2
+    for name in names:
+        assert len(name) <= 32 and not name[-1].isdigit() and name.startswith("$")
+
+
+def test_sas_refuses_line_breaks_in_text(tmp_path: Path) -> None:
+    frame = people().assign(year_month=["a\nb", None, None, None])
+    with pytest.raises(DataError) as exc:
+        export("sas", tmp_path, {"t1": frame})
+    assert ("line-break", "t1", "year_month") in issue_codes(exc)
+
+
+# --- atomic writes --------------------------------------------------------------------------------------
+
+
+def test_crash_while_writing_leaves_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [path] = export("stata", tmp_path)
+    before = path.read_bytes()
+
+    def crash(df: pd.DataFrame, dst_path: str, **kwargs: object) -> None:
+        Path(dst_path).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pyreadstat, "write_dta", crash)
+    with pytest.raises(OSError, match="disk full"):
+        export("stata", tmp_path)
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_atomic_path_publishes_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "x.txt"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp.name.startswith(".x.txt.")
+        tmp.write_text("done")
+        assert not target.exists()
+    assert target.read_text() == "done"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError
+    assert target.read_text() == "done" and len(list(tmp_path.iterdir())) == 1
