@@ -1,0 +1,82 @@
+"""Category counts per table block, and the coverage comparison that shows what a sample misses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scrambler.panel import Panel
+from scrambler.spec.model import DatasetSpec
+
+BlockKey = tuple[str, str, str]  # (table, block suffix, variable)
+
+
+def block_counts(panel: Panel) -> dict[BlockKey, np.ndarray]:
+    """Counts of each code per (table, block, categorical variable), over the table's rows."""
+    spec = panel.spec
+    index = {p: i for i, p in enumerate(panel.periods)}
+    out: dict[BlockKey, np.ndarray] = {}
+    for name, table, period in spec.table_names():
+        t0 = index[period]
+        rows = panel.present[t0]
+        for block in table.blocks:
+            t = t0 + block.offset
+            for var_name in block.variables:
+                var = spec.variables[var_name]
+                if not var.is_categorical:
+                    continue
+                values = panel.values(var_name, t)[rows]
+                out[(name, block.suffix, var_name)] = np.bincount(values[values >= 0].astype(np.int64),
+                                                                  minlength=len(var.codes))
+    return out
+
+
+def variable_counts(panel: Panel) -> dict[str, np.ndarray]:
+    """Counts of each code per categorical variable, summed over every table block."""
+    out: dict[str, np.ndarray] = {}
+    for (_, _, var), counts in block_counts(panel).items():
+        out[var] = out.get(var, 0) + counts
+    return out
+
+
+@dataclass
+class CoverageRow:
+    variable: str
+    codes: int
+    present: list[int]  # categories present in each dataset compared
+    missing_examples: list[str]  # codes of the first dataset that the second misses
+
+
+def compare_coverage(spec: DatasetSpec, *panels: Panel) -> list[CoverageRow]:
+    """Per categorical variable: how many categories each dataset holds; what the 2nd misses of the 1st."""
+    counts = [variable_counts(p) for p in panels]
+    rows = []
+    for var in spec.published_variables:
+        if not var.is_categorical or var.name not in counts[0]:
+            continue
+        present = [int((c[var.name] > 0).sum()) if var.name in c else 0 for c in counts]
+        missing: list[str] = []
+        if len(counts) > 1:
+            base = counts[0][var.name] > 0
+            other = counts[1].get(var.name, np.zeros_like(counts[0][var.name])) > 0
+            missing = [var.codes[i] for i in np.nonzero(base & ~other)[0]]
+        rows.append(CoverageRow(variable=var.name, codes=len(var.codes), present=present, missing_examples=missing))
+    return rows
+
+
+def format_coverage(rows: list[CoverageRow], names: list[str]) -> str:
+    header = f"{'variable':<34}{'codes':>6}" + "".join(f"{n:>12}" for n in names)
+    if len(names) > 1:
+        header += f"{'missed by ' + names[1]:>20}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        line = f"{r.variable:<34}{r.codes:>6}" + "".join(f"{p:>12}" for p in r.present)
+        if len(names) > 1:
+            line += f"{len(r.missing_examples):>20}"
+        lines.append(line)
+    if len(names) > 1:
+        total = sum(len(r.missing_examples) for r in rows)
+        lines.append(f"{names[1]} misses {total} categories that {names[0]} has, in "
+                     f"{sum(1 for r in rows if r.missing_examples)} variables")
+    return "\n".join(lines)

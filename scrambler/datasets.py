@@ -1,0 +1,81 @@
+"""Dataset folders on disk: the stand-in population, the phase-1 sample and scrambled outputs.
+
+A folder holds one Parquet file per table, ``datapackage.json`` and ``manifest.json``. A population folder
+also holds ``source/identifiers.parquet`` (sequence number -> fake national number), the stand-in for the
+source identifiers that exist inside KSZ; nothing derived from it is ever published.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scrambler.check import read_tables
+from scrambler.errors import DataError, Issue
+from scrambler.output import atomic_folder, write_json, write_tables
+from scrambler.package import datapackage
+from scrambler.panel import Panel
+from scrambler.spec.model import DatasetSpec
+from scrambler.tables import panel_to_tables, tables_to_panel
+
+SOURCE_FILE = Path("source") / "identifiers.parquet"
+
+
+def versions() -> dict[str, str]:
+    import pandas
+
+    from scrambler import __version__
+
+    return {"scrambler": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "pandas": pandas.__version__, "pyarrow": pa.__version__}
+
+
+def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, force: bool = False,
+                  with_source: bool = False) -> dict[str, int]:
+    """Write the panel's tables atomically with datapackage.json and manifest.json; returns row counts."""
+    tables = panel_to_tables(panel)
+    with atomic_folder(out, force=force) as tmp:
+        counts = write_tables(tmp, tables)
+        write_json(tmp / "datapackage.json", datapackage(panel.spec, tables, label))
+        if with_source and panel.source_ids is not None:
+            (tmp / "source").mkdir()
+            pq.write_table(pa.table({panel.spec.identifier: pa.array(panel.ids, pa.int64()),
+                                     panel.spec.source_identifier or "source_id": pa.array(panel.source_ids)}),
+                           tmp / SOURCE_FILE)
+        manifest = {**manifest, "dataset": panel.spec.name, "spec_fingerprint": panel.spec.fingerprint,
+                    "persons": int(panel.n), "rows": counts, "versions": versions(), "label": label}
+        write_json(tmp / "manifest.json", manifest)
+    return counts
+
+
+def read_dataset(spec: DatasetSpec, folder: str | Path, strict: bool = True) -> Panel:
+    """Decode a dataset folder into a panel. With ``strict``, structural problems raise DataError."""
+    decoded = tables_to_panel(spec, read_tables(folder, spec))
+    if strict and decoded.issues:
+        raise DataError([Issue(code=i.code, message=i.message, file=str(folder), table=i.table,
+                               variable=i.variable, row=i.row) for i in decoded.issues])
+    panel = decoded.panel
+    source = Path(folder) / SOURCE_FILE
+    if source.is_file() and spec.source_identifier:
+        ids = pq.read_table(source)
+        order = np.argsort(ids.column(spec.identifier).to_numpy())
+        known = ids.column(spec.identifier).to_numpy()[order]
+        pos = np.searchsorted(known, panel.ids)
+        pos = np.minimum(pos, len(known) - 1)
+        src = np.asarray(ids.column(spec.source_identifier).to_numpy(zero_copy_only=False), dtype=object)[order]
+        panel.source_ids = np.where(known[pos] == panel.ids, src[pos], None)
+    return panel
+
+
+def sample_panel(panel: Panel, persons: int, seed: int) -> Panel:
+    """The phase-1 sample: whole persons (all their tables), drawn without replacement."""
+    if persons < 1 or persons > panel.n:
+        raise DataError([Issue(code="bad-value", message=f"cannot sample {persons} persons from {panel.n}")])
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3D]))
+    rows = np.sort(rng.choice(panel.n, size=persons, replace=False))
+    return panel.subset(rows)
