@@ -92,7 +92,7 @@ def load_table(path: str | Path, count_column: str | None = None,
     """
     p, suffix = Path(path), Path(path).suffix.lower()
     if not p.is_file():
-        raise DataError([Issue("file-not-found", "no such file", file=str(p))])
+        raise DataError([Issue("file-not-found", "not a file" if p.exists() else "no such file", file=str(p))])
     if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
         raise DataError([Issue("unknown-format", f"unknown table format {suffix or '(no suffix)'!r}; use "
                                ".csv, .tsv, .txt, .parquet or .pq", file=str(p))])
@@ -372,7 +372,7 @@ class _Checker:
         return ((x > 0) | (self.include_zero & (x == 0))) & (x < self.k)
 
     def _add(self, code: str, disclosive: bool, message: str, row: int, **kw: Any) -> None:
-        self.findings.append(Finding(code, disclosive, message, row + 1, self.cell(row), **kw))
+        self.findings.append(Finding(code, disclosive, message, int(row) + 1, self.cell(row), **kw))
 
     def _report(self) -> None:
         k, lo, fixed = self.k, self.lo, self.lo == self.hi
@@ -390,7 +390,7 @@ class _Checker:
                       f"{how}, step {self.step[i]}: {verdict}", i, value=int(lo[i]), step=int(self.step[i]))
         cells, unknown = self._sums(fixed)
         resid = lo[self.eq_m] - cells
-        for e in np.flatnonzero(self.active & fixed[self.eq_m] & (unknown >= 99) & (resid > 0) & (resid < k)):
+        for e in np.flatnonzero(self.active & fixed[self.eq_m] & (unknown >= 2) & (resid > 0) & (resid < k)):
             m, members = self.eq_m[e], [int(v) for v in self.inc_var[self.inc_eq == e] if not fixed[v]]
             self._add("small-difference", True,
                       f"{self.margin(e)} = {int(lo[m])} minus its known cells over {self.over(e)} leaves "

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         "smallcell", help="find small cells and cells recoverable from margins in an output table",
         description=__doc__.splitlines()[0].split(": ", 1)[1])
     p.add_argument("table", help="long table (.csv/.tsv/.txt or .parquet): dimension columns + a count column")
-    p.add_argument("--threshold", "-k", type=int, default=DEFAULT_THRESHOLD,
+    p.add_argument("--threshold", "-k", type=int, default=DEFAULT_THRESHOLD, metavar="K",
                    help=f"smallest publishable count K; 0 < n < K is disclosive (default {DEFAULT_THRESHOLD})")
     p.add_argument("--count", metavar="COL", help="count column (default: the one named count, n, aantal, ...)")
     p.add_argument("--dim", action="append", metavar="COL",
@@ -78,6 +78,6 @@ def render(report: SmallCellReport) -> str:
     if len(report.findings) > SHOWN:
         lines.append(f"+{len(report.findings) - SHOWN} more (use --json for all)")
     counts = ", ".join(f"{n} {c}" for c in CODES if (n := sum(f.code == c for f in report.findings)))
-    lines.append(f"{len(report.findings)} findings, {disclosive} disclosive: {counts}")
+    lines.append(f"{len(report.findings)} finding(s), {disclosive} disclosive: {counts}")
     lines.extend(f"note: {n}" for n in report.notes)
     return "\n".join(lines)
