@@ -36,11 +36,20 @@ def versions() -> dict[str, str]:
 
 
 def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, force: bool = False,
-                  with_source: bool = False) -> dict[str, int]:
-    """Write the panel's tables atomically with datapackage.json and manifest.json; returns row counts."""
+                  with_source: bool = False, exports: list[str] | None = None) -> dict[str, int]:
+    """Write the panel's tables atomically with datapackage.json and manifest.json; returns row counts.
+
+    ``exports``: researcher formats written beside the Parquet tables, each in its own subfolder."""
     tables = panel_to_tables(panel)
     with atomic_folder(out, force=force) as tmp:
         counts = write_tables(tmp, tables)
+        if exports:
+            from scrambler.codebook import spec_codebook
+            from scrambler.formats import export_tables
+
+            frames = {name: t.to_pandas() for name, t in tables.items()}
+            for fmt in exports:
+                export_tables(frames, spec_codebook(panel.spec), fmt, tmp / fmt)
         write_json(tmp / "datapackage.json", datapackage(panel.spec, tables, label))
         if with_source and panel.source_ids is not None:
             (tmp / "source").mkdir()

@@ -1,0 +1,180 @@
+"""Rare-category coverage: every input category (optionally every allowed code) at least k times per
+variable per table block, as far as the constraints allow.
+
+Stage 1 moves the category into person-periods where it breaks no rule as it stands. Stage 2 sets it and
+redraws the rest of the person-period with the sampler (keeping every other value it still allows);
+rows where the category does not survive are put back. What stays short is reported, never hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scrambler.constraints.base import CompiledRule
+from scrambler.constraints.domain import build_domain
+from scrambler.coverage import block_counts
+from scrambler.panel import Panel
+from scrambler.sampling import Sampler
+
+
+@dataclass
+class Gap:
+    table: str
+    block: str
+    variable: str
+    code: str
+    wanted: int
+    got: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"table": self.table, "block": self.block or "(T)", "variable": self.variable, "code": self.code,
+                "wanted": self.wanted, "got": self.got}
+
+
+def _targets(source: Panel, out: Panel, k: int, codelist: bool) -> list[tuple[str, str, str, int, int]]:
+    spec = out.spec
+    have = block_counts(out)
+    wanted = block_counts(source)
+    todo = []
+    for key, counts in wanted.items():
+        table, suffix, name = key
+        var = spec.variables[name]
+        needed = counts > 0
+        if codelist:
+            needed |= build_domain(var).codes_mask[:-1]  # type: ignore[index]
+        got = have.get(key, np.zeros_like(counts))
+        for code in np.nonzero(needed & (got < k))[0]:
+            todo.append((table, suffix, name, int(code), int(k - got[code])))
+    return todo
+
+
+def _rules_for(sampler: Sampler, name: str) -> tuple[list[CompiledRule], list[CompiledRule]]:
+    plan = sampler.plans[name]
+    row_rules = {id(r): r for r in plan.first_rules + plan.later_rules}
+    from scrambler.constraints.base import compile_rules
+
+    every = [r for r in compile_rules(sampler.spec) if name in r.variables and not r.temporal]
+    for r in every:
+        row_rules[id(r)] = r
+    return list(row_rules.values()), plan.temporal
+
+
+def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
+                    codelist: bool = False, passes: int = 3) -> list[Gap]:
+    spec = out.spec
+    index = {p: i for i, p in enumerate(out.periods)}
+    tables = {name: (table, period) for name, table, period in spec.table_names()}
+    rule_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
+    for _ in range(passes):
+        todo = _targets(source, out, k, codelist)
+        if not todo:
+            return []
+        for table_name, suffix, name, code, need in todo:
+            table, period = tables[table_name]
+            block = next(b for b in table.blocks if b.suffix == suffix)
+            t0 = index[period]
+            t = t0 + block.offset
+            var = spec.variables[name]
+            if name not in rule_cache:
+                rule_cache[name] = _rules_for(sampler, name)
+            rows = out.present[t0].copy()
+            if var.scope == "present" and not var.is_static:
+                rows &= out.present[t]
+            current = out.values(name, t)
+            rows &= current != code
+            candidates = np.nonzero(rows)[0]
+            if len(candidates) == 0:
+                continue
+            candidates = rng.permutation(candidates)[: max(200 * need, 5000)]
+            done = _direct(out, sampler, name, code, t, candidates, need, *rule_cache[name])
+            if done < need and not var.is_static:
+                rest = np.setdiff1d(candidates, np.nonzero(out.values(name, t) == code)[0])
+                done += _redraw(out, sampler, rng, name, code, t, rest[: 20 * (need - done)], need - done)
+            if done < need and not var.is_static:
+                templates = np.nonzero(source.present[t] & (source.values(name, t) == code))[0]
+                if len(templates):
+                    rest = np.setdiff1d(candidates, np.nonzero(out.values(name, t) == code)[0])
+                    rest = rest[: 20 * (need - done)]
+                    chosen = templates[rng.integers(0, len(templates), size=len(rest))]
+                    _redraw(out, sampler, rng, name, code, t, rest, need - done, source=source, templates=chosen)
+    have = block_counts(out)
+    gaps = []
+    for table_name, suffix, name, code, _ in _targets(source, out, k, codelist):
+        got = int(have[(table_name, suffix, name)][code])
+        gaps.append(Gap(table_name, suffix, name, spec.variables[name].codes[code], k, got))
+    return gaps
+
+
+def _valid_with(out: Panel, name: str, code: int, t: int, rows: np.ndarray, row_rules: list[CompiledRule],
+                temporal: list[CompiledRule], sampler: Sampler) -> np.ndarray:
+    var = out.spec.variables[name]
+    ok = np.ones(len(rows), dtype=bool)
+    periods = range(len(out.periods)) if var.is_static else [t]
+    for s in periods:
+        live = out.present[s, rows] if var.is_static else np.ones(len(rows), dtype=bool)
+        frame = out.frame(s, rows).with_value(name, np.full(len(rows), code, dtype=np.int16))
+        for rule in row_rules:
+            ok &= ~live | rule.is_valid(frame)
+    if temporal and not var.is_static:
+        (prev, pgap), (nxt, ngap) = sampler._neighbours(out, name, t, rows)
+        cand = np.full(len(rows), code, dtype=np.int16)
+        for rule in temporal:
+            ok &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
+    dom = build_domain(var)
+    ok &= bool(dom.codes_mask[code])  # type: ignore[index]
+    return ok
+
+
+def _direct(out: Panel, sampler: Sampler, name: str, code: int, t: int, rows: np.ndarray, need: int,
+            row_rules: list[CompiledRule], temporal: list[CompiledRule]) -> int:
+    ok = _valid_with(out, name, code, t, rows, row_rules, temporal, sampler)
+    chosen = rows[ok][:need]
+    if name in out.static:
+        out.static[name][chosen] = code
+    else:
+        out.periodic[name][t, chosen] = code
+    return len(chosen)
+
+
+def _redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, code: int, t: int,
+            rows: np.ndarray, need: int, source: Panel | None = None, templates: np.ndarray | None = None) -> int:
+    """Set ``name`` = code on ``rows`` at t and redraw the person-period around it. With ``templates`` (input
+    person-periods that hold the code), the variables drawn before ``name`` are proposed from them: the
+    context the category needs. Later variables keep their current values where still allowed."""
+    if len(rows) == 0:
+        return 0
+    order = np.argsort(rows)
+    rows = rows[order]
+    saved = {n: v[t, rows].copy() for n, v in out.periodic.items()}
+    before = set(sampler.order[:sampler.order.index(name)])
+    borrowed: dict[str, np.ndarray] = {}
+    if source is not None and templates is not None:
+        templates = templates[order]
+        borrowed = {n: source.periodic[n][t, templates] for n in before if n in source.periodic}
+
+    def keep_current(var: str, tt: int, sub: np.ndarray, frame: object) -> tuple[np.ndarray, np.ndarray]:
+        if var == name:
+            return np.full(len(sub), code, dtype=np.int16), np.ones(len(sub), dtype=bool)
+        pos = np.searchsorted(rows, sub)
+        if var in out.static:
+            values = out.static[var][sub]
+        elif var in borrowed:
+            values = borrowed[var][pos]
+        else:
+            values = saved[var][pos]
+        return values, np.ones(len(sub), dtype=bool)
+
+    try:
+        sampler.draw_period(out, t, rng, rows=rows, proposals=keep_current, first=np.zeros(len(rows), dtype=bool))
+    except Exception:  # noqa: BLE001 - a failed attempt is put back, never half-applied
+        for n, v in saved.items():
+            out.periodic[n][t, rows] = v
+        return 0
+    got = out.periodic[name][t, rows] == code
+    keep = np.nonzero(got)[0][:need]
+    revert = np.setdiff1d(np.arange(len(rows)), keep)
+    for n, v in saved.items():
+        out.periodic[n][t, rows[revert]] = v[revert]
+    return len(keep)

@@ -1,0 +1,58 @@
+"""Donor choice for swap blocks: input persons with the same stratum values, spread evenly, sticky over time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scrambler.panel import Panel
+
+
+def stratum_keys(columns: list[np.ndarray], sizes: list[int], n: int) -> np.ndarray:
+    key = np.zeros(n, dtype=np.int64)
+    for values, size in zip(columns, sizes, strict=True):
+        v = values.astype(np.int64) if values.dtype.kind != "f" else np.nan_to_num(values, nan=-1).astype(np.int64)
+        key = key * (size + 2) + (v + 1)
+    return key
+
+
+class DonorPool:
+    """Input persons present at a period, grouped by stratum key."""
+
+    def __init__(self, keys: np.ndarray, persons: np.ndarray, rng: np.random.Generator) -> None:
+        shuffle = rng.permutation(len(persons))
+        keys, persons = keys[shuffle], persons[shuffle]
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.persons = persons[order]
+        self.unique, self.starts, self.counts = np.unique(self.keys, return_index=True, return_counts=True)
+
+    def pick(self, keys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One donor per key (-1 where no input person has the key); keys spread over the group evenly."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if len(self.unique) == 0 or len(keys) == 0:
+            return out
+        pos = np.searchsorted(self.unique, keys)
+        pos = np.minimum(pos, len(self.unique) - 1)
+        found = self.unique[pos] == keys
+        # rank of each row within its key group, in random order -> cycle through the donors of the group
+        idx = np.nonzero(found)[0]
+        idx = idx[rng.permutation(len(idx))]
+        group = pos[idx]
+        order = np.argsort(group, kind="stable")
+        sorted_group = group[order]
+        first_of = np.searchsorted(sorted_group, sorted_group, side="left")
+        rank = np.arange(len(order)) - first_of
+        offset = rng.integers(0, 1 << 30, size=len(self.unique))
+        chosen = self.starts[sorted_group] + (rank + offset[sorted_group]) % self.counts[sorted_group]
+        out[idx[order]] = self.persons[chosen]
+        return out
+
+
+def anchors(source: Panel, n: int, rng: np.random.Generator) -> np.ndarray:
+    """The anchor donor of each output person: gives the presence pattern and the `keep` variables.
+
+    Input persons are used evenly (every one before any twice) so the output's presence patterns match the
+    input's, whatever the output size."""
+    reps = -(-n // source.n)
+    pool = np.concatenate([rng.permutation(source.n) for _ in range(reps)])
+    return pool[:n]

@@ -1,0 +1,180 @@
+"""scramble(): from an input panel to a scrambled panel that keeps every rule, covers every category and
+depicts no real situation - checked independently before anything is returned."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scrambler.check import CheckReport, check
+from scrambler.errors import Issue, UnsatisfiableError
+from scrambler.identifiers import new_sequence_numbers
+from scrambler.panel import Panel
+from scrambler.sampling import Sampler
+from scrambler.sampling.sampler import draw_order
+from scrambler.scramble import guard as guard_mod
+from scrambler.scramble.cover import Gap, ensure_coverage
+from scrambler.scramble.donors import anchors
+from scrambler.scramble.plan import Plan, make_plan
+from scrambler.scramble.profile import profile_models
+from scrambler.scramble.proposals import MethodProposals
+from scrambler.spec.model import DatasetSpec
+from scrambler.tables import panel_to_tables
+
+LABEL = "scrambled data: depicts no real situation"
+GUARD_ROUNDS = 12
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ScrambleResult:
+    panel: Panel
+    plan: Plan
+    gaps: list[Gap]
+    guard: dict[str, Any]
+    report: CheckReport
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def manifest(self, seed: int, input_fingerprint: str) -> dict[str, Any]:
+        return {"kind": "scrambled", "label": LABEL, "seed": seed, "input_fingerprint": input_fingerprint,
+                "content_hash": content_hash(self.panel), "methods": self.plan.describe(),
+                "coverage_gaps": [g.to_dict() for g in self.gaps], "guard": self.guard,
+                "violations": self.report.violations, "timings_s": {k: round(v, 2) for k, v in self.timings.items()}}
+
+
+def content_hash(panel: Panel) -> str:
+    digest = hashlib.sha256()
+    digest.update(panel.ids.tobytes())
+    digest.update(panel.present.tobytes())
+    for name in sorted(panel.static):
+        digest.update(name.encode() + panel.static[name].tobytes())
+    for name in sorted(panel.periodic):
+        digest.update(name.encode() + panel.periodic[name].tobytes())
+    return digest.hexdigest()
+
+
+def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: int | None = None,
+             codelist_coverage: bool | None = None, progress: Progress | None = None) -> ScrambleResult:
+    """Scramble ``source`` into ``persons`` fictitious persons. Raises UnsatisfiableError rather than return
+    output that breaks a rule or equals an input person."""
+    if persons < 1:
+        raise UnsatisfiableError([Issue(code="bad-value", message=f"--persons must be at least 1, got {persons}")])
+    if source.n == 0 or not source.present.any():
+        raise UnsatisfiableError([Issue(code="empty-input", message="the input holds no person")])
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5C4A]))
+    order = draw_order(spec)
+    plan = make_plan(spec, order, rng)
+    uniform = {v for b in plan.blocks if b.method == "fabricate" and b.source == "uniform" for v in b.variables}
+    models = profile_models(source, uniform)
+    sampler = Sampler(spec, models, order)
+    anchor = anchors(source, persons, rng)
+    out = Panel.empty(spec, persons)
+    out.present = source.present[:, anchor].copy()
+    out.ids = new_sequence_numbers(persons, rng, exclude=source.ids)
+    model_samples = None
+    if any(b.method == "model" for b in plan.blocks):
+        from scrambler.scramble.sdv_model import ModelSampler
+
+        model_samples = ModelSampler(spec, source, seed)
+    proposals = MethodProposals(spec, source, plan, anchor, rng, model_samples)
+    timings["prepare"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    T = len(spec.panel.periods)
+    for t in range(T):
+        sampler.draw_period(out, t, rng, proposals=proposals,
+                            on_dead=lambda rows, t=t: _backtrack(out, sampler, proposals, plan, rng, rows, t))
+        if progress:
+            progress("scramble", t + 1, T)
+    timings["draw"] = time.perf_counter() - clock
+    k = k if k is not None else spec.scramble.coverage_k
+    codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
+    clock = time.perf_counter()
+    index = guard_mod.build_index(source, spec.scramble.guard_quasi_identifiers, spec.scramble.guard_k)
+    gaps: list[Gap] = []
+    guard_info: dict[str, Any] = {}
+    for _ in range(3):
+        gaps = ensure_coverage(source, out, sampler, rng, k, codelist)
+        guard_info = _guard(index, out, sampler, plan, rng, progress)
+        if not ensure_coverage_needed(source, out, k, codelist):
+            break
+    timings["coverage_and_guard"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    report = check(spec, panel_to_tables(out))
+    timings["check"] = time.perf_counter() - clock
+    if not report.ok:
+        raise UnsatisfiableError([Issue(code="check-failed", message="the scrambled data failed the independent "
+                                        "check; nothing was written:\n" + report.format_text())])
+    return ScrambleResult(panel=out, plan=plan, gaps=gaps, guard=guard_info, report=report, timings=timings)
+
+
+def _backtrack(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: Plan, rng: np.random.Generator,
+               rows: np.ndarray, t: int, attempts: int = 20) -> None:
+    """Persons with no valid value at period t: redraw their whole trajectory up to t, proposing only the
+    skeleton (`keep` variables), so statics and persistent values are drawn to fit every period."""
+
+    def skeleton(var: str, tt: int, sub: np.ndarray, frame: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        return proposals(var, tt, sub, frame) if plan.method_of[var].method == "keep" else None
+
+    rows = np.sort(rows)
+    for _ in range(attempts):
+        failed: list[np.ndarray] = []
+        for s in range(t + 1):
+            live = rows[out.present[:s + 1, rows].any(axis=0)] if s < t else rows
+            if len(live) == 0:
+                continue
+            sampler.draw_period(out, s, rng, rows=live, proposals=skeleton, on_dead=failed.append)
+        if not failed:
+            return
+        rows = np.unique(np.concatenate(failed))
+    sampler.draw_period(out, t, rng, rows=rows, proposals=skeleton)  # raises, naming variables and rules
+
+
+def ensure_coverage_needed(source: Panel, out: Panel, k: int, codelist: bool) -> bool:
+    from scrambler.scramble.cover import _targets
+
+    return bool(_targets(source, out, k, codelist))
+
+
+def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan, rng: np.random.Generator,
+           progress: Progress | None) -> dict[str, Any]:
+    spec = out.spec
+    initial = {t: len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods))}
+    rounds = 0
+    for t in range(len(out.periods)):
+        redrawable = [n for n in index.names[t] if n in out.periodic and plan.method_of[n].method != "keep"]
+        for r in range(GUARD_ROUNDS):
+            hit = guard_mod.collisions(index, out, t)
+            if len(hit) == 0 or not redrawable:
+                break
+            rounds = max(rounds, r + 1)
+            share = min(1.0, (r + 2) / len(redrawable))
+            fresh = {n: rng.random(len(hit)) < share for n in redrawable}
+            saved = {n: v[t, hit].copy() for n, v in out.periodic.items()}
+
+            def propose(var: str, tt: int, sub: np.ndarray, frame: object,
+                        hit: np.ndarray = hit, fresh: dict[str, np.ndarray] = fresh,
+                        saved: dict[str, np.ndarray] = saved) -> tuple[np.ndarray, np.ndarray]:
+                pos = np.searchsorted(hit, sub)
+                values = out.static[var][sub] if var in out.static else saved[var][pos]
+                has = ~fresh[var][pos] if var in fresh else np.ones(len(sub), dtype=bool)
+                return values, has
+
+            sampler.draw_period(out, t, rng, rows=hit, proposals=propose, first=np.zeros(len(hit), dtype=bool))
+    final = {t: len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods))}
+    if any(final.values()):
+        raise UnsatisfiableError([Issue(code="real-situation", message=f"{sum(final.values())} person-period(s) "
+                                        f"still equal an input person-period after {GUARD_ROUNDS} rounds; nothing "
+                                        "was written (declare fewer quasi-identifiers or more scrambling)")])
+    label = {spec.panel.periods[t]: n for t, n in initial.items()}
+    return {"quasi_identifiers": "all" if spec.scramble.guard_quasi_identifiers is None
+            else list(spec.scramble.guard_quasi_identifiers), "k": spec.scramble.guard_k,
+            "collisions_before": {str(p): n for p, n in label.items()}, "collisions_after": 0,
+            "rounds": rounds, "input_rare_combinations": {str(spec.panel.periods[t]): n
+                                                           for t, n in index.rare.items()}}

@@ -1,0 +1,146 @@
+"""Which method scrambles which variable, and the machinery of each: donors, recode classes, noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scrambler.constraints.base import compile_rules
+from scrambler.errors import Issue, SpecError
+from scrambler.spec.model import (
+    CombinationsSpec,
+    DatasetSpec,
+    ImplicationSpec,
+    MappingSpec,
+    MethodSpec,
+    StepSpec,
+    TransitionSpec,
+)
+
+DEFAULTS = {"categorical": "swap", "ordinal": "swap", "boolean": "swap", "integer": "perturb",
+            "decimal": "perturb", "year": "perturb", "year_month": "perturb", "year_quarter": "perturb",
+            "identifier": "new_id"}
+DEFAULT_AMOUNT = {"integer": 3.0, "decimal": 0.1, "year": 1.0, "year_month": 3.0, "year_quarter": 1.0}
+
+
+@dataclass
+class Block:
+    """Variables scrambled together: a swap block takes all its values from one donor."""
+
+    name: str
+    method: str
+    variables: tuple[str, ...]
+    strata: tuple[str, ...] = ()
+    amount: float | None = None
+    source: str = "profile"
+
+
+@dataclass
+class Plan:
+    blocks: list[Block]
+    method_of: dict[str, Block] = field(default_factory=dict)
+    recode: dict[str, np.ndarray] = field(default_factory=dict)  # variable -> code permutation (K+1, null fixed)
+
+    def describe(self) -> dict[str, str]:
+        out = {}
+        for name, block in self.method_of.items():
+            text = block.method
+            if block.method == "swap" and len(block.variables) > 1:
+                text += f" (block {block.name})"
+            if block.strata:
+                text += f" within strata {', '.join(block.strata)}"
+            out[name] = text
+        return out
+
+
+def make_plan(spec: DatasetSpec, order: list[str], rng: np.random.Generator) -> Plan:
+    declared: dict[str, MethodSpec] = {}
+    blocks: list[Block] = []
+    for i, m in enumerate(spec.scramble.methods):
+        block = Block(name=f"methods[{i}]", method=m.method, variables=m.variables, strata=m.strata,
+                      amount=m.amount, source=m.source)
+        blocks.append(block)
+        for v in m.variables:
+            declared[v] = m
+    for var in spec.data_variables:
+        if var.name not in declared:
+            blocks.append(Block(name=var.name, method=DEFAULTS[var.type], variables=(var.name,)))
+    plan = Plan(blocks=blocks)
+    position = {name: i for i, name in enumerate(order)}
+    problems = []
+    for block in blocks:
+        for v in block.variables:
+            plan.method_of[v] = block
+        first = min((position[v] for v in block.variables if v in position), default=0)
+        for s in block.strata:
+            if position.get(s, -1) >= first:
+                problems.append(Issue(code="bad-strata", variable=s, rule=block.name,
+                                      message=f"stratum {s!r} must be drawn before the block "
+                                      f"({', '.join(block.variables)}); move it earlier in generator.yaml's order"))
+    if problems:
+        raise SpecError(problems)
+    for block in blocks:
+        if block.method == "recode":
+            for v in block.variables:
+                plan.recode[v] = recode_permutation(spec, v, rng)
+    return plan
+
+
+def compatibility_classes(spec: DatasetSpec, name: str) -> list[list[int]]:
+    """Codes of a categorical variable that every rule treats alike: swapping them keeps every rule's verdict.
+
+    A code's signature is its membership in every code set a rule names for the variable, its rows in
+    combination tables (with the other columns' values), its mapping target or source, and for ordinals
+    used in step rules its position. Codes with equal signatures form a class.
+    """
+    var = spec.variables[name]
+    codes = var.codes
+    sig: list[list[object]] = [[] for _ in codes]
+    for rule in spec.rules:
+        if name not in rule.variables:
+            continue
+        if isinstance(rule, ImplicationSpec):
+            for atom in (*rule.condition.atoms(), *rule.consequence.atoms()):
+                if atom.variable == name and atom.test is not None:
+                    members = {str(v) for v in atom.test.values}
+                    for i, c in enumerate(codes):
+                        if atom.test.op == "range":
+                            sig[i].append((rule.id, "pos", i))
+                        else:
+                            sig[i].append((rule.id, c in members))
+        elif isinstance(rule, CombinationsSpec):
+            col = rule.columns.index(name)
+            for i, c in enumerate(codes):
+                others = sorted(tuple(str(x) for j, x in enumerate(row) if j != col) for row in rule.rows
+                                if row[col] == c)
+                sig[i].append((rule.id, tuple(others)))
+        elif isinstance(rule, MappingSpec):
+            pairs = dict(rule.pairs)
+            for i, c in enumerate(codes):
+                if name == rule.source_var:
+                    sig[i].append((rule.id, pairs.get(c, "<unmapped>")))
+                else:
+                    sig[i].append((rule.id, tuple(sorted(a for a, b in rule.pairs if b == c))))
+        elif isinstance(rule, (StepSpec, TransitionSpec)) or rule.kind in ("compare", "absorbing"):
+            for i in range(len(codes)):
+                sig[i].append((rule.id, "pos", i))  # order-sensitive or attribute-based: keep codes apart
+    classes: dict[str, list[int]] = {}
+    for i, s in enumerate(sig):
+        classes.setdefault(repr(s), []).append(i)
+    return list(classes.values())
+
+
+def recode_permutation(spec: DatasetSpec, name: str, rng: np.random.Generator) -> np.ndarray:
+    """A random permutation of codes inside each compatibility class (null maps to null)."""
+    K = len(spec.variables[name].codes)
+    perm = np.arange(K + 1, dtype=np.int64)
+    for cls in compatibility_classes(spec, name):
+        if len(cls) > 1:
+            perm[cls] = rng.permutation(cls)
+    perm[K] = -1
+    return perm
+
+
+def check_rules_compile(spec: DatasetSpec) -> None:
+    compile_rules(spec)

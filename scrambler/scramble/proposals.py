@@ -1,0 +1,98 @@
+"""Proposals per method: what each output person-period is offered before the sampler enforces the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from scrambler.constraints.base import Frame
+from scrambler.panel import Panel
+from scrambler.scramble.donors import DonorPool, stratum_keys
+from scrambler.scramble.plan import DEFAULT_AMOUNT, Block, Plan
+from scrambler.spec.model import DatasetSpec
+
+Proposal = tuple[np.ndarray, np.ndarray] | None
+
+
+class MethodProposals:
+    """Callable handed to the sampler: (variable, t, rows, frame) -> (values, has) or None."""
+
+    def __init__(self, spec: DatasetSpec, source: Panel, plan: Plan, anchor: np.ndarray,
+                 rng: np.random.Generator, model_samples: Callable[[Block, int, int], dict[str, np.ndarray]] | None
+                 = None) -> None:
+        self.spec, self.source, self.plan, self.anchor, self.rng = spec, source, plan, anchor, rng
+        self.model_samples = model_samples
+        self.donors: dict[tuple[str, int], np.ndarray] = {}  # (block, t) -> donor per output person (-1 none)
+        self.pools: dict[tuple[str, int], DonorPool] = {}
+        self.model_cache: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+
+    def __call__(self, name: str, t: int, rows: np.ndarray, frame: Frame) -> Proposal:
+        block = self.plan.method_of.get(name)
+        if block is None:
+            return None
+        var = self.spec.variables[name]
+        if block.method == "keep":
+            return self._values(name, t, self.anchor[rows])
+        if block.method == "recode":
+            values, has = self._values(name, t, self.anchor[rows])
+            perm = self.plan.recode[name]
+            return np.where(values < 0, -1, perm[np.where(values < 0, len(perm) - 1, values)]).astype(np.int16), has
+        if block.method == "perturb":
+            values, has = self._values(name, t, self.anchor[rows])
+            amount = block.amount if block.amount is not None else DEFAULT_AMOUNT.get(var.type, 1.0)
+            noise = self.rng.uniform(-amount, amount, size=len(rows))
+            if var.integral:
+                noise = np.rint(noise)
+            return values + noise, has
+        if block.method == "swap":
+            donors = self._donors(block, t, rows, frame)
+            values, has = self._values(name, t, np.maximum(donors, 0))
+            return values, has & (donors >= 0)
+        if block.method == "model" and self.model_samples is not None:
+            key = (block.name, t)
+            if key not in self.model_cache:
+                self.model_cache[key] = self.model_samples(block, t, len(self.anchor))
+            values = self.model_cache[key][name][rows]
+            return values, np.ones(len(rows), dtype=bool)
+        return None  # fabricate: draw from the profile (or uniform) inside the allowed set
+
+    def _values(self, name: str, t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        src = self.source
+        values = src.static[name][persons] if name in src.static else src.periodic[name][t, persons]
+        return values.copy(), np.ones(len(persons), dtype=bool)
+
+    def _pool(self, block: Block, t: int) -> DonorPool:
+        key = (block.name, t)
+        if key not in self.pools:
+            src = self.source
+            persons = np.nonzero(src.present[t])[0]
+            cols = [src.values(s, t)[persons] for s in block.strata]
+            sizes = [len(self.spec.variables[s].codes) for s in block.strata]
+            self.pools[key] = DonorPool(stratum_keys(cols, sizes, len(persons)), persons, self.rng)
+        return self.pools[key]
+
+    def _donors(self, block: Block, t: int, rows: np.ndarray, frame: Frame) -> np.ndarray:
+        """Donors of a block for these rows at t: last period's donor when it still fits, else a new one."""
+        key = (block.name, t)
+        table = self.donors.setdefault(key, np.full(len(self.anchor), -2, dtype=np.int64))
+        need = table[rows] == -2
+        if need.any():
+            todo = rows[need]
+            sizes = [len(self.spec.variables[s].codes) for s in block.strata]
+            out_keys = stratum_keys([frame[s][need] for s in block.strata], sizes, len(todo))
+            chosen = np.full(len(todo), -1, dtype=np.int64)
+            prev = self.donors.get((block.name, t - 1))
+            if prev is not None:
+                candidate = prev[todo]
+                ok = candidate >= 0
+                ok[ok] &= self.source.present[t, candidate[ok]]
+                if block.strata and ok.any():
+                    src_keys = stratum_keys([self.source.values(s, t)[candidate[ok]] for s in block.strata],
+                                            sizes, int(ok.sum()))
+                    ok[ok] &= src_keys == out_keys[ok]
+                chosen[ok] = candidate[ok]
+            fresh = chosen < 0
+            chosen[fresh] = self._pool(block, t).pick(out_keys[fresh], self.rng)
+            table[todo] = chosen
+        return table[rows]
