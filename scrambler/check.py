@@ -103,7 +103,8 @@ def read_tables(folder: str | Path, spec: DatasetSpec) -> dict[str, pa.Table]:
         try:
             out[path.stem] = pq.read_table(path)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError([Issue(code="unreadable-file", file=str(path), message=f"not a Parquet file: {exc}")])
+            raise DataError([Issue(code="unreadable-file", file=str(path),
+                                   message=f"not a Parquet file: {exc}")]) from None
     if not out:
         raise DataError([Issue(code="missing-data", file=str(root), message="the folder holds no .parquet table")])
     return out

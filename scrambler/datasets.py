@@ -77,7 +77,7 @@ def read_dataset(spec: DatasetSpec, folder: str | Path, strict: bool = True) -> 
         pos = np.searchsorted(known, panel.ids)
         pos = np.minimum(pos, len(known) - 1)
         src = np.asarray(ids.column(spec.source_identifier).to_numpy(zero_copy_only=False), dtype=object)[order]
-        panel.source_ids = np.where(known[pos] == panel.ids, src[pos], None)
+        panel.source_ids = np.where(known[pos] == panel.ids, src[pos], np.array(None, dtype=object))
     return panel
 
 

@@ -7,7 +7,7 @@ sampler the scrambler's fabrication uses, not a second copy of the rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,7 @@ from scrambler.constraints.base import Frame
 from scrambler.errors import Issue, SpecError
 from scrambler.identifiers import fake_national_numbers, new_sequence_numbers
 from scrambler.panel import Panel
-from scrambler.sampling import Sampler, VariableModel
+from scrambler.sampling import Proposals, Sampler, VariableModel
 from scrambler.spec.model import DatasetSpec, Variable
 
 DEFAULT_BOOLEAN = np.array([0.97, 0.03, 0.0])  # false, true, null: flags are rare unless the spec says so
@@ -48,7 +48,7 @@ def generator_models(spec: DatasetSpec) -> dict[str, VariableModel]:
     return models
 
 
-def _weights(var: Variable, given: dict[str, float] | None, null_share: float) -> np.ndarray:
+def _weights(var: Variable, given: Mapping[str, float] | None, null_share: float) -> np.ndarray:
     K = len(var.codes)
     if given is not None:
         w = np.array([given.get(c, 0.0) for c in var.codes] + [0.0], dtype=float)
@@ -146,7 +146,7 @@ def _simulate(spec: DatasetSpec, n0: int, rng: np.random.Generator,
         panel.present[t, used:] = False
         proposals = _generator_proposals(spec, panel, events, entry_kind, used)
 
-        def leave(rows: np.ndarray, t: int = t) -> None:
+        def leave(rows: np.ndarray, t: int = t, proposals: Proposals = proposals) -> None:
             # No value is left for a person who was present: the rules imply the person left the
             # population (e.g. aged past the last class). Entrants get no such exit: they are redrawn.
             continuing = rows[events.entry[rows] < t]

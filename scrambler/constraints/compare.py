@@ -16,7 +16,7 @@ from scrambler.spec.time import to_months, to_quarters
 FINENESS = {"month": 0, "quarter": 1, "year": 2}
 PER_UNIT = {("year", "month"): 12, ("year", "quarter"): 4, ("quarter", "month"): 3}
 ANCHOR = {"period": "ref", "period_start": "start", "period_end": "end"}
-OPS = {
+OPS: dict[str, np.ufunc] = {
     "<": np.less, "<=": np.less_equal, "=": np.equal, "!=": np.not_equal, ">=": np.greater_equal, ">": np.greater,
 }
 FLIP = {"<": ">", "<=": ">=", "=": "=", "!=": "!=", ">=": "<=", ">": "<"}

@@ -65,7 +65,7 @@ class Sampler:
             var = spec.variables[name]
             row_rules = [r for r in rules if not r.temporal and name in r.variables]
 
-            def ready(known: set[str], rs: list[CompiledRule] = row_rules) -> list[CompiledRule]:
+            def ready(known: set[str], rs: list[CompiledRule] = row_rules, name: str = name) -> list[CompiledRule]:
                 return [r for r in rs if set(r.variables) - {name} <= known]
 
             self.plans[name] = _VarPlan(
@@ -109,7 +109,8 @@ class Sampler:
         if dead.any():
             if on_dead is None:
                 self._raise_dead(panel, t, rows[dead])
-            on_dead(rows[dead])
+            else:
+                on_dead(rows[dead])
 
     def _draw_rows(self, panel: Panel, t: int, rows: np.ndarray, present: np.ndarray, first: np.ndarray,
                    rng: np.random.Generator, proposals: Proposals | None) -> np.ndarray:
@@ -337,7 +338,7 @@ class Sampler:
 
     def _raise_dead(self, panel: Panel, t: int, rows: np.ndarray) -> None:
         issues = []
-        for name, count in sorted(self._dead_vars.items(), key=lambda kv: -kv[1])[:5]:
+        for name, _count in sorted(self._dead_vars.items(), key=lambda kv: -kv[1])[:5]:
             plan = self.plans[name]
             rule_ids = ", ".join(r.id for r in plan.first_rules + plan.later_rules + plan.temporal) or "its domain"
             issues.append(Issue(code="unsatisfiable", variable=name,

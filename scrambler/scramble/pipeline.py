@@ -88,8 +88,11 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     clock = time.perf_counter()
     T = len(spec.panel.periods)
     for t in range(T):
-        sampler.draw_period(out, t, rng, proposals=proposals,
-                            on_dead=lambda rows, t=t: _backtrack(out, sampler, proposals, plan, rng, rows, t))
+
+        def backtrack(rows: np.ndarray, t: int = t) -> None:
+            _backtrack(out, sampler, proposals, plan, rng, rows, t)
+
+        sampler.draw_period(out, t, rng, proposals=proposals, on_dead=backtrack)
         if progress:
             progress("scramble", t + 1, T)
     timings["draw"] = time.perf_counter() - clock

@@ -142,13 +142,13 @@ def _variable(reader: Reader, item: dict[str, Any], name: str, groups: set[str],
         if not cl_name:
             reader.issue("missing-codelist", f"a {vtype} variable needs a 'codelist'", **where)
         else:
-            codelist = reader.codelist(str(cl_name), **where)
+            codelist = reader.codelist(cl_name, **where)
             if codelist is not None and len(codelist) == 0:
                 reader.issue("empty-codelist", f"code list {cl_name!r} has no codes", **where)
     elif item.get("codelist") is not None:
         reader.issue("type-mismatch", f"a {vtype} variable cannot have a codelist", **where)
     group = item.get("group")
-    if group is not None and group not in groups:
+    if group is not None and (not isinstance(group, str) or group not in groups):
         reader.issue("unknown-group", f"group {group!r} is not declared under 'groups'", **where)
     timing = item.get("timing", "period")
     if timing not in ("period", "static"):
@@ -247,7 +247,7 @@ def _load_panel(reader: Reader, raw: Any, variables: dict[str, Variable], dfile:
         reader.issue("bad-value", f"reference_month must be 1..12, got {ref!r}", file=dfile)
         ref = 12
     presence = raw.get("presence")
-    if presence not in variables:
+    if not isinstance(presence, str) or presence not in variables:
         reader.issue("unknown-variable", f"panel presence variable {presence!r} is not declared", file=dfile)
         return None
     if variables[presence].is_static or variables[presence].scope == "always":
@@ -263,7 +263,7 @@ def _identifier(reader: Reader, dataset: dict[str, Any], key: str, variables: di
         if required:
             reader.issue("missing-key", f"dataset.yaml needs '{key}'", file=dfile)
         return None
-    if name not in variables:
+    if not isinstance(name, str) or name not in variables:
         reader.issue("unknown-variable", f"{key} {name!r} is not declared in variables.yaml", file=dfile)
         return None
     if variables[name].type != "identifier":
@@ -285,6 +285,9 @@ def _load_tables(reader: Reader, raw: Any, variables: dict[str, Variable], group
         name = str(item.get("name", ""))
         where = {"file": dfile, "table": name or f"#{i + 1}"}
         reader.check_keys(item, TABLE_KEYS, **where)
+        if not isinstance(item.get("periods") or [], list):
+            reader.issue("bad-value", f"periods must be a list, got {item.get('periods')!r}", **where)
+            continue
         if not name or ("{T}" not in name and len(item.get("periods") or []) > 1):
             reader.issue("bad-value", "a table needs a name containing {T} when it has several periods", **where)
             continue
@@ -335,17 +338,23 @@ def _load_blocks(reader: Reader, raw: Any, variables: dict[str, Variable], group
                 if not panel.start <= p + offset <= panel.end:
                     reader.issue("bad-value", f"block offset {offset} from period {p} lies outside the panel",
                                  **where)
+        lists = {key: item.get(key) or [] for key in ("groups", "variables", "exclude")}
+        bad = [key for key, value in lists.items()
+               if not isinstance(value, list) or not all(isinstance(v, str) for v in value)]
+        if bad:
+            reader.issue("bad-value", f"block {', '.join(bad)} must be lists of names", **where)
+            continue
         names: list[str] = []
-        for g in item.get("groups") or []:
+        for g in lists["groups"]:
             if g not in groups:
                 reader.issue("unknown-group", f"group {g!r} is not declared", **where)
             names.extend(v.name for v in variables.values() if v.group == g)
-        for v in item.get("variables") or []:
+        for v in lists["variables"]:
             if v not in variables:
                 reader.issue("unknown-variable", f"block variable {v!r} is not declared", **where)
             else:
                 names.append(v)
-        excluded = set(item.get("exclude") or [])
+        excluded = set(lists["exclude"])
         for v in excluded - set(variables):
             reader.issue("unknown-variable", f"excluded variable {v!r} is not declared", **where)
         chosen = [n for n in dict.fromkeys(names) if n not in excluded and variables[n].publish

@@ -114,12 +114,22 @@ def _rate(reader: Reader, value: Any, what: str, **where: str) -> float:
     return float(value)
 
 
+def _mapping_of(reader: Reader, value: Any, what: str, **where: str) -> dict[Any, Any]:
+    """``value`` when it is a mapping (or absent: {}); otherwise an issue and {}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        reader.issue("bad-value", f"{what} must be a mapping, got {value!r}"[:200], **where)
+        return {}
+    return value
+
+
 def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Variable]) -> GeneratorSpec:
     gfile = reader.rel(reader.root / "generator.yaml")
     where = {"file": gfile}
     reader.check_keys(raw, GENERATOR_KEYS, gfile)
     weights: dict[str, dict[str, float]] = {}
-    for var, table in (raw.get("weights") or {}).items():
+    for var, table in _mapping_of(reader, raw.get("weights"), "weights", **where).items():
         if var not in variables:
             reader.issue("unknown-variable", f"weights for undeclared variable {var!r}", **where)
             continue
@@ -131,7 +141,11 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
         if len(weights[var]) != len(table):
             reader.issue("bad-value", "weights must be numbers >= 0", **where, variable=var)
     conditional: dict[str, tuple[str, dict[str, dict[str, float]]]] = {}
-    for i, item in enumerate(raw.get("conditional") or []):
+    conditional_raw = raw.get("conditional") or []
+    if not isinstance(conditional_raw, list):
+        reader.issue("bad-value", "conditional must be a list", **where)
+        conditional_raw = []
+    for i, item in enumerate(conditional_raw):
         cwhere = {"file": gfile, "rule": f"conditional[{i}]"}
         if not isinstance(item, dict) or item.get("variable") not in variables or item.get("given") not in variables:
             reader.issue("bad-value", "conditional needs declared 'variable' and 'given'", **cwhere)
@@ -142,44 +156,57 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
         if read is None:
             continue
         header, body = read
-        table: dict[str, dict[str, float]] = {}
+        weights_by_given: dict[str, dict[str, float]] = {}
         for line, row in body:
             key = row[header[0]].strip()
             try:
-                table[key] = {c: float(row[c] or 0) for c in header[1:]}
+                weights_by_given[key] = {c: float(row[c] or 0) for c in header[1:]}
             except ValueError:
                 reader.issue("bad-value", "weights must be numbers", file=reader.rel(path), row=str(line))  # type: ignore[arg-type]
-        conditional[item["variable"]] = (item["given"], table)
+        conditional[item["variable"]] = (item["given"], weights_by_given)
     numeric: dict[str, NumericDistribution] = {}
-    for var, dist in (raw.get("numeric") or {}).items():
+    for var, dist in _mapping_of(reader, raw.get("numeric"), "numeric", **where).items():
         if var not in variables or not isinstance(dist, dict) or dist.get("kind") not in ("uniform", "quantiles",
                                                                                             "relative"):
             reader.issue("bad-value", f"numeric[{var}] needs a declared variable and kind uniform|quantiles|relative",
                          **where)
             continue
-        values = tuple(float(v) for v in dist.get("values") or [])
+        raw_values = dist.get("values") or []
+        if not isinstance(raw_values, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw_values):
+            reader.issue("bad-value", f"numeric[{var}] values must be a list of numbers", **where)
+            continue
+        values = tuple(float(v) for v in raw_values)
         if dist["kind"] != "uniform" and (len(values) < 2 or list(values) != sorted(values)):
             reader.issue("bad-value", f"numeric[{var}] values must be at least two ascending numbers", **where)
             continue
         numeric[var] = NumericDistribution(kind=dist["kind"], values=values)
-    null_share = {str(k): _rate(reader, v, f"null_share[{k}]", **where) for k, v in (raw.get("null_share") or {}).items()}
-    stay_raw = dict(raw.get("stay") or {})
+    null_share = {str(k): _rate(reader, v, f"null_share[{k}]", **where) for k, v in _mapping_of(reader, raw.get("null_share"), "null_share", **where).items()}
+    stay_raw = dict(_mapping_of(reader, raw.get("stay"), "stay", **where))
     stay_default = _rate(reader, stay_raw.pop("default", 0.9), "stay default", **where)
     stay = {str(k): _rate(reader, v, f"stay[{k}]", **where) for k, v in stay_raw.items()}
     for name in (*null_share, *stay):
         if name not in variables:
             reader.issue("unknown-variable", f"{name!r} is not declared", **where)
-    dyn = raw.get("dynamics") or {}
+    dyn = _mapping_of(reader, raw.get("dynamics"), "dynamics", **where)
     reader.check_keys(dyn, DYNAMICS_KEYS, gfile, rule="dynamics")
-    death = dyn.get("death") or {}
-    ageing = dyn.get("ageing") or {}
+    death = _mapping_of(reader, dyn.get("death"), "dynamics.death", **where)
+    ageing = _mapping_of(reader, dyn.get("ageing"), "dynamics.ageing", **where)
+    emigration = _mapping_of(reader, dyn.get("emigration"), "dynamics.emigration", **where)
     for var in (death.get("variable"), ageing.get("variable")):
-        if var is not None and var not in variables:
+        if var is not None and (not isinstance(var, str) or var not in variables):
             reader.issue("unknown-variable", f"dynamics names {var!r}, which is not declared", **where)
     entries = []
-    for item in dyn.get("entries") or []:
+    entries_raw = dyn.get("entries") or []
+    if not isinstance(entries_raw, list):
+        reader.issue("bad-value", "dynamics.entries must be a list", **where)
+        entries_raw = []
+    for item in entries_raw:
+        if not isinstance(item, dict):
+            reader.issue("bad-value", f"an entry must be a mapping, got {item!r}"[:200], **where)
+            continue
         setv = {str(k): ("true" if v is True else "false" if v is False else str(v))
-                for k, v in (item.get("set") or {}).items()}
+                for k, v in _mapping_of(reader, item.get("set"), "entries set", **where).items()}
         for k in setv:
             if k not in variables:
                 reader.issue("unknown-variable", f"entries set {k!r}, which is not declared", **where)
@@ -191,6 +218,6 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
         stay_default=stay_default, death_rate=_rate(reader, death.get("rate"), "death rate", **where),
         death_variable=death.get("variable"),
         death_value=None if death_value is None else ("true" if death_value is True else str(death_value)),
-        emigration_rate=_rate(reader, (dyn.get("emigration") or {}).get("rate"), "emigration rate", **where),
+        emigration_rate=_rate(reader, emigration.get("rate"), "emigration rate", **where),
         ageing_variable=ageing.get("variable"), ageing_rate=_rate(reader, ageing.get("rate"), "ageing rate", **where),
         entries=tuple(entries), order=order)

@@ -91,7 +91,7 @@ def load_rules(reader: Reader, doc: dict[str, Any], variables: dict[str, Variabl
 
 def _parse(reader: Reader, kind: str, item: dict[str, Any], rule_id: str, reason: str, source: str | None,
            variables: dict[str, Variable], where: dict[str, str]) -> RuleSpec | None:
-    base = {"id": rule_id, "reason": reason, "source": source}
+    base: dict[str, Any] = {"id": rule_id, "reason": reason, "source": source}
     if kind == "implication":
         if "if" not in item or "then" not in item:
             raise ValueError("an implication needs 'if' and 'then'")
@@ -188,9 +188,9 @@ def _mapping(reader: Reader, item: dict[str, Any], base: dict[str, Any], variabl
     else:
         var = variables.get(source)
         if var is None or var.codelist is None:
-            raise ValueError(f"mapping without 'table' needs 'from' to be a categorical variable with a code list")
+            raise ValueError("mapping without 'table' needs 'from' to be a categorical variable with a code list")
         codelist = var.codelist
-        file = codelist.file
+        file = codelist.file or ""
         if to_col not in codelist.texts:
             raise ValueError(f"code list {codelist.name!r} has no column {to_col!r}")
         rows = list(zip(codelist.codes, codelist.texts[to_col], strict=True))

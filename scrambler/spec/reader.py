@@ -91,6 +91,8 @@ class Reader:
 
     def codelist(self, name: str, **where: str | None) -> Codelist | None:
         """Read codelists/<name>.csv once; None (with issues) when missing or malformed."""
+        if not isinstance(name, str):
+            return self._read_codelist(name, where)  # reports bad-codelist-name
         if name in self._codelists:
             return self._codelists[name]
         result = self._read_codelist(name, where)
