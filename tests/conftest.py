@@ -1,0 +1,71 @@
+"""Shared fixtures: the mini spec, copies of spec folders to break, and the command line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scrambler.spec import DatasetSpec, load_spec
+
+REPO = Path(__file__).resolve().parent.parent
+MINI = REPO / "tests" / "fixtures" / "mini"
+ARBEIDSRESERVE = REPO / "constraints" / "arbeidsreserve-24-130"
+
+CopySpec = Callable[[Path], Path]
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace text that must occur exactly once, so a break never silently misses its target."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def mini_spec() -> DatasetSpec:
+    return load_spec(MINI)
+
+
+@pytest.fixture
+def copy_spec(tmp_path: Path) -> CopySpec:
+    """Copy a spec folder under tmp_path (keeping its folder name) and return the copy's path."""
+
+    def copy(source: Path) -> Path:
+        target = tmp_path / "specs" / source.name
+        shutil.copytree(source, target)
+        return target
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> RunCli:
+    """Run ``python -m scrambler ARGS`` from the repository root; returns the completed process (text)."""
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scrambler", *map(str, args)], capture_output=True,
+                              text=True, cwd=REPO, timeout=120)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def edit() -> Callable[[Path, str, str], None]:
+    """``edit(path, old, new)``: replace text that occurs exactly once in a file."""
+    return replace_once
+
+
+@pytest.fixture(scope="session")
+def mini_dir() -> Path:
+    return MINI
+
+
+@pytest.fixture(scope="session")
+def arbeidsreserve_dir() -> Path:
+    return ARBEIDSRESERVE
