@@ -163,10 +163,11 @@ def _simulate(spec: DatasetSpec, n0: int, rng: np.random.Generator,
 
 
 def _generator_proposals(spec: DatasetSpec, panel: Panel, events: _Events, entry_kind: np.ndarray, used: int
-                         ) -> Callable[[str, int, np.ndarray, Frame], tuple[np.ndarray, np.ndarray] | None]:
+                         ) -> Proposals:
     gen = spec.generator
 
-    def propose(name: str, t: int, rows: np.ndarray, frame: Frame) -> tuple[np.ndarray, np.ndarray] | None:
+    def propose(name: str, t: int, rows: np.ndarray, frame: Frame, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray] | None:
         var = spec.variables[name]
         if name == gen.death_variable and gen.death_value is not None:
             dead_code = var.codes.index(gen.death_value)

@@ -1,6 +1,6 @@
 """Small-cell check for aggregated output tables (statistical disclosure control).
 
-Why: KSZ/BCSS hands out anonymous cross-tables (deliberation 15/46, phase-2 outputs of 24/130) only when
+Why: KSZ/BCSS hands out anonymous cross-tables (and the phase-2 outputs of pseudonymised extracts) only when
 no cell below the threshold K singles persons out, also not after recomputing it from published margins.
 
 Input is a *long* table: dimension columns plus one count column; margin rows carry a total label

@@ -1,4 +1,4 @@
-"""``scrambler demo``: the embedded default, end to end on the 24/130 declaration.
+"""``scrambler demo``: the embedded default, end to end on the default dataset (named in constraints/DEFAULT).
 
 Builds a stand-in population, draws the phase-1 sample, scrambles, checks, and prints the story: which
 categories the sample misses and the scrambled set covers, violations, the no-real-situation check, and the
@@ -22,12 +22,18 @@ from scrambler.scramble import scramble
 from scrambler.scramble.pipeline import LABEL
 from scrambler.spec import load_spec
 
-DEFAULT_SPEC = Path(__file__).resolve().parents[2] / "constraints" / "arbeidsreserve-24-130"
+CONSTRAINTS = Path(__file__).resolve().parents[2] / "constraints"
+
+
+def default_spec() -> str:
+    """The embedded default dataset: the folder named in constraints/DEFAULT (the engine names none)."""
+    name = (CONSTRAINTS / "DEFAULT").read_text(encoding="utf-8").strip()
+    return str(CONSTRAINTS / name)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("demo", help="run the whole story on the embedded 24/130 default", description=__doc__)
-    p.add_argument("--spec", default=str(DEFAULT_SPEC))
+    p = sub.add_parser("demo", help="run the whole story on the embedded default dataset", description=__doc__)
+    p.add_argument("--spec", default=None, help="spec folder (default: the one named in constraints/DEFAULT)")
     p.add_argument("--population", type=int, default=200_000)
     p.add_argument("--sample", type=int, default=10_000)
     p.add_argument("--scrambled", type=int, default=100_000)
@@ -40,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     times: dict[str, float] = {}
     out = Path(args.out)
     clock = time.perf_counter()
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec or default_spec())
     with Progress() as progress:
         print(f"1/4 stand-in population: {args.population} persons ...", flush=True)
         population = generate_population(spec, args.population, args.seed, progress=progress.update)

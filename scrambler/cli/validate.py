@@ -10,7 +10,7 @@ from scrambler.spec import load_spec
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("validate", help="check a dataset specification", description=__doc__)
-    p.add_argument("spec", help="the spec folder, e.g. constraints/arbeidsreserve-24-130")
+    p.add_argument("spec", help="the spec folder, e.g. constraints/<dataset>")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(func=run)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,12 +33,26 @@ class Frame:
         return name in self.columns
 
     def with_value(self, name: str, values: np.ndarray) -> Frame:
-        cols = dict(self.columns)
-        cols[name] = values
-        return Frame(cols, self.period)
+        return Frame(_Override(self.columns, name, values), self.period)
 
-    def take(self, rows: np.ndarray) -> Frame:
-        return Frame({k: v[rows] for k, v in self.columns.items()}, self.period[rows])
+
+class _Override(Mapping[str, np.ndarray]):
+    """A frame's columns with one replaced, without copying the others (the sampler tries each code)."""
+
+    def __init__(self, base: Mapping[str, np.ndarray], name: str, values: np.ndarray) -> None:
+        self.base, self.name, self.replacement = base, name, values
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.replacement if key == self.name else self.base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __contains__(self, key: object) -> bool:
+        return key == self.name or key in self.base
 
 
 class CompiledRule:

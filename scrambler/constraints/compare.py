@@ -59,7 +59,8 @@ class Compare(CompiledRule):
             var = self.dataset.variables[term.name]
             assert var.codelist is not None
             attr = np.append(np.asarray(var.codelist.attributes[term.attribute], dtype=float), np.nan)
-            return attr[frame[term.name]]
+            scale = PER_UNIT.get((term.unit, self.unit), 1) if term.unit and self.unit in FINENESS else 1
+            return attr[frame[term.name]] * scale
         if term.kind == "period":
             values = frame.period.astype(float)
             return self._convert(values, panel.grain, ANCHOR[term.name])

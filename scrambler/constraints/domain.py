@@ -14,6 +14,10 @@ import numpy as np
 from scrambler.spec.model import TIME_GRAIN, Variable
 from scrambler.spec.time import parse_period
 
+# Time values without declared bounds stay within 1900-2100: a draw must remain a real date.
+TIME_DEFAULT_BOUNDS = {"year": (1900.0, 2100.0), "year_month": (1900.0 * 12, 2100.0 * 12 + 11),
+                       "year_quarter": (1900.0 * 4, 2100.0 * 4 + 3)}
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -89,7 +93,8 @@ def build_domain(var: Variable) -> Domain:
         mask[-1] = not c.required
         return Domain(variable=var.name, nullable=not c.required, codes_mask=mask)
     forbidden = tuple(x for x in (_number(var, v) for v in c.forbidden) if x is not None)
-    low = float(c.minimum) if c.minimum is not None else -np.inf  # type: ignore[arg-type]
-    high = float(c.maximum) if c.maximum is not None else np.inf  # type: ignore[arg-type]
+    default_low, default_high = TIME_DEFAULT_BOUNDS.get(var.type, (-np.inf, np.inf))
+    low = float(c.minimum) if c.minimum is not None else default_low  # type: ignore[arg-type]
+    high = float(c.maximum) if c.maximum is not None else default_high  # type: ignore[arg-type]
     return Domain(variable=var.name, nullable=not c.required, codes_mask=None, low=low, high=high,
                   forbidden=forbidden, pattern=c.pattern)

@@ -42,7 +42,7 @@ class Implication(CompiledRule):
 
     def bounds(self, name: str, frame: Frame) -> tuple[np.ndarray, np.ndarray] | None:
         test = self.target_test
-        if name != self.target or test is None or test.op != "range" or self.target_lut is not None:
+        if name != self.target or test is None or self.target_lut is not None:
             return None
         from scrambler.constraints.predicates import _number
 
@@ -50,6 +50,11 @@ class Implication(CompiledRule):
         active = self.condition(frame)
         low = np.full(frame.n, -np.inf)
         high = np.full(frame.n, np.inf)
+        if test.op == "in" and len(test.values) == 1:  # {eq: v} on a number
+            low[active] = high[active] = _number(var, test.values[0])
+            return low, high
+        if test.op != "range":
+            return None
         if test.low is not None:
             low[active] = _number(var, test.low)
         if test.high is not None:

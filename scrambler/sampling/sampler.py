@@ -12,7 +12,9 @@ variable and rules.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,10 +26,12 @@ from scrambler.panel import Panel, is_null
 from scrambler.sampling.models import VariableModel, draw_numbers
 from scrambler.spec.model import DatasetSpec, Variable
 
-CHUNK = 200_000
+CHUNK = 250_000
 NUMERIC_RETRIES = 8
 # Proposals: (values, has) for the rows asked, or None. values: codes (-1 null) or floats (NaN null).
-Proposals = Callable[[str, int, np.ndarray, Frame], "tuple[np.ndarray, np.ndarray] | None"]
+# The generator is the chunk's own (deterministic under threads): use it for any randomness.
+Proposals = Callable[[str, int, np.ndarray, Frame, np.random.Generator],
+                     "tuple[np.ndarray, np.ndarray] | None"]
 
 
 @dataclass
@@ -48,9 +52,9 @@ def draw_order(spec: DatasetSpec) -> list[str]:
 
 class Sampler:
     def __init__(self, spec: DatasetSpec, models: dict[str, VariableModel], order: Sequence[str] | None = None,
-                 max_redraws: int = 30) -> None:
+                 max_redraws: int = 30, threads: int | None = None) -> None:
         self._dead_vars: dict[str, int] = {}
-        self._use_stay = True
+        self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         self.spec = spec
         self.models = models
         self.order = list(order) if order is not None else draw_order(spec)
@@ -74,6 +78,9 @@ class Sampler:
                 later_rules=ready(before | statics),
                 absent_rules=ready((before & always) | non_always_period) if name in always else [],
                 temporal=[r for r in rules if r.temporal and r.variables[0] == name])
+        # Rules that name only static variables (and the period) are drawn once, at a person's first period;
+        # at later periods nothing is drawn that would re-check them, so they are verified there explicitly.
+        self.static_rules = [r for r in rules if not r.temporal and set(r.variables) <= statics]
 
     # ---- one period --------------------------------------------------------------------------------------
 
@@ -85,8 +92,11 @@ class Sampler:
         ``first``: per row, whether this is the person's first present period (statics are drawn then);
         default: no present period before t. ``on_dead``: called with the rows still dead after the redraws
         instead of raising (the generator lets such persons leave the population).
+
+        Persons are independent within a period, so row chunks are drawn in parallel threads (numpy releases
+        the GIL); each chunk has its own generator spawned from ``rng``, so results depend on the seed and the
+        chunk size only, never on thread timing.
         """
-        self._dead_vars = {}
         rows = np.arange(panel.n) if rows is None else rows
         if first is None:
             first = ~panel.present[:t, rows].any(axis=0) if t > 0 else np.ones(len(rows), dtype=bool)
@@ -95,46 +105,79 @@ class Sampler:
             var = self.spec.variables[name]
             if not var.is_static and var.scope != "always":
                 panel.periodic[name][t, rows[~present]] = -1 if var.is_categorical else np.nan
-        dead = self._draw_rows(panel, t, rows, present, first, rng, proposals)
-        attempt = 0
-        while dead.any() and attempt < self.max_redraws:
-            attempt += 1
-            sub = np.nonzero(dead)[0]
-            # later attempts drop the proposals: they may be what leads into the dead end
-            self._use_stay = attempt < 3
-            again = self._draw_rows(panel, t, rows[sub], present[sub], first[sub], rng,
-                                    proposals if attempt < 3 else None)
-            dead[sub] = again
-        self._use_stay = True
+        starts = list(range(0, len(rows), CHUNK)) or [0]
+        seeds = rng.integers(0, 2**63 - 1, size=len(starts))
+
+        def work(i: int) -> tuple[np.ndarray, dict[str, int]]:
+            sl = slice(starts[i], starts[i] + CHUNK)
+            return self._draw_chunk(panel, t, rows[sl], present[sl], first[sl],
+                                    np.random.default_rng(seeds[i]), proposals)
+
+        if len(starts) > 1 and self.threads > 1:
+            with ThreadPoolExecutor(self.threads) as pool:
+                results = list(pool.map(work, range(len(starts))))
+        else:
+            results = [work(i) for i in range(len(starts))]
+        dead = np.concatenate([r[0] for r in results]) if results else np.zeros(0, dtype=bool)
+        self._dead_vars = {}
+        for _, counts in results:
+            for name, c in counts.items():
+                self._dead_vars[name] = self._dead_vars.get(name, 0) + c
         if dead.any():
             if on_dead is None:
                 self._raise_dead(panel, t, rows[dead])
             else:
                 on_dead(rows[dead])
 
+    def _draw_chunk(self, panel: Panel, t: int, rows: np.ndarray, present: np.ndarray, first: np.ndarray,
+                    rng: np.random.Generator, proposals: Proposals | None) -> tuple[np.ndarray, dict[str, int]]:
+        """Draw, then redraw dead rows; stop early when redraws no longer reduce them (truly impossible rows
+        would otherwise cost every remaining attempt)."""
+        counts: dict[str, int] = {}
+        dead = self._draw_rows(panel, t, rows, present, first, rng, proposals, True, counts)
+        attempt = stalled = 0
+        best = int(dead.sum())
+        while dead.any() and attempt < self.max_redraws and stalled < 4:
+            attempt += 1
+            sub = np.nonzero(dead)[0]
+            # later attempts drop the proposals (and staying put): they may be what leads into the dead end
+            again = self._draw_rows(panel, t, rows[sub], present[sub], first[sub], rng,
+                                    proposals if attempt < 3 else None, attempt < 3, counts)
+            dead[sub] = again
+            remaining = int(dead.sum())
+            stalled = stalled + 1 if remaining >= best else 0
+            best = min(best, remaining)
+        return dead, counts
+
     def _draw_rows(self, panel: Panel, t: int, rows: np.ndarray, present: np.ndarray, first: np.ndarray,
-                   rng: np.random.Generator, proposals: Proposals | None) -> np.ndarray:
+                   rng: np.random.Generator, proposals: Proposals | None, use_stay: bool,
+                   counts: dict[str, int]) -> np.ndarray:
         dead = np.zeros(len(rows), dtype=bool)
         for name in self.order:
             plan = self.plans[name]
             var = plan.var
             groups: list[tuple[np.ndarray, list[CompiledRule], bool]] = []
-            if var.is_static:
-                groups.append((np.nonzero(present & first)[0], plan.first_rules, True))
-            else:
-                groups.append((np.nonzero(present & first)[0], plan.first_rules, True))
+            groups.append((np.nonzero(present & first)[0], plan.first_rules, True))
+            if not var.is_static:
                 groups.append((np.nonzero(present & ~first)[0], plan.later_rules, True))
                 if var.scope == "always":
                     groups.append((np.nonzero(~present)[0], plan.absent_rules, False))
             for idx, rules, is_present in groups:
                 if len(idx) == 0:
                     continue
-                for start in range(0, len(idx), CHUNK):
-                    part = idx[start:start + CHUNK]
-                    failed = self._draw_var(panel, t, rows[part], plan, rules, is_present, rng, proposals)
-                    if failed.any():
-                        self._dead_vars[name] = self._dead_vars.get(name, 0) + int(failed.sum())
-                    dead[part[failed]] = True
+                failed = self._draw_var(panel, t, rows[idx], plan, rules, is_present, rng, proposals, use_stay)
+                if failed.any():
+                    counts[name] = counts.get(name, 0) + int(failed.sum())
+                dead[idx[failed]] = True
+        later = np.nonzero(present & ~first)[0]
+        if self.static_rules and len(later):
+            frame = panel.frame(t, rows[later])
+            ok = np.ones(len(later), dtype=bool)
+            for rule in self.static_rules:
+                ok &= rule.is_valid(frame)
+            if not ok.all():
+                counts[self.static_rules[0].variables[0]] = int((~ok).sum())
+                dead[later[~ok]] = True
         return dead
 
     # ---- one variable ------------------------------------------------------------------------------------
@@ -165,11 +208,12 @@ class Sampler:
         return (prev, prev_gap), (nxt, next_gap)
 
     def _draw_var(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
-                  is_present: bool, rng: np.random.Generator, proposals: Proposals | None) -> np.ndarray:
+                  is_present: bool, rng: np.random.Generator, proposals: Proposals | None,
+                  use_stay: bool = True) -> np.ndarray:
         frame = panel.frame(t, rows)
         name = plan.var.name
-        proposal = proposals(name, t, rows, frame) if proposals is not None else None
-        if proposal is None:
+        proposal = proposals(name, t, rows, frame, rng) if proposals is not None else None
+        if proposal is None and use_stay:
             proposal = self._stay_proposal(panel, name, t, rows, rng)
         if plan.var.is_categorical:
             values, dead = self._draw_codes(panel, t, rows, plan, rules, is_present, frame, proposal, rng)
@@ -185,8 +229,6 @@ class Sampler:
     def _stay_proposal(self, panel: Panel, name: str, t: int, rows: np.ndarray, rng: np.random.Generator
                        ) -> tuple[np.ndarray, np.ndarray] | None:
         model = self.models.get(name)
-        if not getattr(self, "_use_stay", True):
-            return None
         if model is None or model.stay <= 0 or t == 0 or name in panel.static:
             return None
         prev = panel.periodic[name][t - 1, rows]
@@ -221,30 +263,50 @@ class Sampler:
                     mask[:, k] &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
         return mask
 
+    def _proposal_valid(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
+                        is_present: bool, frame: Frame, values: np.ndarray) -> np.ndarray:
+        """Whether each row's proposed code keeps the domain and every rule: one evaluation per rule, instead
+        of one per code - most rows keep their proposal (last period's value, a donor's value)."""
+        var = plan.var
+        base = plan.domain.codes_mask.copy()  # type: ignore[union-attr]
+        if not is_present:
+            base[-1] = True
+        elif var.name == self.spec.panel.presence:
+            base[-1] = False
+        ok = base[values]
+        trial = frame.with_value(var.name, values)
+        for rule in rules:
+            ok &= rule.is_valid(trial)
+        if plan.temporal and not var.is_static:
+            (prev, pgap), (nxt, ngap) = self._neighbours(panel, var.name, t, rows)
+            for rule in plan.temporal:
+                ok &= rule.pair_valid(prev, values, pgap) & rule.pair_valid(values, nxt, ngap)
+        return ok
+
     def _draw_codes(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
                     is_present: bool, frame: Frame, proposal: tuple[np.ndarray, np.ndarray] | None,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         var = plan.var
         K = len(var.codes)
         n = len(rows)
-        mask = self._allowed_codes(panel, t, rows, plan, rules, is_present, frame)
         out = np.full(n, -1, dtype=np.int16)
         todo = np.ones(n, dtype=bool)
         if proposal is not None:
             values, has = proposal
-            col = np.where(values < 0, K, values).astype(np.int64)
-            keep = has & mask[np.arange(n), col]
+            values = np.where(has, values, -1).astype(np.int16)
+            keep = has & self._proposal_valid(panel, t, rows, plan, rules, is_present, frame, values)
             out[keep] = values[keep]
             todo &= ~keep
         idx = np.nonzero(todo)[0]
         if len(idx) == 0:
             return out, np.zeros(n, dtype=bool)
+        sub = frame if len(idx) == n else panel.frame(t, rows[idx])
+        m = self._allowed_codes(panel, t, rows[idx], plan, rules, is_present, sub)
         model = self.models.get(var.name)
-        m = mask[idx]
         if model is not None and model.weights is not None:
             given = None
             if model.conditional is not None:
-                given = frame[model.conditional[0]][idx]
+                given = sub[model.conditional[0]]
             w = model.code_weights(given, len(idx)) * m
         else:
             w = m.astype(np.float32)

@@ -1,4 +1,4 @@
-"""The scrambling engine: deliberation 24/130's third dataset."""
+"""The scrambling engine: the scrambled third dataset of a deliberation, from any spec."""
 
 from scrambler.scramble.pipeline import ScrambleResult, scramble
 

@@ -83,7 +83,12 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             if var.scope == "present" and not var.is_static:
                 rows &= out.present[t]
             current = out.values(name, t)
-            rows &= current != code
+            # Take the category only from rows whose own value has plenty to spare: coverage must not be
+            # zero-sum between two rare codes of the same block.
+            in_block = current[out.present[t0]]
+            spare = np.bincount(in_block[in_block >= 0].astype(np.int64), minlength=len(var.codes))
+            plenty = np.append(spare > k + need, True)  # last slot: null rows are always fine to use
+            rows &= (current != code) & plenty[np.where(current < 0, -1, current)]
             candidates = np.nonzero(rows)[0]
             if len(candidates) == 0:
                 continue
@@ -154,7 +159,7 @@ def _redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, c
         templates = templates[order]
         borrowed = {n: source.periodic[n][t, templates] for n in before if n in source.periodic}
 
-    def keep_current(var: str, tt: int, sub: np.ndarray, frame: object) -> tuple[np.ndarray, np.ndarray]:
+    def keep_current(var: str, tt: int, sub: np.ndarray, frame: object, rng: object) -> tuple[np.ndarray, np.ndarray]:
         if var == name:
             return np.full(len(sub), code, dtype=np.int16), np.ones(len(sub), dtype=bool)
         pos = np.searchsorted(rows, sub)

@@ -28,6 +28,7 @@ from scrambler.tables import panel_to_tables
 
 LABEL = "scrambled data: depicts no real situation"
 GUARD_ROUNDS = 12
+GUARD_ESCALATIONS = 6
 Progress = Callable[[str, int, int], None]
 
 
@@ -59,9 +60,11 @@ def content_hash(panel: Panel) -> str:
 
 
 def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: int | None = None,
-             codelist_coverage: bool | None = None, progress: Progress | None = None) -> ScrambleResult:
+             codelist_coverage: bool | None = None, progress: Progress | None = None,
+             guard_index: guard_mod.GuardIndex | None = None) -> ScrambleResult:
     """Scramble ``source`` into ``persons`` fictitious persons. Raises UnsatisfiableError rather than return
-    output that breaks a rule or equals an input person."""
+    output that breaks a rule or equals an input person. ``guard_index``: the input person-periods to avoid
+    when ``source`` is a part of the input (default: built from ``source``)."""
     if persons < 1:
         raise UnsatisfiableError([Issue(code="bad-value", message=f"--persons must be at least 1, got {persons}")])
     if source.n == 0 or not source.present.any():
@@ -99,12 +102,13 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
     clock = time.perf_counter()
-    index = guard_mod.build_index(source, spec.scramble.guard_quasi_identifiers, spec.scramble.guard_k)
+    index = guard_index if guard_index is not None else guard_mod.build_index(
+        source, spec.scramble.guard_quasi_identifiers, spec.scramble.guard_k)
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
     for _ in range(3):
         gaps = ensure_coverage(source, out, sampler, rng, k, codelist)
-        guard_info = _guard(index, out, sampler, plan, rng, progress)
+        guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
         if not ensure_coverage_needed(source, out, k, codelist):
             break
     timings["coverage_and_guard"] = time.perf_counter() - clock
@@ -122,8 +126,9 @@ def _backtrack(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: P
     """Persons with no valid value at period t: redraw their whole trajectory up to t, proposing only the
     skeleton (`keep` variables), so statics and persistent values are drawn to fit every period."""
 
-    def skeleton(var: str, tt: int, sub: np.ndarray, frame: Any) -> tuple[np.ndarray, np.ndarray] | None:
-        return proposals(var, tt, sub, frame) if plan.method_of[var].method == "keep" else None
+    def skeleton(var: str, tt: int, sub: np.ndarray, frame: Any, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+        return proposals(var, tt, sub, frame, rng) if plan.method_of[var].method == "keep" else None
 
     rows = np.sort(rows)
     for _ in range(attempts):
@@ -145,39 +150,56 @@ def ensure_coverage_needed(source: Panel, out: Panel, k: int, codelist: bool) ->
     return bool(_targets(source, out, k, codelist))
 
 
-def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan, rng: np.random.Generator,
-           progress: Progress | None) -> dict[str, Any]:
+def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan, proposals: MethodProposals,
+           rng: np.random.Generator, progress: Progress | None) -> dict[str, Any]:
+    """Redraw person-periods equal to an input person-period: first a growing share of the period's
+    variables, then, for persons that still collide, their whole trajectory (statics included) with only the
+    skeleton proposed. Raises rather than return a collision."""
     spec = out.spec
-    initial = {t: len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods))}
-    rounds = 0
-    for t in range(len(out.periods)):
-        redrawable = [n for n in index.names[t] if n in out.periodic and plan.method_of[n].method != "keep"]
-        for r in range(GUARD_ROUNDS):
-            hit = guard_mod.collisions(index, out, t)
-            if len(hit) == 0 or not redrawable:
-                break
-            rounds = max(rounds, r + 1)
-            share = min(1.0, (r + 2) / len(redrawable))
-            fresh = {n: rng.random(len(hit)) < share for n in redrawable}
-            saved = {n: v[t, hit].copy() for n, v in out.periodic.items()}
-
-            def propose(var: str, tt: int, sub: np.ndarray, frame: object,
-                        hit: np.ndarray = hit, fresh: dict[str, np.ndarray] = fresh,
-                        saved: dict[str, np.ndarray] = saved) -> tuple[np.ndarray, np.ndarray]:
-                pos = np.searchsorted(hit, sub)
-                values = out.static[var][sub] if var in out.static else saved[var][pos]
-                has = ~fresh[var][pos] if var in fresh else np.ones(len(sub), dtype=bool)
-                return values, has
-
-            sampler.draw_period(out, t, rng, rows=hit, proposals=propose, first=np.zeros(len(hit), dtype=bool))
-    final = {t: len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods))}
+    T = len(out.periods)
+    initial = {t: len(guard_mod.collisions(index, out, t)) for t in range(T)}
+    rounds = escalations = 0
+    for _ in range(GUARD_ESCALATIONS):
+        for t in range(T):
+            rounds = max(rounds, _guard_period(index, out, sampler, plan, rng, t))
+        stuck = np.unique(np.concatenate([guard_mod.collisions(index, out, t) for t in range(T)]))
+        if len(stuck) == 0:
+            break
+        escalations += 1
+        _backtrack(out, sampler, proposals, plan, rng, stuck, T - 1)
+    final = {t: len(guard_mod.collisions(index, out, t)) for t in range(T)}
     if any(final.values()):
         raise UnsatisfiableError([Issue(code="real-situation", message=f"{sum(final.values())} person-period(s) "
-                                        f"still equal an input person-period after {GUARD_ROUNDS} rounds; nothing "
-                                        "was written (declare fewer quasi-identifiers or more scrambling)")])
+                                        f"still equal an input person-period after {GUARD_ESCALATIONS} escalations; "
+                                        "nothing was written (declare fewer quasi-identifiers or more scrambling)")])
     label = {spec.panel.periods[t]: n for t, n in initial.items()}
     return {"quasi_identifiers": "all" if spec.scramble.guard_quasi_identifiers is None
             else list(spec.scramble.guard_quasi_identifiers), "k": spec.scramble.guard_k,
             "collisions_before": {str(p): n for p, n in label.items()}, "collisions_after": 0,
-            "rounds": rounds, "input_rare_combinations": {str(spec.panel.periods[t]): n
-                                                           for t, n in index.rare.items()}}
+            "rounds": rounds, "whole_person_redraws": escalations,
+            "input_rare_combinations": {str(spec.panel.periods[t]): n for t, n in index.rare.items()}}
+
+
+def _guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan,
+                  rng: np.random.Generator, t: int) -> int:
+    redrawable = [n for n in index.names[t] if n in out.periodic and plan.method_of[n].method != "keep"]
+    rounds = 0
+    for r in range(GUARD_ROUNDS):
+        hit = guard_mod.collisions(index, out, t)
+        if len(hit) == 0 or not redrawable:
+            break
+        rounds = r + 1
+        share = min(1.0, (r + 2) / len(redrawable))
+        fresh = {n: rng.random(len(hit)) < share for n in redrawable}
+        saved = {n: v[t, hit].copy() for n, v in out.periodic.items()}
+
+        def propose(var: str, tt: int, sub: np.ndarray, frame: object, rng: object,
+                    hit: np.ndarray = hit, fresh: dict[str, np.ndarray] = fresh,
+                    saved: dict[str, np.ndarray] = saved) -> tuple[np.ndarray, np.ndarray]:
+            pos = np.searchsorted(hit, sub)
+            values = out.static[var][sub] if var in out.static else saved[var][pos]
+            has = ~fresh[var][pos] if var in fresh else np.ones(len(sub), dtype=bool)
+            return values, has
+
+        sampler.draw_period(out, t, rng, rows=hit, proposals=propose, first=np.zeros(len(hit), dtype=bool))
+    return rounds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -21,13 +22,15 @@ class MethodProposals:
     def __init__(self, spec: DatasetSpec, source: Panel, plan: Plan, anchor: np.ndarray,
                  rng: np.random.Generator, model_samples: Callable[[Block, int, int], dict[str, np.ndarray]] | None
                  = None) -> None:
-        self.spec, self.source, self.plan, self.anchor, self.rng = spec, source, plan, anchor, rng
+        self.spec, self.source, self.plan, self.anchor = spec, source, plan, anchor
+        self.seed = int(rng.integers(0, 2**63 - 1))
+        self.lock = threading.Lock()
         self.model_samples = model_samples
         self.donors: dict[tuple[str, int], np.ndarray] = {}  # (block, t) -> donor per output person (-1 none)
         self.pools: dict[tuple[str, int], DonorPool] = {}
         self.model_cache: dict[tuple[str, int], dict[str, np.ndarray]] = {}
 
-    def __call__(self, name: str, t: int, rows: np.ndarray, frame: Frame) -> Proposal:
+    def __call__(self, name: str, t: int, rows: np.ndarray, frame: Frame, rng: np.random.Generator) -> Proposal:
         block = self.plan.method_of.get(name)
         if block is None:
             return None
@@ -41,18 +44,19 @@ class MethodProposals:
         if block.method == "perturb":
             values, has = self._values(name, t, self.anchor[rows])
             amount = block.amount if block.amount is not None else DEFAULT_AMOUNT.get(var.type, 1.0)
-            noise = self.rng.uniform(-amount, amount, size=len(rows))
+            noise = rng.uniform(-amount, amount, size=len(rows))
             if var.integral:
                 noise = np.rint(noise)
             return values + noise, has
         if block.method == "swap":
-            donors = self._donors(block, t, rows, frame)
+            donors = self._donors(block, t, rows, frame, rng)
             values, has = self._values(name, t, np.maximum(donors, 0))
             return values, has & (donors >= 0)
         if block.method == "model" and self.model_samples is not None:
             key = (block.name, t)
-            if key not in self.model_cache:
-                self.model_cache[key] = self.model_samples(block, t, len(self.anchor))
+            with self.lock:
+                if key not in self.model_cache:
+                    self.model_cache[key] = self.model_samples(block, t, len(self.anchor))
             values = self.model_cache[key][name][rows]
             return values, np.ones(len(rows), dtype=bool)
         return None  # fabricate: draw from the profile (or uniform) inside the allowed set
@@ -63,19 +67,26 @@ class MethodProposals:
         return values.copy(), np.ones(len(persons), dtype=bool)
 
     def _pool(self, block: Block, t: int) -> DonorPool:
+        """The donor pool of a block at t; built under a lock with its own seeded generator, so that threads
+        drawing chunks in parallel all see the same pool."""
         key = (block.name, t)
-        if key not in self.pools:
+        with self.lock:
+            if key in self.pools:
+                return self.pools[key]
             src = self.source
             persons = np.nonzero(src.present[t])[0]
             cols = [src.values(s, t)[persons] for s in block.strata]
             sizes = [len(self.spec.variables[s].codes) for s in block.strata]
-            self.pools[key] = DonorPool(stratum_keys(cols, sizes, len(persons)), persons, self.rng)
-        return self.pools[key]
+            seed = np.random.SeedSequence([self.seed, t, *block.name.encode()])
+            self.pools[key] = DonorPool(stratum_keys(cols, sizes, len(persons)), persons,
+                                        np.random.default_rng(seed))
+            return self.pools[key]
 
-    def _donors(self, block: Block, t: int, rows: np.ndarray, frame: Frame) -> np.ndarray:
+    def _donors(self, block: Block, t: int, rows: np.ndarray, frame: Frame, rng: np.random.Generator) -> np.ndarray:
         """Donors of a block for these rows at t: last period's donor when it still fits, else a new one."""
         key = (block.name, t)
-        table = self.donors.setdefault(key, np.full(len(self.anchor), -2, dtype=np.int64))
+        with self.lock:
+            table = self.donors.setdefault(key, np.full(len(self.anchor), -2, dtype=np.int64))
         need = table[rows] == -2
         if need.any():
             todo = rows[need]
@@ -93,6 +104,6 @@ class MethodProposals:
                     ok[ok] &= src_keys == out_keys[ok]
                 chosen[ok] = candidate[ok]
             fresh = chosen < 0
-            chosen[fresh] = self._pool(block, t).pick(out_keys[fresh], self.rng)
+            chosen[fresh] = self._pool(block, t).pick(out_keys[fresh], rng)
             table[todo] = chosen
         return table[rows]

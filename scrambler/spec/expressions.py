@@ -89,7 +89,7 @@ def parse_expression(text: object) -> Expression:
                 terms.append(Term(sign=sign, kind="period", name=value))
             elif "." in value:
                 var, attr = value.split(".", 1)
-                terms.append(Term(sign=sign, kind="attribute", name=var, attribute=attr))
+                terms.append(Term(sign=sign, kind="attribute", name=var, attribute=attr, unit=unit))
             else:
                 if unit:
                     raise ValueError(f"a unit cannot follow the variable {value!r} in {source!r}")

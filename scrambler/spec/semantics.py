@@ -238,6 +238,12 @@ def _check_generator(reader: Reader, spec: DatasetSpec) -> None:
         for name, value in entry.set.items():
             if name in spec.variables and value != "period" and (msg := value_problem(spec.variables[name], value)):
                 reader.issue("unknown-code", msg, file=gfile, rule="dynamics.entries")
+    if gen.death_variable in spec.variables and gen.death_value is not None:
+        if msg := value_problem(spec.variables[gen.death_variable], gen.death_value):  # type: ignore[index]
+            reader.issue("unknown-code", f"dynamics.death value: {msg}", file=gfile, rule="dynamics.death")
+        elif not spec.variables[gen.death_variable].is_categorical:  # type: ignore[index]
+            reader.issue("type-mismatch", "dynamics.death variable must be categorical or boolean", file=gfile,
+                         rule="dynamics.death")
     if gen.ageing_variable and gen.ageing_variable in spec.variables:
         if spec.variables[gen.ageing_variable].type != "ordinal":
             reader.issue("type-mismatch", "the ageing variable must be ordinal", file=gfile,
