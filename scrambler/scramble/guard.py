@@ -1,9 +1,10 @@
 """"Depicts no real situation": no output person-period equals an input person-period on the quasi-
 identifiers, and no quasi-identifier combination rarer than k in the input appears in the output.
 
-The unit is the person-period record (static variables plus the period's variables, restricted to the
-variables the input observes at that period): the year blocks of a person's rows are views of it. Rows that
-collide are redrawn (more variables each round) by the same sampler, so they stay valid.
+The unit is the year block as published: at each table period, the variables of the tables' own-year
+(offset 0) blocks. A table row is its own-year block plus blocks of other years, so a row whose own-year
+block differs from every input one differs as a whole. Rows that collide are redrawn (more variables each
+round) by the same sampler, so they stay valid.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ def _qi_variables(spec_qi: tuple[str, ...] | None, panel: Panel) -> list[str]:
 
 
 def period_variables(source: Panel, qi: list[str], t: int) -> list[str]:
-    """QI variables the input observes at period t (for some present person)."""
-    out = []
-    for name in qi:
-        obs = source.is_observed(name, t)
-        if obs is None or (obs & source.present[t]).any():
-            out.append(name)
-    return out
+    """QI variables published in the own-year blocks of the tables at period t (none: not a table year)."""
+    spec = source.spec
+    period = source.periods[t]
+    shown: set[str] = set()
+    for table in spec.tables:
+        if period in table.periods:
+            for block in table.blocks:
+                if block.offset == 0:
+                    shown.update(block.variables)
+    return [name for name in qi if name in shown]
 
 
 def row_hashes(panel: Panel, names: list[str], t: int, rows: np.ndarray) -> np.ndarray:
@@ -71,7 +75,7 @@ def build_index(source: Panel, qi: tuple[str, ...] | None, k: int) -> GuardIndex
 def collisions(index: GuardIndex, output: Panel, t: int, rows: np.ndarray | None = None) -> np.ndarray:
     """Rows (indices into the panel) whose person-period at t equals some input person-period."""
     rows = np.nonzero(output.present[t])[0] if rows is None else rows
-    if len(rows) == 0 or len(index.known[t]) == 0:
+    if len(rows) == 0 or len(index.known[t]) == 0 or not index.names[t]:
         return rows[:0]
     h = row_hashes(output, index.names[t], t, rows)
     pos = np.minimum(np.searchsorted(index.known[t], h), len(index.known[t]) - 1)

@@ -41,9 +41,20 @@ class ScrambleResult:
     report: CheckReport
     timings: dict[str, float] = field(default_factory=dict)
 
+    def _methods(self) -> dict[str, str]:
+        methods = self.plan.describe()
+        spec = self.panel.spec
+        methods[spec.identifier] = "new_id: fresh meaningless sequence numbers, disjoint from the input's"
+        if spec.source_identifier:
+            methods[spec.source_identifier] = "source identifier: never read into the output, never published"
+        for var in spec.data_variables:
+            if not var.publish:
+                methods[var.name] = f"{methods.get(var.name, 'drawn')} (not published)"
+        return methods
+
     def manifest(self, seed: int, input_fingerprint: str) -> dict[str, Any]:
         return {"kind": "scrambled", "label": LABEL, "seed": seed, "input_fingerprint": input_fingerprint,
-                "content_hash": content_hash(self.panel), "methods": self.plan.describe(),
+                "content_hash": content_hash(self.panel), "methods": self._methods(),
                 "coverage_gaps": [g.to_dict() for g in self.gaps], "guard": self.guard,
                 "violations": self.report.violations, "timings_s": {k: round(v, 2) for k, v in self.timings.items()}}
 

@@ -1,0 +1,201 @@
+"""The scrambling engine: constraints kept, categories covered, no real situation, same schema, deterministic.
+
+The acceptance test of deliberation 24/130 §4/2: a researcher program written against the phase-1 sample
+breaks on the population (a category it never saw), the same program written against the scrambled set runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from scrambler.check import check
+from scrambler.coverage import variable_counts
+from scrambler.datasets import read_dataset, sample_panel, write_dataset
+from scrambler.population import generate_population
+from scrambler.scramble import scramble
+from scrambler.scramble.pipeline import LABEL, content_hash
+from scrambler.spec import load_spec
+from scrambler.tables import panel_to_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_2024 = ROOT / "constraints" / "arbeidsreserve-24-130"
+MINI = ROOT / "tests" / "fixtures" / "mini"
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A 24/130 population, its phase-1 sample and a scrambled set, written to disk like the CLI does."""
+    spec = load_spec(SPEC_2024)
+    root = tmp_path_factory.mktemp("story")
+    population = generate_population(spec, 30_000, seed=11)
+    write_dataset(population, root / "population", {"kind": "population"}, "stand-in", with_source=True)
+    sample = sample_panel(population, 1_000, seed=11)
+    write_dataset(sample, root / "sample", {"kind": "sample"}, "sample")
+    source = read_dataset(spec, root / "population")
+    result = scramble(spec, source, 12_000, seed=5)
+    write_dataset(result.panel, root / "scrambled", result.manifest(5, "test"), LABEL)
+    return {"spec": spec, "root": root, "population": population, "sample": sample, "source": source,
+            "result": result}
+
+
+def _frames(folder: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pq.read_table(p).to_pandas() for p in sorted(folder.glob("*.parquet"))}
+
+
+def write_program(dev: dict[str, pd.DataFrame]) -> Callable[[dict[str, pd.DataFrame]], dict[str, np.ndarray]]:
+    """What a researcher writes offline: a lookup per category seen in the development data, and a
+    position transition table between years built on those lookups."""
+    table = dev["table1_2021"]
+    categorical = [c for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)]
+    lookups = {c: {code: i for i, code in enumerate(sorted(table[c].dropna().astype(str).unique()))}
+               for c in categorical}
+
+    def run(data: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+        t = data["table1_2021"]
+        out: dict[str, np.ndarray] = {}
+        for column, lookup in lookups.items():
+            out[column] = np.array([lookup[v] for v in t[column].dropna().astype(str)])  # KeyError if unseen
+        pos = lookups["position"]
+        transitions = np.zeros((len(pos), len(pos)), dtype=np.int64)
+        both = t[["position", "position_next"]].dropna().astype(str)
+        for a, b in zip(both["position"], both["position_next"], strict=True):
+            transitions[pos[a], pos[b]] += 1
+        out["transitions"] = transitions
+        return out
+
+    return run
+
+
+def test_program_written_on_scrambled_runs_on_population_where_sample_fails(story: dict[str, object]) -> None:
+    root = story["root"]
+    assert isinstance(root, Path)
+    population = _frames(root / "population")
+    from_sample = write_program(_frames(root / "sample"))
+    with pytest.raises(KeyError):
+        from_sample(population)
+    from_scrambled = write_program(_frames(root / "scrambled"))
+    result = from_scrambled(population)
+    assert result["transitions"].sum() > 0
+
+
+def test_scrambled_set_passes_the_independent_check(story: dict[str, object]) -> None:
+    spec, root = story["spec"], story["root"]
+    report = check(spec, root / "scrambled")  # type: ignore[arg-type, operator]
+    assert report.ok, report.format_text()
+    assert sum(r.checked for r in report.results) > 1_000_000
+
+
+def test_every_category_the_sample_misses_is_in_the_scrambled_set(story: dict[str, object]) -> None:
+    population, sample = story["population"], story["sample"]
+    scrambled = story["result"].panel  # type: ignore[attr-defined]
+    pop, smp, scr = (variable_counts(p) for p in (population, sample, scrambled))  # type: ignore[arg-type]
+    missed = covered = 0
+    for name, counts in pop.items():
+        missing = (counts > 0) & (smp[name] == 0)
+        missed += int(missing.sum())
+        covered += int((missing & (scr[name] > 0)).sum())
+    assert missed > 0, "the sample should miss categories (the problem of §4/2)"
+    assert covered == missed
+
+
+def test_schema_codes_and_names_equal_the_input(story: dict[str, object]) -> None:
+    root = story["root"]
+    assert isinstance(root, Path)
+    for path in sorted((root / "population").glob("*.parquet")):
+        assert pq.read_schema(path).equals(pq.read_schema(root / "scrambled" / path.name)), path.name
+
+
+def test_no_source_identifier_reaches_the_output(story: dict[str, object]) -> None:
+    root, source = story["root"], story["source"]
+    assert isinstance(root, Path)
+    out = read_dataset(story["spec"], root / "scrambled")  # type: ignore[arg-type]
+    assert not np.isin(out.ids, source.ids).any()  # type: ignore[attr-defined]
+    national = pq.read_table(root / "population" / "source" / "identifiers.parquet").column(1).to_pylist()
+    blob = b"".join(p.read_bytes() for p in (root / "scrambled").rglob("*") if p.is_file())
+    assert not (root / "scrambled" / "source").exists()
+    assert all(n.encode() not in blob for n in national[:2000])
+
+
+def test_no_output_person_period_equals_an_input_person_period(story: dict[str, object]) -> None:
+    root = story["root"]
+    assert isinstance(root, Path)
+    for path in sorted((root / "population").glob("table1_*.parquet")):
+        inp = pq.read_table(path).to_pandas().drop(columns=["person_id"]).astype(str)
+        out = pq.read_table(root / "scrambled" / path.name).to_pandas().drop(columns=["person_id"]).astype(str)
+        key_cols = [c for c in inp.columns if not c.endswith("_next")]
+        merged = out[key_cols].merge(inp[key_cols].drop_duplicates(), how="inner", on=key_cols)
+        assert len(merged) == 0, f"{path.name}: {len(merged)} scrambled rows equal an input row"
+
+
+def test_manifest_tells_what_was_done(story: dict[str, object]) -> None:
+    root, spec = story["root"], story["spec"]
+    assert isinstance(root, Path)
+    manifest = json.loads((root / "scrambled" / "manifest.json").read_text())
+    assert manifest["label"] == "scrambled data: depicts no real situation"
+    assert manifest["spec_fingerprint"] == spec.fingerprint  # type: ignore[attr-defined]
+    assert manifest["persons"] == 12_000
+    assert manifest["violations"] == 0
+    assert set(manifest["methods"]) == set(spec.variables)  # type: ignore[attr-defined]
+    assert manifest["methods"]["national_number"].startswith("source identifier")
+    assert len(manifest["content_hash"]) == 64
+    package = json.loads((root / "scrambled" / "datapackage.json").read_text())
+    assert {r["name"] for r in package["resources"]} == {p.stem for p in (root / "scrambled").glob("*.parquet")}
+
+
+def test_same_seed_same_output_other_seed_other_output() -> None:
+    spec = load_spec(MINI)
+    source = generate_population(spec, 1_500, seed=3)
+    a = scramble(spec, source, 1_000, seed=9)
+    b = scramble(spec, source, 1_000, seed=9)
+    c = scramble(spec, source, 1_000, seed=10)
+    assert content_hash(a.panel) == content_hash(b.panel)
+    assert content_hash(a.panel) != content_hash(c.panel)
+    assert a.manifest(9, "x")["content_hash"] == content_hash(b.panel)
+
+
+def test_more_persons_than_input_and_fewer(tmp_path: Path) -> None:
+    spec = load_spec(MINI)
+    source = generate_population(spec, 800, seed=4)
+    for persons in (300, 2_000):
+        result = scramble(spec, source, persons, seed=1)
+        assert result.panel.n == persons
+        assert check(spec, panel_to_tables(result.panel)).ok
+
+
+def test_recode_keeps_rule_compatible_codes_together() -> None:
+    from scrambler.scramble.plan import compatibility_classes
+
+    spec = load_spec(MINI)
+    classes = compatibility_classes(spec, "region")
+    codes = spec.variables["region"].codes
+    named = sorted(sorted(codes[i] for i in cls) for cls in classes)
+    # N and S each allow one office; E allows two: S and N differ in which office, so all three stay apart
+    assert named == [["E"], ["N"], ["S"]]
+
+
+def test_cli_scramble_refuses_to_overwrite_and_writes_atomically(tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scrambler", *args], capture_output=True, text=True,
+                              cwd=ROOT, check=False)
+
+    pop = tmp_path / "pop"
+    assert cli("population", str(MINI), "--persons", "600", "--out", str(pop), "--seed", "2").returncode == 0
+    out = tmp_path / "scrambled"
+    first = cli("scramble", str(MINI), "--input", str(pop), "--out", str(out), "--persons", "500", "--seed", "3",
+                "--no-reports")
+    assert first.returncode == 0, first.stderr
+    assert "violations 0" in first.stdout
+    again = cli("scramble", str(MINI), "--input", str(pop), "--out", str(out), "--persons", "500", "--seed", "3",
+                "--no-reports")
+    assert again.returncode == 1 and "output-exists" in again.stderr
+    assert cli("check", str(MINI), str(out)).returncode == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folder left behind"
