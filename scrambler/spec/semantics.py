@@ -87,6 +87,7 @@ def check_semantics(reader: Reader, spec: DatasetSpec) -> None:
                 for test in (rule.if_previous, rule.then):
                     _check_test(reader, var, test, where)
     _check_contradictions(reader, spec, rfile)
+    _check_column_names(reader, spec)
     _check_generator(reader, spec)
     for method in spec.scramble.methods:
         for name in method.variables:
@@ -216,6 +217,29 @@ def _check_contradictions(reader: Reader, spec: DatasetSpec, rfile: str) -> None
                         reader.issue("contradiction", f"rules {r1.id} and {r2.id} have the same condition "
                                      f"({r1.condition.describe()}) but exclude each other on {name}",
                                      file=rfile, rule=f"{r1.id}, {r2.id}", variable=name)
+
+
+MAX_COLUMN = 32  # Stata's and SAS's limit; researchers must be able to open the tables in their tools
+
+
+def _check_column_names(reader: Reader, spec: DatasetSpec) -> None:
+    """Published column names (variable + block suffix, plus "_code" where Stata/SPSS need a companion
+    column for text codes) must fit the researchers' tools."""
+    dfile = reader.rel(reader.root / "dataset.yaml")
+    seen: set[str] = set()
+    for table in spec.tables:
+        for block in table.blocks:
+            for name in block.variables:
+                var = spec.variables[name]
+                column = name + block.suffix
+                text_codes = var.type in ("categorical", "ordinal") and not all(
+                    c.isdigit() and not c.startswith("0") for c in var.codes)
+                longest = column + ("_code" if text_codes else "")
+                if len(longest) > MAX_COLUMN and column not in seen:
+                    seen.add(column)
+                    reader.issue("name-too-long", f"column {longest!r} has {len(longest)} characters; Stata and SAS "
+                                 f"allow {MAX_COLUMN}: shorten the variable name", file=dfile, table=table.name,
+                                 variable=name)
 
 
 def _codes_ok(reader: Reader, var: Variable, codes: Iterable[str], where: dict[str, str]) -> None:
