@@ -17,6 +17,8 @@ def block_counts(panel: Panel) -> dict[BlockKey, np.ndarray]:
     spec = panel.spec
     index = {p: i for i, p in enumerate(panel.periods)}
     out: dict[BlockKey, np.ndarray] = {}
+    # Tables of the same period share their rows: count each (period, block period, variable) once.
+    done: dict[tuple[int, int, str], np.ndarray] = {}
     for name, table, period in spec.table_names():
         t0 = index[period]
         rows = panel.present[t0]
@@ -26,9 +28,11 @@ def block_counts(panel: Panel) -> dict[BlockKey, np.ndarray]:
                 var = spec.variables[var_name]
                 if not var.is_categorical:
                     continue
-                values = panel.values(var_name, t)[rows]
-                out[(name, block.suffix, var_name)] = np.bincount(values[values >= 0].astype(np.int64),
-                                                                  minlength=len(var.codes))
+                key = (t0, t, var_name)
+                if key not in done:
+                    values = panel.values(var_name, t)[rows]
+                    done[key] = np.bincount(values[values >= 0].astype(np.int64), minlength=len(var.codes))
+                out[(name, block.suffix, var_name)] = done[key]
     return out
 
 

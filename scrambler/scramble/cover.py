@@ -14,7 +14,7 @@ import numpy as np
 
 from scrambler.constraints.base import CompiledRule
 from scrambler.constraints.domain import build_domain
-from scrambler.coverage import block_counts
+from scrambler.coverage import BlockKey, block_counts
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 
@@ -33,10 +33,13 @@ class Gap:
                 "wanted": self.wanted, "got": self.got}
 
 
-def _targets(source: Panel, out: Panel, k: int, codelist: bool) -> list[tuple[str, str, str, int, int]]:
+def _targets(source: Panel | dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool
+             ) -> list[tuple[str, str, str, int, int]]:
+    """(table, block, variable, code, shortfall) for every category below k; ``source`` may be the input's
+    precomputed block counts (they never change during a run)."""
     spec = out.spec
     have = block_counts(out)
-    wanted = block_counts(source)
+    wanted = source if isinstance(source, dict) else block_counts(source)
     todo = []
     for key, counts in wanted.items():
         table, suffix, name = key
@@ -67,8 +70,9 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     index = {p: i for i, p in enumerate(out.periods)}
     tables = {name: (table, period) for name, table, period in spec.table_names()}
     rule_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
+    wanted = block_counts(source)
     for _ in range(passes):
-        todo = _targets(source, out, k, codelist)
+        todo = _targets(wanted, out, k, codelist)
         if not todo:
             return []
         for table_name, suffix, name, code, need in todo:
@@ -104,11 +108,17 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                     rest = rest[: 20 * (need - done)]
                     chosen = templates[rng.integers(0, len(templates), size=len(rest))]
                     _redraw(out, sampler, rng, name, code, t, rest, need - done, source=source, templates=chosen)
+    return current_gaps(wanted, out, k, codelist)
+
+
+def current_gaps(source: Panel | dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool = False
+                 ) -> list[Gap]:
+    """The categories the output holds fewer than k times where the input has them, as it stands now."""
     have = block_counts(out)
     gaps = []
     for table_name, suffix, name, code, _ in _targets(source, out, k, codelist):
         got = int(have[(table_name, suffix, name)][code])
-        gaps.append(Gap(table_name, suffix, name, spec.variables[name].codes[code], k, got))
+        gaps.append(Gap(table_name, suffix, name, out.spec.variables[name].codes[code], k, got))
     return gaps
 
 
