@@ -69,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
     print("4/4 independent check of the written scrambled tables ...", flush=True)
     report = check(spec, out / "scrambled")
     times["check"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    from scrambler.reports import write_run_reports
+
+    write_run_reports(out / "scrambled", result.panel, source, report, sample)
+    times["reports"] = time.perf_counter() - clock
     _story(spec, population, sample, result.panel)
     print(f"\nviolations in the scrambled tables: {report.violations} "
           f"({len(report.results)} rules, {sum(r.checked for r in report.results)} row checks)")
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
           f"input person were redrawn; now {guard['collisions_after']} equal any input person-period")
     print(f"coverage gaps the constraints leave (k={spec.scramble.coverage_k}): {len(result.gaps)}")
     print("time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
-    print(f"datasets in {out}/population, {out}/sample, {out}/scrambled")
+    print(f"datasets in {out}/population, {out}/sample, {out}/scrambled; reports in {out}/scrambled/reports")
     return 0 if report.ok else 1
 
 

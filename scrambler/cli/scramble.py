@@ -29,6 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--format", default="parquet",
                    help=f"comma-separated extra formats beside Parquet: {', '.join(FORMATS)}")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--no-reports", action="store_true", help="skip the internal and shareable reports (OUT/reports)")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local: in memory; dask: partitioned on dask.distributed (docs/distributed.md)")
+    p.add_argument("--scheduler", help="with --engine dask: scheduler address such as tcp://host:8786 "
+                   "(default: a LocalCluster on this machine)")
+    p.add_argument("--partitions", type=int, help="with --engine dask: number of partitions P (default: the "
+                   "input's part-NNNNN folders, else the workers); the result depends on seed and P")
     p.set_defaults(func=run)
 
 
@@ -49,13 +56,25 @@ def run(args: argparse.Namespace) -> int:
         raise ScramblerError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     spec = load_spec(args.spec)
     start = time.perf_counter()
-    source = read_dataset(spec, args.input)
+    if args.engine == "local" and (args.scheduler or args.partitions is not None):
+        raise ScramblerError("--scheduler and --partitions need --engine dask")
     with Progress() as progress:
-        result = scramble(spec, source, args.persons, args.seed, k=args.k,
-                          codelist_coverage=args.codelist_coverage or None, progress=progress.update)
+        if args.engine == "local":
+            result = scramble(spec, read_dataset(spec, args.input), args.persons, args.seed, k=args.k,
+                              codelist_coverage=args.codelist_coverage or None, progress=progress.update)
+        else:
+            from scrambler.distributed import scramble_dask
+
+            result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
+                                   scheduler=args.scheduler, k=args.k,
+                                   codelist_coverage=args.codelist_coverage or None, progress=progress.update)
     manifest = result.manifest(args.seed, fingerprint(args.input))
     extra = [f for f in formats if f != "parquet"]
     write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra)
+    if not args.no_reports:
+        from scrambler.reports import reports_after_scramble
+
+        reports_after_scramble(args.out, spec, args.input, result)
     gaps = len(result.gaps)
     print(f"{spec.name}: {result.panel.n} scrambled persons -> {args.out}; violations {result.report.violations}; "
           f"coverage gaps {gaps}; input collisions redrawn {sum(result.guard['collisions_before'].values())} -> 0 "

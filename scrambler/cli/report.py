@@ -1,0 +1,49 @@
+"""``scrambler report RUN_DIR --spec SPEC --input POP_DIR [--sample DIR]``: (re)build both reports of a run.
+
+Writes ``report_internal.html/.json`` (KSZ only: holds input counts) and ``report_shareable.html/.json``
+(travels with the data) into ``RUN_DIR/reports`` (or ``--out``). See docs/reports.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from scrambler.check import check
+from scrambler.datasets import read_dataset
+from scrambler.reports import SMALL_CELL, ReportSettings, write_run_reports
+from scrambler.spec import load_spec
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("report", help="build the internal and shareable reports of a scrambled run",
+                       description=__doc__)
+    p.add_argument("run", help="the scrambled run folder (tables and manifest.json)")
+    p.add_argument("--spec", required=True, help="the spec folder")
+    p.add_argument("--input", required=True, help="the input the run was scrambled from (population tables)")
+    p.add_argument("--sample", help="the phase-1 sample folder, for the coverage comparison")
+    p.add_argument("--out", help="folder for the reports (default: RUN/reports)")
+    p.add_argument("--small-cell", type=int, default=SMALL_CELL,
+                   help=f"no count below this in the shareable report (default {SMALL_CELL})")
+    p.add_argument("--rows", type=int, default=2000, help="rows sampled for fidelity and anonymeter")
+    p.add_argument("--attacks", type=int, default=500, help="anonymeter attacks (linkability, inference)")
+    p.add_argument("--fast", action="store_true", help="skip the anonymeter attacks and the sdmetrics report")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    settings = ReportSettings(small_cell=args.small_cell, rows=args.rows, n_attacks=args.attacks, seed=args.seed,
+                              privacy_attacks=not args.fast, fidelity=not args.fast)
+    spec = load_spec(args.spec)
+    scrambled = read_dataset(spec, args.run)
+    source = read_dataset(spec, args.input)
+    sample = read_dataset(spec, args.sample) if args.sample else None
+    report = check(spec, scrambled)
+    paths = write_run_reports(args.run, scrambled, source, report, sample, settings, out=args.out)
+    sizes = ", ".join(f"{name} {path.stat().st_size // 1024} KB" for name, path in sorted(paths.items()))
+    folder = next(iter(paths.values())).parent
+    print(f"{spec.name}: reports in {folder}: {sizes}; violations {report.violations} "
+          f"({time.perf_counter() - start:.1f} s)")
+    return 0

@@ -1,0 +1,102 @@
+"""anonymeter's three attacks (singling out, linkability, inference) against the input, with a control
+split: the attacked input rows and the control rows are disjoint samples of the input's persons, so the
+risk is the attack's success on the input beyond its success on persons the scrambler never saw.
+
+anonymeter is imported here, inside the function, so that ``check`` and ``validate`` never load it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scrambler.panel import Panel
+from scrambler.reports.frames import columns, cross_section, sample_rows, split_rows
+from scrambler.reports.settings import ReportSettings
+
+
+def _risk(evaluator: Any) -> dict[str, Any]:
+    risk = evaluator.risk()
+    results = evaluator.results()
+    return {"risk": round(float(risk.value), 4), "ci": [round(float(x), 4) for x in risk.ci],
+            "attack_rate": round(float(results.attack_rate.value), 4),
+            "baseline_rate": round(float(results.baseline_rate.value), 4),
+            "control_rate": round(float(results.control_rate.value), 4) if results.control_rate else None}
+
+
+def _secret(source: Panel, names: list[str]) -> str | None:
+    """The inference target: the categorical variable with most categories among those observed."""
+    spec = source.spec
+    cats = [n for n in names if spec.variables[n].is_categorical and spec.variables[n].type != "boolean"]
+    return max(cats, key=lambda n: len(spec.variables[n].codes), default=None)
+
+
+def attacks(source: Panel, scrambled: Panel, t: int, settings: ReportSettings) -> dict[str, Any]:
+    try:
+        from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
+    except ImportError:
+        return {"skipped": "anonymeter is not installed (pip install 'scrambler[privacy]')"}
+    rng = np.random.default_rng(settings.seed)
+    names = columns(source.spec)
+    ori_rows, control_rows = split_rows(source, t, settings.rows, rng)
+    syn_rows = sample_rows(scrambled, t, settings.rows, rng)
+    if len(control_rows) < 50 or len(syn_rows) < 50:
+        return {"skipped": f"too few rows at this period ({len(control_rows)} control, {len(syn_rows)} scrambled)"}
+    ori = cross_section(source, t, ori_rows, names)
+    control = cross_section(source, t, control_rows, names)
+    syn = cross_section(scrambled, t, syn_rows, names)
+    keep = [c for c in names if ori[c].notna().any()]
+    ori, control, syn = ori[keep], control[keep], syn[keep]
+    n_attacks = min(settings.n_attacks, len(control))
+    out: dict[str, Any] = {"rows": {"input": len(ori), "control": len(control), "scrambled": len(syn)},
+                           "n_attacks": n_attacks}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["singling_out"] = _run(lambda: _singling_out(
+            SinglingOutEvaluator, ori, syn, control, min(settings.singling_out_attacks, n_attacks),
+            settings.singling_out_attempts, settings.seed))
+        half = len(keep) // 2
+        out["linkability"] = _run(lambda: _evaluated(LinkabilityEvaluator(
+            ori=ori, syn=syn, control=control, n_attacks=n_attacks, aux_cols=(keep[:half], keep[half:]),
+            n_neighbors=10), n_jobs=1))
+        secret = _secret(source, keep)
+        if secret is None:
+            out["inference"] = {"skipped": "no categorical variable to infer"}
+        else:
+            inf = _run(lambda: _evaluated(InferenceEvaluator(
+                ori=ori, syn=syn, control=control, aux_cols=[c for c in keep if c != secret], secret=secret,
+                n_attacks=n_attacks), n_jobs=1))
+            out["inference"] = {"secret": secret, **inf}
+    out["attacks"] = {"singling_out": out["singling_out"].get("attacks", min(settings.singling_out_attacks,
+                                                                             n_attacks)),
+                      "linkability": n_attacks, "inference": n_attacks}
+    return out
+
+
+def _singling_out(cls: Any, ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, n_attacks: int,
+                  max_attempts: int, seed: int) -> dict[str, Any]:
+    """Multivariate singling out; the query search stops after ``max_attempts`` tries, so fewer queries than
+    asked may be found (reported as ``attacks``)."""
+    evaluator = cls(ori=ori, syn=syn, control=control, n_attacks=n_attacks, max_attempts=max_attempts, seed=seed)
+    evaluator.evaluate(mode="multivariate")
+    return {**_risk(evaluator), "mode": "multivariate", "attacks": int(evaluator.results().n_attacks_ori),
+            "asked": n_attacks}
+
+
+def _evaluated(evaluator: Any, **kwargs: Any) -> dict[str, Any]:
+    evaluator.evaluate(**kwargs)
+    return _risk(evaluator)
+
+
+def _run(job: Any) -> dict[str, Any]:
+    """An attack that anonymeter cannot run on these data is reported, not fatal."""
+    clock = time.perf_counter()
+    try:
+        out = dict(job())
+    except (RuntimeError, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
+        out = {"skipped": f"{type(exc).__name__}: {exc}"}
+    return {**out, "seconds": round(time.perf_counter() - clock, 2)}

@@ -1,0 +1,64 @@
+"""The internal report (KSZ engineers; never leaves KSZ): certificate, coverage with input counts, privacy
+figures and attacks, fidelity, provenance."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from scrambler.check import CheckReport
+from scrambler.panel import Panel
+from scrambler.reports.categories import coverage
+from scrambler.reports.certificate import certificate
+from scrambler.reports.frames import report_period
+from scrambler.reports.privacy import closest_distance, recount
+from scrambler.reports.relations import relations
+from scrambler.reports.settings import ReportSettings
+from scrambler.scramble.pipeline import LABEL
+
+
+def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifest: dict[str, Any],
+                   sample: Panel | None = None, settings: ReportSettings | None = None) -> dict[str, Any]:
+    settings = settings or ReportSettings()
+    spec = scrambled.spec
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    datasets = {"input": source, **({"sample": sample} if sample is not None else {}), "scrambled": scrambled}
+    cov = coverage(spec, datasets)
+    timings["coverage"] = time.perf_counter() - clock
+    t = report_period(spec)
+    clock = time.perf_counter()
+    privacy: dict[str, Any] = {"guard": manifest.get("guard", {}), "recount": recount(source, scrambled),
+                               "distance": closest_distance(source, scrambled, t, settings.distance_rows,
+                                                            settings.distance_reference,
+                                                            np.random.default_rng(settings.seed + 2))}
+    timings["privacy"] = time.perf_counter() - clock
+    if settings.privacy_attacks:
+        from scrambler.reports.attacks import attacks
+
+        clock = time.perf_counter()
+        privacy["anonymeter"] = attacks(source, scrambled, t, settings)
+        timings["anonymeter"] = time.perf_counter() - clock
+    else:
+        privacy["anonymeter"] = {"skipped": "switched off in the report settings"}
+    fid: dict[str, Any] = {"skipped": "switched off in the report settings"}
+    if settings.fidelity:
+        from scrambler.reports.fidelity import fidelity
+
+        clock = time.perf_counter()
+        fid = fidelity(source, scrambled, t, settings)
+        timings["fidelity"] = time.perf_counter() - clock
+    return {"kind": "internal", "audience": "KSZ engineers only: holds input counts; never hand it out",
+            "label": LABEL, "dataset": spec.name, "title": spec.title, "deliberation": spec.deliberation,
+            "settings": {"small_cell": settings.small_cell, "rows": settings.rows,
+                         "n_attacks": settings.n_attacks, "singling_out_attacks": settings.singling_out_attacks,
+                         "distance_rows": settings.distance_rows,
+                         "distance_reference": settings.distance_reference, "seed": settings.seed},
+            "datasets": {name: {"persons": int(p.n), "person_periods": int(p.present.sum())}
+                         for name, p in datasets.items()},
+            "certificate": certificate(report),
+            "coverage": {"k": spec.scramble.coverage_k, "series": list(datasets), "variables": cov},
+            "privacy": privacy, "fidelity": fid, "relations": relations(spec),
+            "provenance": manifest, "timings_s": {k: round(v, 2) for k, v in timings.items()}}

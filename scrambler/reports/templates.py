@@ -1,0 +1,166 @@
+"""The HTML templates (Jinja2, autoescaped). One self-contained page each: inline CSS and SVG, no scripts,
+no links to anything outside the file."""
+
+from __future__ import annotations
+
+BASE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ r.dataset }} - {{ heading }}</title>
+<style>
+body{font-family:sans-serif;margin:24px auto;max-width:1100px;color:#222;line-height:1.4;padding:0 12px}
+h1{font-size:1.6em;margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:3px;margin-top:32px}
+.label{background:#fff3cd;border:2px solid #e0a800;padding:10px 14px;font-weight:bold;font-size:1.1em}
+.warn{background:#f8d7da;border:2px solid #c82333;padding:8px 14px;font-weight:bold}
+table{border-collapse:collapse;margin:8px 0;font-size:.9em} td,th{border:1px solid #ccc;padding:3px 7px;
+text-align:left;vertical-align:top} th{background:#f2f2f2} td.n{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#1a7f37;font-weight:bold}.bad{color:#c82333;font-weight:bold} details{margin:6px 0}
+summary{cursor:pointer;font-weight:bold} pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:.8em}
+.muted{color:#666;font-size:.9em} .grid{display:flex;flex-wrap:wrap;gap:18px}
+</style></head><body>
+<h1>{{ r.title }}</h1>
+<p class="muted">{{ r.dataset }} &middot; {{ r.deliberation }} &middot; {{ heading }}</p>
+<p class="label">{{ r.label }}</p>
+{% block body %}{% endblock %}
+</body></html>
+"""
+
+INTERNAL = """{% extends "base" %}{% block body %}
+<p class="warn">INTERNAL REPORT - for KSZ engineers only. It holds counts of the input data: never hand it out
+with the scrambled data (give researchers report_shareable.html).</p>
+<h2>Summary</h2>
+<table>
+<tr><th>constraint certificate</th><td>{% if r.certificate.ok %}<span class="ok">0 violations</span>{% else %}<span
+ class="bad">{{ r.certificate.violations }} violations</span>{% endif %} ({{ r.certificate.rules }} rules,
+ {{ r.certificate.row_checks }} row checks)</td></tr>
+<tr><th>exact matches with an input person-period</th><td class="n">{{ r.privacy.recount.total_exact }}</td></tr>
+<tr><th>rare input combinations reproduced</th><td class="n">{{ r.privacy.recount.total_rare }}</td></tr>
+{% for k, v in r.datasets.items() %}<tr><th>{{ k }}</th><td>{{ v.persons }} persons, {{ v.person_periods }}
+ person-periods</td></tr>{% endfor %}
+{% if r.fidelity.score is defined %}<tr><th>fidelity (sdmetrics quality score)</th><td class="n">{{ r.fidelity.score }}</td></tr>{% endif %}
+</table>
+
+<h2>1. Constraint certificate</h2>
+<p>Every rule checked on the scrambled data by the independent checker: rows checked and rows violating.</p>
+{% if r.certificate.issues %}<p class="bad">{{ r.certificate.issues|length }} structural issues</p>{% endif %}
+<table><tr><th>rule</th><th>kind</th><th>variables</th><th>reason</th><th>rows checked</th><th>violations</th></tr>
+{% for x in r.certificate.results %}<tr><td>{{ x.rule }}</td><td>{{ x.kind }}</td><td>{{ x.variables|join(", ") }}</td>
+<td>{{ x.reason }}</td><td class="n">{{ x.checked }}</td><td class="n {{ 'bad' if x.violations else 'ok' }}">{{ x.violations }}</td></tr>
+{% endfor %}</table>
+
+<h2>2. Coverage</h2>
+<p>Categories present per variable (share of the code list) in {{ r.coverage.series|join(" / ") }}. Counts are
+occurrences in the published table blocks. Coverage target: every input category at least
+{{ r.coverage.k }} times where the constraints allow.</p>
+{{ charts.coverage }}
+<table><tr><th>variable</th><th>codes</th>{% for s in r.coverage.series %}<th>in {{ s }}</th>{% endfor %}
+{% if "sample" in r.coverage.series %}<th>sample misses</th><th>of which scrambled has</th>{% endif %}
+<th>input categories scrambled misses</th></tr>
+{% for v in r.coverage.variables %}<tr><td>{{ v.variable }}</td><td class="n">{{ v.codes }}</td>
+{% for s in r.coverage.series %}<td class="n">{{ v.present[s] }}</td>{% endfor %}
+{% if "sample" in r.coverage.series %}<td class="n">{{ v.sample_misses }}</td><td class="n">{{ v.scrambled_covers }}</td>{% endif %}
+<td class="n {{ 'bad' if v.scrambled_misses else '' }}">{{ v.scrambled_misses }}</td></tr>{% endfor %}</table>
+{% for v in r.coverage.variables %}<details><summary>{{ v.variable }} - {{ v.label }}</summary>
+{{ charts.variables[v.variable] }}
+<table><tr><th>code</th><th>label</th>{% for s in r.coverage.series %}<th>{{ s }}</th>{% endfor %}</tr>
+{% for c in v.categories %}<tr><td>{{ c.code }}</td><td>{{ c.label }}</td>{% for s in r.coverage.series %}
+<td class="n">{{ c[s] }}</td>{% endfor %}</tr>{% endfor %}</table></details>{% endfor %}
+
+<h2>3. Privacy</h2>
+{% set rc = r.privacy.recount %}
+<p>Fresh recount over every person-period, on {{ rc.quasi_identifiers|length }} quasi-identifiers: scrambled
+person-periods equal to an input person-period, and equal to an input combination held by fewer than
+{{ rc.k }} persons.</p>
+<table><tr><th>period</th><th>exact matches</th><th>rare reproductions</th><th>redrawn by the guard</th></tr>
+{% for p, n in rc.exact_matches.items() %}<tr><td>{{ p }}</td><td class="n">{{ n }}</td>
+<td class="n">{{ rc.rare_reproductions[p] }}</td><td class="n">{{ r.privacy.guard.get("collisions_before", {}).get(p, "") }}</td></tr>{% endfor %}
+</table>
+{% set d = r.privacy.distance %}
+<p>Distance to the closest input record (period {{ d.period }}): for {{ d.rows }} sampled scrambled persons,
+the number of the {{ d.variables }} quasi-identifiers that differ from the closest of {{ d.reference_rows }}
+sampled input persons (of {{ d.reference_total }}). Minimum {{ d.min }}, median {{ d.median }}.</p>
+{{ charts.distance }}
+{% set a = r.privacy.anonymeter %}
+<p>anonymeter attacks against the input, with a disjoint control split of the input (risk = success on the
+input beyond success on the control, 95% interval).</p>
+{% if a.get("skipped") %}<p class="muted">skipped: {{ a.skipped }}</p>{% else %}
+<p class="muted">rows: input {{ a.rows.input }}, control {{ a.rows.control }}, scrambled {{ a.rows.scrambled }}</p>
+<table><tr><th>attack</th><th>attacks</th><th>risk</th><th>interval</th><th>attack rate</th><th>baseline rate</th><th>control rate</th></tr>
+{% for name in ["singling_out", "linkability", "inference"] %}{% set x = a[name] %}<tr><td>{{ name }}
+{% if x.get("secret") %}(secret: {{ x.secret }}){% endif %}</td>{% if x.get("skipped") %}<td colspan="6">skipped: {{ x.skipped }}</td>
+{% else %}<td class="n">{{ a.attacks[name] }}</td><td class="n">{{ x.risk }}</td><td>{{ x.ci|join(" - ") }}</td>
+<td class="n">{{ x.attack_rate }}</td><td class="n">{{ x.baseline_rate }}</td><td class="n">{{ x.control_rate }}</td>{% endif %}</tr>
+{% endfor %}</table>{% endif %}
+
+<h2>4. Fidelity</h2>
+{% set f = r.fidelity %}
+{% if f.get("skipped") %}<p class="muted">skipped: {{ f.skipped }}</p>{% else %}
+<p>sdmetrics QualityReport on period {{ f.period }} ({{ f.rows.input }} input and {{ f.rows.scrambled }}
+scrambled rows sampled): overall {{ f.score }}.
+{% for k, v in f.properties.items() %}{{ k }} {{ v }}. {% endfor %}</p>
+<p>Mean pair score by what the spec says about the pair (kept by rule: the relation is a declared constraint;
+broken on purpose: no rule links the pair, so scrambling draws them apart):</p>
+<table>{% for k, v in f.pair_means.items() %}<tr><th>{{ k }}</th><td class="n">{{ v }}</td></tr>{% endfor %}</table>
+{{ charts.shapes }}
+<details><summary>column pair trends ({{ f.pairs|length }} pairs)</summary>
+<table><tr><th>variable</th><th>variable</th><th>metric</th><th>score</th><th>status</th><th>rules</th></tr>
+{% for p in f.pairs %}<tr><td>{{ p.a }}</td><td>{{ p.b }}</td><td>{{ p.metric }}</td><td class="n">{{ p.score }}</td>
+<td>{{ p.status }}</td><td>{{ p.rules|join(", ") }}</td></tr>{% endfor %}</table></details>{% endif %}
+
+<h2>5. Relations</h2>
+{% include "relations" %}
+
+<h2>6. Provenance</h2>
+<pre>{{ provenance }}</pre>
+<p class="muted">report timings (s): {{ r.timings_s }}</p>
+{% endblock %}
+"""
+
+RELATIONS = """<p>{{ r.relations.rules|length }} rules keep relations between variables (and over time); every
+other pair of variables is drawn apart on purpose: do not analyse relations between variables that no rule
+links.</p>
+<table><tr><th>rule</th><th>kind</th><th>variables</th><th>reason</th></tr>
+{% for x in r.relations.rules %}<tr><td>{{ x.id }}</td><td>{{ x.kind }}{% if x.over_time %} (over time){% endif %}</td>
+<td>{{ x.variables|join(", ") }}</td><td>{{ x.reason }}</td></tr>{% endfor %}</table>
+<details><summary>per variable: kept with / broken with</summary>
+<table><tr><th>variable</th><th>kept by rule with</th><th>taken together (swap block) with</th><th>broken on purpose with</th></tr>
+{% for v in r.relations.variables %}<tr><td>{{ v.variable }}</td><td>{{ v.kept_with|join(", ") }}</td>
+<td>{{ v.swapped_with|join(", ") }}</td><td class="muted">{{ v.broken_with|join(", ") }}</td></tr>{% endfor %}
+</table></details>
+"""
+
+SHAREABLE = """{% extends "base" %}{% block body %}
+<p>This dataset was generated for developing and testing analysis programs. Every person in it is fictitious:
+values were scrambled and redrawn so that no record equals a real person's record. Results computed on it
+mean nothing about the real population.</p>
+<h2>About</h2>
+<table>{% for k, v in r.about.items() %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}
+<tr><th>panel</th><td>{{ r.panel.grain }} {{ r.panel.periods|join(", ") }}; identifier {{ r.panel.identifier }}
+(a meaningless sequence number)</td></tr>
+<tr><th>small-cell threshold</th><td>counts below {{ r.small_cell_threshold }} are shown as
+&lt;{{ r.small_cell_threshold }}</td></tr></table>
+
+<h2>1. What holds and what does not</h2>
+{% include "relations" %}
+
+<h2>2. Tables</h2>
+{% for t in r.codebook.tables %}<details><summary>{{ t.name }} (periods {{ t.periods|join(", ") }})</summary>
+<table><tr><th>column</th><th>variable</th><th>period</th></tr>{% for c in t.columns %}<tr><td>{{ c.column }}</td>
+<td>{{ c.variable }}</td><td>T{% if c.offset > 0 %}+{{ c.offset }}{% elif c.offset < 0 %}{{ c.offset }}{% endif %}</td></tr>
+{% endfor %}</table></details>{% endfor %}
+
+<h2>3. Codebook</h2>
+<p>Categories per variable present in the scrambled data (share of the code list):</p>
+{{ charts.coverage }}
+<table><tr><th>variable</th><th>label</th><th>type</th><th>timing</th><th>constraints</th><th>source</th></tr>
+{% for v in r.codebook.variables %}<tr><td>{{ v.name }}</td><td>{{ v.label }}</td><td>{{ v.type }}</td><td>{{ v.timing }}</td>
+<td>{% for k, x in v.constraints.items() %}{{ k }}: {{ x }}{% if not loop.last %}; {% endif %}{% endfor %}</td>
+<td>{{ v.source }}</td></tr>{% endfor %}</table>
+{% for v in r.codebook.variables if v.get("codes") %}<details><summary>{{ v.name }} - {{ v.label }}
+({{ v.codes_in_scrambled }} of {{ v.codes|length }} codes in the scrambled data)</summary>
+{{ charts.variables[v.name] }}
+<table><tr><th>code</th><th>label</th><th>in scrambled data</th><th>scrambled count</th></tr>
+{% for c in v.codes %}<tr><td>{{ c.code }}</td><td>{{ c.label }}</td><td>{{ "yes" if c.in_scrambled else "no" }}</td>
+<td class="n">{{ c.scrambled }}</td></tr>{% endfor %}</table></details>{% endfor %}
+{% endblock %}
+"""

@@ -1,0 +1,75 @@
+"""Write both reports (HTML + JSON) into a folder: report_internal.* and report_shareable.*."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from scrambler.check import CheckReport
+from scrambler.errors import DataError, Issue
+from scrambler.formats._atomic import write_text_atomic
+from scrambler.panel import Panel
+from scrambler.reports.internal import build_internal
+from scrambler.reports.render import render
+from scrambler.reports.settings import ReportSettings
+from scrambler.reports.shareable import build_shareable
+from scrambler.scramble.pipeline import ScrambleResult
+from scrambler.spec.model import DatasetSpec
+
+INTERNAL = "report_internal"
+SHAREABLE = "report_shareable"
+FOLDER = "reports"
+
+
+def write_report(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+    return [write_text_atomic(folder / f"{stem}.json", data), write_text_atomic(folder / f"{stem}.html", render(report))]
+
+
+def write_reports(folder: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
+                  manifest: dict[str, Any], sample: Panel | None = None,
+                  settings: ReportSettings | None = None) -> dict[str, Path]:
+    """Build and write both reports; returns the written files by name (``report_internal.html``, ...)."""
+    settings = settings or ReportSettings()
+    out = Path(folder)
+    shareable = build_shareable(scrambled, manifest, settings)
+    internal = build_internal(scrambled, source, check_report, manifest, sample, settings)
+    paths = write_report(shareable, out, SHAREABLE) + write_report(internal, out, INTERNAL)
+    return {p.name: p for p in paths}
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "manifest.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError([Issue(code="missing-manifest", file=str(path),
+                               message=f"the run folder has no readable manifest.json ({exc})")]) from None
+    if not isinstance(data, dict):
+        raise DataError([Issue(code="bad-manifest", file=str(path), message="manifest.json is not an object")])
+    return data
+
+
+def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
+                      sample: Panel | None = None, settings: ReportSettings | None = None,
+                      out: str | Path | None = None) -> dict[str, Path]:
+    """Both reports of a written run folder, into ``<run_dir>/reports`` (or ``out``)."""
+    folder = Path(out) if out is not None else Path(run_dir) / FOLDER
+    return write_reports(folder, scrambled, source, check_report, read_manifest(run_dir), sample, settings)
+
+
+def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: str | Path,
+                           result: ScrambleResult) -> dict[str, Path]:
+    """The ``scramble`` command's hook: both reports into ``<run_dir>/reports``. An input held as partitions
+    (``part-NNNNN`` folders, the Dask engine) is not read into memory: the reports are skipped with a note."""
+    root = Path(input_dir)
+    if not any(root.glob("*.parquet")) and any(root.glob("part-*")):
+        print(f"reports skipped for a partitioned input; run `scrambler report {run_dir} --spec ... --input ...` "
+              "on a single-folder input", file=sys.stderr)
+        return {}
+    from scrambler.datasets import read_dataset
+
+    return write_run_reports(run_dir, result.panel, read_dataset(spec, root), result.report)

@@ -1,0 +1,318 @@
+"""The reports (scrambler/reports): internal and shareable HTML + JSON, the small-cell guarantee of the
+shareable report, rendering in headless Chromium, and the ``report`` / ``scramble`` commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scrambler.check import check
+from scrambler.cli.scramble import fingerprint
+from scrambler.coverage import variable_counts
+from scrambler.datasets import read_dataset, sample_panel, write_dataset
+from scrambler.panel import Panel
+from scrambler.population import generate_population
+from scrambler.reports import ReportSettings, write_run_reports
+from scrambler.reports.privacy import closest_distance, recount
+from scrambler.reports.shareable import small
+from scrambler.scramble import scramble
+from scrambler.scramble.pipeline import LABEL
+from scrambler.spec import DatasetSpec
+
+CHROMIUM = Path("/usr/bin/chromium")
+MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+RARE = "ZZ"  # nationality code planted with input count 2
+RARE_COUNT = 2
+THRESHOLD = 5
+
+
+@dataclass
+class Run:
+    spec: DatasetSpec
+    population: Path
+    sample: Path
+    run: Path
+    source: Panel
+    reports: Path
+
+
+def plant_rare(panel: Panel) -> None:
+    """Make nationality RARE occur exactly twice in the tables: one person, never local (L), present in both
+    table periods, takes RARE in every period; every other RARE becomes O."""
+    spec = panel.spec
+    var = spec.variables["nationality"]
+    nat = panel.periodic["nationality"]
+    rare, other, local = (var.codes.index(c) for c in (RARE, "O", "L"))
+    nat[nat == rare] = other
+    t20, t21 = spec.panel.periods.index(2020), spec.panel.periods.index(2021)
+    never_local = ~(nat == local).any(axis=0)
+    candidates = np.nonzero(panel.present[t20] & panel.present[t21] & never_local)[0]
+    person = candidates[0]
+    nat[:, person] = np.where(nat[:, person] >= 0, rare, nat[:, person])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, mini_spec: DatasetSpec) -> Run:
+    root = tmp_path_factory.mktemp("reports")
+    population = generate_population(mini_spec, 3000, 1)
+    plant_rare(population)
+    write_dataset(population, root / "population", {"kind": "population", "seed": 1}, "stand-in population",
+                  with_source=True)
+    assert check(mini_spec, root / "population").ok
+    source = read_dataset(mini_spec, root / "population")
+    sample = sample_panel(source, 300, 1)
+    write_dataset(sample, root / "sample", {"kind": "sample", "seed": 1}, "phase-1 sample")
+    result = scramble(mini_spec, source, 3000, 7)
+    write_dataset(result.panel, root / "run", result.manifest(7, fingerprint(root / "population")), LABEL)
+    settings = ReportSettings(small_cell=THRESHOLD, n_attacks=300, singling_out_attacks=100,
+                              singling_out_attempts=20_000)
+    write_run_reports(root / "run", result.panel, source, result.report, sample, settings)
+    return Run(mini_spec, root / "population", root / "sample", root / "run", source, root / "run" / "reports")
+
+
+def load(run: Run, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run.reports / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def html(run: Run, name: str) -> str:
+    return (run.reports / f"{name}.html").read_text(encoding="utf-8")
+
+
+# --- files and content -------------------------------------------------------------------------------------
+
+
+def test_both_reports_written_self_contained(run: Run) -> None:
+    names = sorted(p.name for p in run.reports.iterdir())
+    assert names == ["report_internal.html", "report_internal.json", "report_shareable.html",
+                     "report_shareable.json"]
+    for stem in ("report_internal", "report_shareable"):
+        page = html(run, stem)
+        assert page.startswith("<!DOCTYPE html>") and "<svg" in page and LABEL in page
+        # readable offline: no script, no stylesheet or image fetched, no address anywhere
+        assert not re.search(r"<script|<link|<img|<iframe|src=|href=|https?://", page, re.I)
+        assert load(run, stem)["label"] == LABEL
+
+
+def test_certificate_is_the_check(run: Run) -> None:
+    cert = load(run, "report_internal")["certificate"]
+    fresh = check(run.spec, run.run)
+    assert cert["ok"] and cert["violations"] == 0
+    assert {r["rule"]: (r["checked"], r["violations"]) for r in cert["results"]} == {
+        r.rule: (r.checked, r.violations) for r in fresh.results}
+    assert {r.id for r in run.spec.rules} <= {r["rule"] for r in cert["results"]}
+
+
+def test_internal_report_sections(run: Run) -> None:
+    report = load(run, "report_internal")
+    assert report["coverage"]["series"] == ["input", "sample", "scrambled"]
+    nat = next(v for v in report["coverage"]["variables"] if v["variable"] == "nationality")
+    assert next(c for c in nat["categories"] if c["code"] == RARE)["input"] == RARE_COUNT  # planted
+    privacy = report["privacy"]
+    assert privacy["recount"]["total_exact"] == 0 and privacy["recount"]["total_rare"] == 0
+    assert privacy["distance"]["rows"] > 0 and privacy["distance"]["min"] >= 1
+    attacks = privacy["anonymeter"]
+    for name in ("singling_out", "linkability", "inference"):
+        assert "skipped" not in attacks[name], attacks[name]
+        assert 0.0 <= attacks[name]["risk"] <= 1.0
+    fid = report["fidelity"]
+    assert 0.0 < fid["score"] <= 1.0
+    status = {frozenset((p["a"], p["b"])): (p["status"], p["rules"]) for p in fid["pairs"]}
+    assert status[frozenset(("status", "job"))] == ("kept by rule", ["worker-has-job", "nonworker-no-job"])
+    assert status[frozenset(("sex", "region"))][0] == "broken on purpose"
+    assert report["provenance"]["spec_fingerprint"] == run.spec.fingerprint
+
+
+def test_shareable_report_content(run: Run) -> None:
+    report = load(run, "report_shareable")
+    names = {v["name"] for v in report["codebook"]["variables"]}
+    assert names == {v.name for v in run.spec.published_variables}
+    sex = next(v for v in report["codebook"]["variables"] if v["name"] == "sex")
+    assert [(c["code"], c["label"]) for c in sex["codes"]] == [("M", "Man"), ("F", "Woman")]
+    assert {r["id"] for r in report["relations"]["rules"]} == {r.id for r in run.spec.rules}
+    region = next(v for v in report["relations"]["variables"] if v["variable"] == "region")
+    assert "office" in region["kept_with"] and "sex" in region["broken_with"]
+    assert "guard" not in json.dumps(report) and "seed" not in report["about"]
+
+
+# --- small cells ---------------------------------------------------------------------------------------------
+
+
+def _numbers(text: str) -> set[str]:
+    """Whole-number tokens (not parts of decimals such as 0.2 or 12.5%)."""
+    return set(re.findall(r"(?<![\d.])\d+(?![\d.])", text))
+
+
+def _keys(data: Any) -> set[str]:
+    if isinstance(data, dict):
+        return set(data) | {k for v in data.values() for k in _keys(v)}
+    if isinstance(data, list):
+        return {k for v in data for k in _keys(v)}
+    return set()
+
+
+def test_small_cell_format() -> None:
+    assert small(2, 5) == "<5" and small(4, 5) == "<5" and small(5, 5) == 5 and small(0, 5) == 0
+
+
+def test_shareable_json_hides_small_counts(run: Run) -> None:
+    report = load(run, "report_shareable")
+    assert "input" not in _keys(report) and "sample" not in _keys(report)  # no input or sample count at all
+    for var in report["codebook"]["variables"]:
+        for code in var.get("codes", []):
+            count = code["scrambled"]
+            assert count == 0 or count == f"<{THRESHOLD}" or count >= THRESHOLD, (var["name"], code)
+    nat = next(v for v in report["codebook"]["variables"] if v["name"] == "nationality")
+    rare = next(c for c in nat["codes"] if c["code"] == RARE)
+    assert rare["in_scrambled"] and RARE_COUNT not in rare.values() and str(RARE_COUNT) not in map(str, rare.values())
+
+
+def _text(fragment: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+def test_shareable_html_hides_planted_count(run: Run) -> None:
+    """Every place the rare category appears (its code-table row, its chart group) shows no count of 2."""
+    page = html(run, "report_shareable")
+    rows = [r for r in re.findall(r"<tr>.*?</tr>", page, re.S) if f"<td>{RARE}</td>" in r]
+    groups = [g for g in re.findall(r"<g>.*?</g>", page, re.S) if re.match(rf"<g><text[^>]*>{RARE}\b", g)]
+    assert len(rows) == 1 and len(groups) == 1
+    for fragment in rows + groups:
+        text = _text(fragment)
+        assert str(RARE_COUNT) not in _numbers(text), text
+        assert f"<{THRESHOLD}" in text
+    assert RARE in page and page.count(f"&lt;{THRESHOLD}") >= 2
+    internal = html(run, "report_internal")  # the internal report does show it (the planting worked)
+    row = re.search(rf"<tr><td>{RARE}</td>.*?</tr>", internal, re.S)
+    assert row and str(RARE_COUNT) in _numbers(_text(row.group(0)))
+
+
+def test_planted_count_is_really_two(run: Run) -> None:
+    counts = variable_counts(run.source)["nationality"]
+    assert counts[run.spec.variables["nationality"].codes.index(RARE)] == RARE_COUNT
+
+
+# --- privacy figures -----------------------------------------------------------------------------------------
+
+
+def test_copy_of_input_is_caught(run: Run) -> None:
+    """Sanity of the measures: the input scored against itself matches everywhere at distance 0."""
+    figures = recount(run.source, run.source)
+    published = [run.spec.panel.periods.index(p) for p in (2020, 2021)]
+    assert sorted(figures["exact_matches"]) == ["2020", "2021"]
+    assert figures["total_exact"] == int(run.source.present[published].sum())
+    assert figures["total_rare"] > 0
+    distance = closest_distance(run.source, run.source, 1, 200, 100_000, np.random.default_rng(0))
+    assert distance["min"] == 0 and distance["histogram"][0] == distance["rows"] == 200
+
+
+def test_reporting_does_not_load_heavy_libraries_on_import() -> None:
+    code = ("import sys, scrambler.reports, scrambler.check, scrambler.cli.main as m; m.build_parser(); "
+            "print(sorted(k for k in sys.modules if k.split('.')[0] in ('sdv', 'sdmetrics', 'anonymeter', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+
+def _chromium(page: Path, png: Path, profile: Path) -> str:
+    proc = subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                           "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
+                           "--window-size=1200,1600", "--enable-logging=stderr", "--v=0", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert png.is_file(), proc.stderr[-2000:]
+    return proc.stderr
+
+
+def _console_errors(log: str) -> list[str]:
+    return [line for line in log.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+def _pixels(png: Path) -> bytes:
+    """The decompressed image data (filtered scanlines): a blank page compresses to almost nothing."""
+    data, pos, idat = png.read_bytes(), 8, b""
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        if data[pos + 4:pos + 8] == b"IDAT":
+            idat += data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+    return zlib.decompress(idat)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium "
+                    "(apt-get install chromium; CI installs it in .ci/run)")
+def test_reports_render_in_chromium(run: Run, tmp_path: Path) -> None:
+    blank, broken = tmp_path / "blank.html", tmp_path / "broken.html"
+    blank.write_text("<!DOCTYPE html><html><body></body></html>", encoding="utf-8")
+    broken.write_text('<!DOCTYPE html><p>x</p><script>throw new Error("boom")</script>', encoding="utf-8")
+    _chromium(blank, tmp_path / "blank.png", tmp_path / "p0")
+    assert _console_errors(_chromium(broken, tmp_path / "broken.png", tmp_path / "p1"))  # the probe works
+    blank_size = (tmp_path / "blank.png").stat().st_size
+    for i, stem in enumerate(("report_internal", "report_shareable")):
+        copy = tmp_path / f"{stem}.html"  # a copy: Chromium must not need anything beside the file
+        shutil.copy(run.reports / f"{stem}.html", copy)
+        png = tmp_path / f"{stem}.png"
+        log = _chromium(copy, png, tmp_path / f"profile{i}")
+        assert _console_errors(log) == []
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert png.stat().st_size > 10 * blank_size
+        pixels = _pixels(png)
+        assert len(set(pixels)) > 100  # text, colours and bars, not one flat colour
+        assert sum(1 for b in pixels if b not in (0, 255)) > len(pixels) // 200
+
+
+# --- commands ----------------------------------------------------------------------------------------------
+
+
+def test_report_command_regenerates(run: Run, run_cli: RunCli, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    proc = run_cli("report", run.run, "--spec", MINI, "--input", run.population, "--sample", run.sample,
+                   "--out", out, "--fast", "--small-cell", "10")
+    assert proc.returncode == 0, proc.stderr
+    assert "reports in" in proc.stdout
+    internal = json.loads((out / "report_internal.json").read_text(encoding="utf-8"))
+    shareable = json.loads((out / "report_shareable.json").read_text(encoding="utf-8"))
+    assert internal["certificate"]["ok"] and "skipped" in internal["privacy"]["anonymeter"]
+    assert shareable["small_cell_threshold"] == 10
+    assert internal["coverage"] == load(run, "report_internal")["coverage"]
+
+
+def test_report_command_without_manifest(run: Run, run_cli: RunCli, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for table in run.run.glob("*.parquet"):
+        shutil.copy(table, bare / table.name)
+    proc = run_cli("report", bare, "--spec", MINI, "--input", run.population, "--fast")
+    assert proc.returncode == 1 and "missing-manifest" in proc.stderr
+
+
+def test_scramble_writes_reports_unless_told_not_to(run: Run, run_cli: RunCli, tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny"  # under 100 persons: the sampled attacks are skipped, which keeps this fast
+    write_dataset(sample_panel(run.source, 60, 2), tiny, {"kind": "sample", "seed": 2}, "tiny input")
+    with_reports = tmp_path / "with"
+    proc = run_cli("scramble", MINI, "--input", tiny, "--out", with_reports, "--persons", "80", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (with_reports / "reports").iterdir()) == [
+        "report_internal.html", "report_internal.json", "report_shareable.html", "report_shareable.json"]
+    internal = json.loads((with_reports / "reports" / "report_internal.json").read_text(encoding="utf-8"))
+    assert internal["certificate"]["ok"] and "too few rows" in internal["privacy"]["anonymeter"]["skipped"]
+    without = tmp_path / "without"
+    proc = run_cli("scramble", MINI, "--input", tiny, "--out", without, "--persons", "80", "--seed", "3",
+                   "--no-reports")
+    assert proc.returncode == 0, proc.stderr
+    assert not (without / "reports").exists()
