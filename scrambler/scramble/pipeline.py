@@ -18,7 +18,7 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.cover import Gap, ensure_coverage
+from scrambler.scramble.cover import Gap, current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
 from scrambler.scramble.plan import Plan, make_plan
 from scrambler.scramble.profile import profile_models
@@ -122,6 +122,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
         if not ensure_coverage_needed(source, out, k, codelist):
             break
+    gaps = current_gaps(source, out, k, codelist)  # the guard's last redraws may have undone some coverage
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     report = check(spec, panel_to_tables(out))
