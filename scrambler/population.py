@@ -92,7 +92,7 @@ def generate_population(spec: DatasetSpec, persons: int, seed: int,
         keep = np.nonzero(panel.in_tables())[0]
         if len(keep) >= persons:
             chosen = np.sort(rng.choice(keep, size=persons, replace=False))
-            panel = panel.subset(chosen)
+            panel.compact(chosen)
             break
         n0 = int(n0 * persons / max(len(keep), 1) * 1.05) + 10
     else:  # pragma: no cover - dynamics that empty the tables
@@ -159,7 +159,8 @@ def _simulate(spec: DatasetSpec, n0: int, rng: np.random.Generator,
         sampler.draw_period(panel, t, rng, rows=np.arange(used), proposals=proposals, on_dead=leave)
         if progress:
             progress("population", t + 1, T)
-    return panel.subset(np.arange(used))
+    panel.compact(slice(0, used))  # views, no copy
+    return panel
 
 
 def _generator_proposals(spec: DatasetSpec, panel: Panel, events: _Events, entry_kind: np.ndarray, used: int
