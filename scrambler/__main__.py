@@ -1,5 +1,10 @@
 import sys
 
-from scrambler.cli.main import main
+try:
+    from scrambler.cli.main import main
 
-sys.exit(main())
+    code = main()
+except KeyboardInterrupt:  # Ctrl-C while importing or parsing, before a command's own handler is in place
+    print("scrambler: interrupted", file=sys.stderr)
+    code = 130
+sys.exit(code)

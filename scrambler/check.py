@@ -97,7 +97,8 @@ def read_tables(folder: str | Path, spec: DatasetSpec) -> dict[str, pa.Table]:
 
     root = Path(folder)
     if not root.is_dir():
-        raise DataError([Issue(code="missing-data", file=str(root), message="the data folder does not exist")])
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError([Issue(code="missing-data", file=str(root), message=f"the data folder {what}")])
     out: dict[str, pa.Table] = {}
     for path in sorted(root.glob("*.parquet")):
         try:

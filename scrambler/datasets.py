@@ -71,14 +71,32 @@ def read_dataset(spec: DatasetSpec, folder: str | Path, strict: bool = True) -> 
     panel = decoded.panel
     source = Path(folder) / SOURCE_FILE
     if source.is_file() and spec.source_identifier:
-        ids = pq.read_table(source)
-        order = np.argsort(ids.column(spec.identifier).to_numpy())
-        known = ids.column(spec.identifier).to_numpy()[order]
-        pos = np.searchsorted(known, panel.ids)
-        pos = np.minimum(pos, len(known) - 1)
-        src = np.asarray(ids.column(spec.source_identifier).to_numpy(zero_copy_only=False), dtype=object)[order]
-        panel.source_ids = np.where(known[pos] == panel.ids, src[pos], np.array(None, dtype=object))
+        panel.source_ids = _read_source_ids(spec, source, panel.ids)
     return panel
+
+
+def _read_source_ids(spec: DatasetSpec, source: Path, person_ids: np.ndarray) -> np.ndarray:
+    """The source identifier of each person (None where unknown). Errors never quote identifier values."""
+    assert spec.source_identifier is not None
+    try:
+        ids = pq.read_table(source)
+    except (pa.ArrowInvalid, OSError):
+        raise DataError([Issue(code="unreadable-file", file=str(source), message="not a Parquet file")]) from None
+    missing = [c for c in (spec.identifier, spec.source_identifier) if c not in ids.column_names]
+    if missing:
+        raise DataError([Issue(code="missing-column", file=str(source), variable=", ".join(missing),
+                               message="the source identifier file lacks this column")])
+    numbers = ids.column(spec.identifier).to_numpy(zero_copy_only=False)
+    if numbers.dtype.kind not in "iu":
+        raise DataError([Issue(code="type-error", file=str(source), variable=spec.identifier,
+                               message="identifiers must be whole numbers (no nulls)")])
+    if len(numbers) == 0:
+        return np.full(len(person_ids), None, dtype=object)
+    order = np.argsort(numbers)
+    known = numbers[order]
+    pos = np.minimum(np.searchsorted(known, person_ids), len(known) - 1)
+    src = np.asarray(ids.column(spec.source_identifier).to_numpy(zero_copy_only=False), dtype=object)[order]
+    return np.where(known[pos] == person_ids, src[pos], np.array(None, dtype=object))
 
 
 def sample_panel(panel: Panel, persons: int, seed: int) -> Panel:

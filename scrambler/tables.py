@@ -203,10 +203,17 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
                                     message=f"the column is missing (variable {var.name})"))
                 continue
             col = data.column(column)
-            if var.is_categorical:
-                values = _decode_categorical(var, col, name, column, ids, issues)
-            else:
-                values = _decode_numeric(var, col, name, column, ids, issues)
+            try:
+                if var.is_categorical:
+                    values = _decode_categorical(var, col, name, column, ids, issues)
+                else:
+                    values = _decode_numeric(var, col, name, column, ids, issues)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                # no exception text: it may quote cell values
+                issues.append(Issue(code="type-error", table=name, variable=column,
+                                    message=f"a column of type {col.type} cannot hold {var.type} values "
+                                    f"(variable {var.name})"))
+                continue
             t = t0 + offset
             target = panel.static[var.name] if var.is_static else panel.periodic[var.name][t]
             seen = observed[var.name][t]
@@ -216,9 +223,17 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
             else:
                 seen[rows] = True
     presence = spec.panel.presence
+    listed = {index[p] for _, _, p in expected}  # a table lists every person present at its period
+    scoped = [v.name for v in spec.data_variables
+              if not v.is_static and v.scope == "present" and v.name != presence]
     for t in range(T):
         obs = observed[presence][t]
         panel.present[t] |= obs & ~is_null(panel.periodic[presence][t])
+        if t not in listed:
+            # the presence variable is not shown here (e.g. a +1 block without it): a value shown non-null
+            # means the person is present, since absent person-periods carry no values
+            for other in scoped:
+                panel.present[t] |= ~obs & observed[other][t] & ~is_null(panel.periodic[other][t])
     return Decoded(panel=panel, issues=issues)
 
 
