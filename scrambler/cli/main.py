@@ -13,26 +13,37 @@ import sys
 
 from scrambler.errors import ScramblerError
 
-COMMANDS = ["validate", "check", "population", "sample", "scramble", "demo", "report", "export", "smallcell"]
+COMMANDS = {
+    "validate": "check a dataset specification",
+    "check": "check a dataset against a spec",
+    "population": "generate a synthetic stand-in population",
+    "sample": "draw the phase-1 sample of whole persons",
+    "scramble": "make the scrambled dataset",
+    "demo": "run the whole story on the embedded default dataset",
+    "report": "regenerate the internal and shareable reports of a run",
+    "export": "write a dataset in researchers' formats",
+    "smallcell": "check aggregated tables for small cells",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's module is imported (a CLI call should not pay for
+    pandas, SDV or the report stack it does not use), the others are listed by name."""
     parser = argparse.ArgumentParser(prog="scrambler", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"scrambler.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"scrambler.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+    for name, text in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=text)
+            continue
+        importlib.import_module(f"scrambler.cli.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(chosen if chosen in COMMANDS else None)
+    args = parser.parse_args(args_list)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
