@@ -218,7 +218,9 @@ class Sampler:
         if plan.var.is_categorical:
             values, dead = self._draw_codes(panel, t, rows, plan, rules, is_present, frame, proposal, rng)
         else:
-            values, dead = self._draw_numeric(plan, rules, is_present, frame, proposal, rng)
+            neighbours = (self._neighbours(panel, name, t, rows) if plan.temporal and not plan.var.is_static
+                          else None)
+            values, dead = self._draw_numeric(plan, rules, is_present, frame, proposal, rng, neighbours)
         target, static = self._target(panel, name)
         if static:
             target[rows] = values
@@ -328,8 +330,10 @@ class Sampler:
         return out, dead_rows
 
     def _draw_numeric(self, plan: _VarPlan, rules: list[CompiledRule], is_present: bool, frame: Frame,
-                      proposal: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator
+                      proposal: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
+                      neighbours: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
+        """``neighbours``: the previous and next observed values (see ``_neighbours``) for temporal rules."""
         var = plan.var
         n = frame.n
         low = np.full(n, plan.domain.low)
@@ -347,6 +351,13 @@ class Sampler:
                 force_present |= fn[1]
             if b is None or rule.kind != "compare":
                 others.append(rule)
+        temporal = plan.temporal if neighbours is not None else []
+        for rule in temporal:
+            if rule.kind == "constant":  # a constant number must equal its neighbours: pin the interval
+                for value, _ in neighbours:  # type: ignore[union-attr]
+                    known = ~np.isnan(value)
+                    low[known] = np.maximum(low[known], value[known])
+                    high[known] = np.minimum(high[known], value[known])
         if var.integral:
             low, high = np.ceil(low), np.floor(high)
         nullable = (plan.domain.nullable or not is_present) and var.name != self.spec.panel.presence
@@ -359,7 +370,8 @@ class Sampler:
             has = has & todo
             pv = values.copy()
             clip = has & ~np.isnan(pv) & (low <= high)
-            pv[clip] = np.clip(pv[clip], low[clip], high[clip])
+            # on the variable's grid, as published (decimals): the guard and the check see the same values
+            pv[clip] = self._round(plan.var, pv[clip], low[clip], high[clip])
             ok = has & ((np.isnan(pv) & null_ok) | (~np.isnan(pv) & (low <= high)))
             out[ok] = pv[ok]
             todo &= ~ok
@@ -377,6 +389,10 @@ class Sampler:
                 trial = frame.with_value(var.name, out)
                 for rule in others:
                     bad |= ~rule.is_valid(trial)
+            if temporal:
+                (prev, pgap), (nxt, ngap) = neighbours  # type: ignore[misc]
+                for rule in temporal:
+                    bad |= ~(rule.pair_valid(prev, out, pgap) & rule.pair_valid(out, nxt, ngap))
             bad &= ~dead
             if not bad.any():
                 break
