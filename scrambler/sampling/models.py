@@ -68,3 +68,18 @@ def draw_numbers(model: VariableModel, low: np.ndarray, high: np.ndarray, rng: n
     out[only_high] = high[only_high] - u[only_high] * 10
     out[~np.isfinite(low) & ~np.isfinite(high)] = 0.0
     return out
+
+
+def pick_columns(weights: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One column per row, with probability proportional to its weight; (picks, rows with no weight).
+
+    u is drawn in [0, total) against the cumulative sum's own total (a separately summed float32 total can
+    exceed it by rounding), and the pick is the first column whose cumulative weight exceeds u: a column of
+    weight 0 - e.g. null for a required variable - is never picked.
+    """
+    cum = np.cumsum(weights, axis=1, dtype=np.float64)
+    total = cum[:, -1]
+    dead = total <= 0
+    u = np.minimum(rng.random(len(weights)) * total, np.nextafter(total, 0))
+    pick = (cum <= u[:, None]).sum(axis=1)
+    return np.minimum(pick, weights.shape[1] - 1), dead

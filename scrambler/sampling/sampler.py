@@ -23,7 +23,7 @@ from scrambler.constraints.base import CompiledRule, Frame, compile_rules
 from scrambler.constraints.domain import Domain, build_domain
 from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.panel import Panel, is_null
-from scrambler.sampling.models import VariableModel, draw_numbers
+from scrambler.sampling.models import VariableModel, draw_numbers, pick_columns
 from scrambler.spec.model import DatasetSpec, Variable
 
 CHUNK = 250_000
@@ -312,16 +312,10 @@ class Sampler:
             w = model.code_weights(given, len(idx)) * m
         else:
             w = m.astype(np.float32)
-        total = w.sum(axis=1)
-        zero = total <= 0
+        zero = w.sum(axis=1) <= 0
         if zero.any():  # allowed codes all have weight 0: uniform over the allowed ones
             w[zero] = m[zero]
-            total[zero] = w[zero].sum(axis=1)
-        dead = total <= 0
-        cum = np.cumsum(w, axis=1)
-        u = rng.random(len(idx)) * total
-        pick = (cum < u[:, None]).sum(axis=1)
-        pick = np.minimum(pick, K)
+        pick, dead = pick_columns(w, rng)
         drawn = np.where(pick == K, -1, pick).astype(np.int16)
         drawn[dead] = -1
         out[idx] = drawn
