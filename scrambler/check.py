@@ -7,7 +7,7 @@ a whole record). This is the regression test on constraint preservation that KSZ
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,34 @@ def _fmt_example(example: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in example.items())
 
 
-def read_tables(folder: str | Path, spec: DatasetSpec) -> dict[str, pa.Table]:
-    """Read every ``<table>.parquet`` of a folder (only tables the spec declares or strays, never other files)."""
+class LazyTables(Mapping[str, pa.Table]):
+    """The Parquet tables of a folder, read when asked and not kept: decoding holds one table at a time."""
+
+    def __init__(self, paths: dict[str, Path]) -> None:
+        self.paths = paths
+
+    def __getitem__(self, name: str) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        from scrambler.errors import DataError
+
+        path = self.paths[name]
+        try:
+            return pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError([Issue(code="unreadable-file", file=str(path),
+                                   message=f"not a Parquet file: {exc}")]) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def read_tables(folder: str | Path, spec: DatasetSpec) -> Mapping[str, pa.Table]:
+    """The ``<table>.parquet`` files of a folder (only those, never other files), read lazily; unreadable
+    files are reported before any decoding starts."""
     import pyarrow.parquet as pq
 
     from scrambler.errors import DataError
@@ -99,16 +125,16 @@ def read_tables(folder: str | Path, spec: DatasetSpec) -> dict[str, pa.Table]:
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError([Issue(code="missing-data", file=str(root), message=f"the data folder {what}")])
-    out: dict[str, pa.Table] = {}
-    for path in sorted(root.glob("*.parquet")):
+    paths = {path.stem: path for path in sorted(root.glob("*.parquet"))}
+    if not paths:
+        raise DataError([Issue(code="missing-data", file=str(root), message="the folder holds no .parquet table")])
+    for path in paths.values():
         try:
-            out[path.stem] = pq.read_table(path)
+            pq.read_schema(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError([Issue(code="unreadable-file", file=str(path),
                                    message=f"not a Parquet file: {exc}")]) from None
-    if not out:
-        raise DataError([Issue(code="missing-data", file=str(root), message="the folder holds no .parquet table")])
-    return out
+    return LazyTables(paths)
 
 
 def check(spec: DatasetSpec, data: str | Path | Mapping[str, Any] | Panel) -> CheckReport:

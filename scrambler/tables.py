@@ -178,16 +178,19 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
                                 row=f"id {', '.join(map(str, dup[:EXAMPLES]))}",
                                 message=f"{len(dup)} identifier(s) occur more than once"))
         all_ids.append(ids)
-        present_tables.append((name, table, period, data, ids))
+        present_tables.append((name, table, period, ids))
+        del data  # read again when decoded: at full scale the six tables do not all fit beside the panel
     person_ids = np.unique(np.concatenate(all_ids)) if all_ids else np.zeros(0, dtype=np.int64)
     panel = Panel.empty(spec, len(person_ids))
     panel.ids = person_ids
     T = len(spec.panel.periods)
-    observed = {v.name: np.zeros((T, len(person_ids)), dtype=bool) for v in spec.data_variables}
+    observed = _shared_masks(spec, T, len(person_ids))
     panel.observed = observed
     index = {p: i for i, p in enumerate(spec.panel.periods)}
-    for name, table, period, data, ids in present_tables:
+    for name, table, period, ids in present_tables:
+        data = tables[name]
         rows = np.searchsorted(person_ids, ids)
+        marks: list[tuple[np.ndarray, int | None]] = []  # observed masks to set once the table is decoded
         columns = table_columns(spec, table)
         wanted = {c for c, _, _ in columns}
         for extra in [c for c in data.column_names if c not in wanted]:
@@ -218,10 +221,15 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
             target = panel.static[var.name] if var.is_static else panel.periodic[var.name][t]
             seen = observed[var.name][t]
             _merge(target, seen, rows, values, issues, name, column, ids, var)
-            if var.is_static:
-                observed[var.name][:, rows] = True
+            marks.append((observed[var.name], None if var.is_static else t))
+        # set after the whole table: variables shown in the same blocks share one mask, and a mask set by
+        # the first of them would make the next one look already seen
+        for mask, at in marks:
+            if at is None:
+                mask[:, rows] = True
             else:
-                seen[rows] = True
+                mask[at, rows] = True
+        del data
     presence = spec.panel.presence
     listed = {index[p] for _, _, p in expected}  # a table lists every person present at its period
     scoped = [v.name for v in spec.data_variables
@@ -235,6 +243,24 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
             for other in scoped:
                 panel.present[t] |= ~obs & observed[other][t] & ~is_null(panel.periodic[other][t])
     return Decoded(panel=panel, issues=issues)
+
+
+def _shared_masks(spec: DatasetSpec, T: int, n: int) -> dict[str, np.ndarray]:
+    """Observation masks, one array per distinct set of (table, block) where variables are shown: most
+    variables share one (68 separate masks of 5 x 7.5 million booleans would cost 2.5 GB)."""
+    shown: dict[str, list[tuple[str, int]]] = {v.name: [] for v in spec.data_variables}
+    for table in spec.tables:
+        for block in table.blocks:
+            for name in block.variables:
+                shown[name].append((table.name, block.offset))
+    by_key: dict[tuple[object, ...], np.ndarray] = {}
+    out = {}
+    for var in spec.data_variables:
+        key = (var.is_static, *sorted(shown[var.name]))
+        if key not in by_key:
+            by_key[key] = np.zeros((T, n), dtype=bool)
+        out[var.name] = by_key[key]
+    return out
 
 
 def _merge(target: np.ndarray, seen: np.ndarray, rows: np.ndarray, values: np.ndarray, issues: list[Issue],
