@@ -21,7 +21,7 @@ from scrambler.output import atomic_folder, write_json, write_tables
 from scrambler.package import datapackage
 from scrambler.panel import Panel
 from scrambler.spec.model import DatasetSpec
-from scrambler.tables import panel_to_tables, tables_to_panel
+from scrambler.tables import iter_tables, tables_to_panel
 
 SOURCE_FILE = Path("source") / "identifiers.parquet"
 
@@ -36,21 +36,38 @@ def versions() -> dict[str, str]:
 
 
 def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, force: bool = False,
-                  with_source: bool = False, exports: list[str] | None = None) -> dict[str, int]:
+                  with_source: bool = False, exports: list[str] | None = None,
+                  verify: bool = False) -> dict[str, int]:
     """Write the panel's tables atomically with datapackage.json and manifest.json; returns row counts.
 
-    ``exports``: researcher formats written beside the Parquet tables, each in its own subfolder."""
-    tables = panel_to_tables(panel)
+    Tables are encoded and written one at a time. ``exports``: researcher formats written beside the Parquet
+    tables, each in its own subfolder. ``verify``: run the independent check on the written files before the
+    folder is moved into place; on any violation nothing is published (UnsatisfiableError).
+    """
     with atomic_folder(out, force=force) as tmp:
-        counts = write_tables(tmp, tables)
+        counts = {}
+        for name, table in iter_tables(panel):
+            counts.update(write_tables(tmp, {name: table}))
+            del table
+        if verify:
+            from scrambler.check import check
+            from scrambler.errors import UnsatisfiableError
+
+            report = check(panel.spec, tmp)
+            if not report.ok:
+                raise UnsatisfiableError([Issue(code="check-failed", message="the written tables failed the "
+                                                "independent check; nothing was published:\n"
+                                                + report.format_text())])
+            manifest = {**manifest, "verified": {"violations": 0, "rules": len(report.results),
+                                                 "row_checks": sum(r.checked for r in report.results)}}
         if exports:
             from scrambler.codebook import spec_codebook
             from scrambler.formats import export_tables
 
-            frames = {name: t.to_pandas() for name, t in tables.items()}
+            frames = {name: pq.read_table(tmp / f"{name}.parquet").to_pandas() for name in counts}
             for fmt in exports:
                 export_tables(frames, spec_codebook(panel.spec), fmt, tmp / fmt)
-        write_json(tmp / "datapackage.json", datapackage(panel.spec, tables, label))
+        write_json(tmp / "datapackage.json", datapackage(panel.spec, counts, label))
         if with_source and panel.source_ids is not None:
             (tmp / "source").mkdir()
             pq.write_table(pa.table({panel.spec.identifier: pa.array(panel.ids, pa.int64()),

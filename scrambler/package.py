@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pyarrow as pa
-
 from scrambler.spec.model import DatasetSpec, Variable
 from scrambler.tables import table_columns
 
@@ -48,12 +46,12 @@ def _field(column: str, var: Variable, offset: int) -> dict[str, Any]:
     return field
 
 
-def datapackage(spec: DatasetSpec, tables: Mapping[str, pa.Table], label: str,
+def datapackage(spec: DatasetSpec, rows: Mapping[str, int], label: str,
                 extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     resources = []
     first_table = None
     for name, table, _period in spec.table_names():
-        if name not in tables:
+        if name not in rows:
             continue
         fields = [_field(col, var, offset) for col, var, offset in table_columns(spec, table)]
         schema: dict[str, Any] = {"fields": fields, "primaryKey": [spec.identifier], "missingValues": [""]}
@@ -64,7 +62,7 @@ def datapackage(spec: DatasetSpec, tables: Mapping[str, pa.Table], label: str,
                                                 "a person need not be in every table"}]
         first_table = first_table or name
         resources.append({"name": name, "path": f"{name}.parquet", "format": "parquet", "profile":
-                          "tabular-data-resource", "schema": schema, "x-rows": tables[name].num_rows})
+                          "tabular-data-resource", "schema": schema, "x-rows": rows[name]})
     descriptor: dict[str, Any] = {"name": spec.name, "title": spec.title, "description": label,
                                   "x-deliberation": spec.deliberation, "resources": resources}
     if extra:

@@ -7,7 +7,7 @@ becomes an Issue with its table, column and row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,9 +54,13 @@ def table_columns(spec: DatasetSpec, table: TableSpec) -> list[tuple[str, Variab
 
 
 def panel_to_tables(panel: Panel) -> dict[str, pa.Table]:
+    return dict(iter_tables(panel))
+
+
+def iter_tables(panel: Panel) -> Iterator[tuple[str, pa.Table]]:
+    """The spec's tables one at a time (a full-scale panel's tables do not all fit in memory beside it)."""
     spec = panel.spec
     index = {p: i for i, p in enumerate(panel.periods)}
-    out: dict[str, pa.Table] = {}
     for name, table, period in spec.table_names():
         t = index[period]
         rows = np.nonzero(panel.present[t])[0]
@@ -68,8 +72,7 @@ def panel_to_tables(panel: Panel) -> dict[str, pa.Table]:
             else:
                 arrays.append(encode_column(var, panel.values(var.name, t + offset)[rows]))
             fields.append(pa.field(column, arrow_type(var), nullable=var.type != "identifier"))
-        out[name] = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    return out
+        yield name, pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 @dataclass
@@ -243,6 +246,25 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
             for other in scoped:
                 panel.present[t] |= ~obs & observed[other][t] & ~is_null(panel.periodic[other][t])
     return Decoded(panel=panel, issues=issues)
+
+
+def published_observation(panel: Panel) -> dict[str, np.ndarray]:
+    """Which cells of a panel its tables publish: the observation masks a decode of the written tables would
+    have. With them, checking the panel in memory covers exactly the rows a check of the files covers."""
+    spec = panel.spec
+    T = len(panel.periods)
+    masks = _shared_masks(spec, T, panel.n)
+    index = {p: i for i, p in enumerate(panel.periods)}
+    for _, table, period in spec.table_names():
+        t0 = index[period]
+        rows = panel.present[t0]
+        for block in table.blocks:
+            for name in block.variables:
+                if spec.variables[name].is_static:
+                    masks[name][:, rows] = True
+                else:
+                    masks[name][t0 + block.offset] |= rows
+    return masks
 
 
 def _shared_masks(spec: DatasetSpec, T: int, n: int) -> dict[str, np.ndarray]:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                                    codelist_coverage=args.codelist_coverage or None, progress=progress.update)
     manifest = result.manifest(args.seed, fingerprint(args.input))
     extra = [f for f in formats if f != "parquet"]
-    write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra)
+    write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)
     if not args.no_reports:
         from scrambler.reports import reports_after_scramble
 

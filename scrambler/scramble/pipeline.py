@@ -24,7 +24,7 @@ from scrambler.scramble.plan import Plan, make_plan
 from scrambler.scramble.profile import profile_models
 from scrambler.scramble.proposals import MethodProposals
 from scrambler.spec.model import DatasetSpec
-from scrambler.tables import panel_to_tables
+from scrambler.tables import published_observation
 
 LABEL = "scrambled data: depicts no real situation"
 GUARD_ROUNDS = 12
@@ -125,7 +125,9 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     gaps = current_gaps(source, out, k, codelist)  # the guard's last redraws may have undone some coverage
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    report = check(spec, panel_to_tables(out))
+    out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
+    report = check(spec, out)  # the same rules on the in-memory panel; the written files are checked again
+    # by write_dataset(verify=True) before anything is published
     timings["check"] = time.perf_counter() - clock
     if not report.ok:
         raise UnsatisfiableError([Issue(code="check-failed", message="the scrambled data failed the independent "
