@@ -130,6 +130,18 @@ def _parse(reader: Reader, kind: str, item: dict[str, Any], rule_id: str, reason
                           then=parse_test(item["then"]))
 
 
+def _rule_csv(reader: Reader, value: Any, where: dict[str, str]
+              ) -> tuple[str, list[str], list[tuple[int, dict[str, str]]]] | None:
+    """A CSV file a rule names, inside the spec folder: (file as shown, header, numbered rows)."""
+    path = reader.spec_path(value, **where)
+    if path is None:
+        return None
+    read = reader.csv_rows(path, **where)
+    if read is None:
+        return None
+    return reader.rel(path), read[0], read[1]
+
+
 def _combinations(reader: Reader, item: dict[str, Any], base: dict[str, Any], where: dict[str, str]
                   ) -> CombinationsSpec | None:
     columns = item.get("variables")
@@ -148,14 +160,10 @@ def _combinations(reader: Reader, item: dict[str, Any], base: dict[str, Any], wh
                 raise ValueError(f"each row must list {len(columns)} values, got {r!r}")
             rows.append(tuple(None if v is None else _text(v) for v in r))
     else:
-        path = reader.spec_path(item["allowed"], **where)
-        if path is None:
+        found = _rule_csv(reader, item["allowed"], where)
+        if found is None:
             return None
-        file = reader.rel(path)
-        read = reader.csv_rows(path, **where)
-        if read is None:
-            return None
-        header, body = read
+        file, header, body = found
         missing = [c for c in columns if c not in header]
         if missing:
             raise ValueError(f"{file} lacks the column(s) {', '.join(missing)}")
@@ -174,14 +182,10 @@ def _mapping(reader: Reader, item: dict[str, Any], base: dict[str, Any], variabl
     from_col = str(item.get("from_column", "code"))
     to_col = str(item.get("to_column", target))
     if "table" in item:
-        path = reader.spec_path(item["table"], **where)
-        if path is None:
+        found = _rule_csv(reader, item["table"], where)
+        if found is None:
             return None
-        file = reader.rel(path)
-        read = reader.csv_rows(path, **where)
-        if read is None:
-            return None
-        header, body = read
+        file, header, body = found
         rows = [(r.get(from_col, "").strip(), r.get(to_col, "").strip()) for _, r in body]
         if from_col not in header or to_col not in header:
             raise ValueError(f"{file} needs the columns {from_col!r} and {to_col!r}")

@@ -203,10 +203,10 @@ class CompareSpec(RuleSpec):
 
 
 @dataclass(frozen=True)
-class ConstantSpec(RuleSpec):
-    variable: str
+class TemporalSpec(RuleSpec):
+    """Base of the rules across periods: each constrains one period variable between observations."""
 
-    kind = "constant"  # type: ignore[assignment]
+    variable: str
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -218,53 +218,31 @@ class ConstantSpec(RuleSpec):
 
 
 @dataclass(frozen=True)
-class StepSpec(RuleSpec):
-    variable: str
+class ConstantSpec(TemporalSpec):
+    kind = "constant"  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class StepSpec(TemporalSpec):
     min_step: int
     max_step: int
 
     kind = "step"  # type: ignore[assignment]
 
-    @property
-    def variables(self) -> tuple[str, ...]:
-        return (self.variable,)
-
-    @property
-    def temporal(self) -> bool:
-        return True
-
 
 @dataclass(frozen=True)
-class AbsorbingSpec(RuleSpec):
-    variable: str
+class AbsorbingSpec(TemporalSpec):
     values: tuple[str, ...]
 
     kind = "absorbing"  # type: ignore[assignment]
 
-    @property
-    def variables(self) -> tuple[str, ...]:
-        return (self.variable,)
-
-    @property
-    def temporal(self) -> bool:
-        return True
-
 
 @dataclass(frozen=True)
-class TransitionSpec(RuleSpec):
-    variable: str
+class TransitionSpec(TemporalSpec):
     if_previous: Test
     then: Test
 
     kind = "transition"  # type: ignore[assignment]
-
-    @property
-    def variables(self) -> tuple[str, ...]:
-        return (self.variable,)
-
-    @property
-    def temporal(self) -> bool:
-        return True
 
 
 # ---- scrambling, generator ---------------------------------------------------------------------------------
