@@ -86,7 +86,7 @@ class MethodProposals:
         """Donors of a block for these rows at t: last period's donor when it still fits, else a new one."""
         key = (block.name, t)
         with self.lock:
-            table = self.donors.setdefault(key, np.full(len(self.anchor), -2, dtype=np.int64))
+            table = self.donors.setdefault(key, np.full(len(self.anchor), -2, dtype=np.int32))
         need = table[rows] == -2
         if need.any():
             todo = rows[need]
