@@ -7,6 +7,8 @@ elsewhere - the model never decides validity.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from scrambler.panel import Panel
@@ -45,12 +47,14 @@ class ModelSampler:
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, t, len(block.name)]))
         if block.name not in self.fitted:
             frame = self._frame(block, rng)
-            metadata = Metadata.detect_from_dataframes({"block": frame})
-            for v in block.variables:
-                sdtype = "categorical" if self.spec.variables[v].is_categorical else "numerical"
-                metadata.update_column(column_name=v, sdtype=sdtype, table_name="block")
-            synth = GaussianCopulaSynthesizer(metadata, enforce_min_max_values=True)
-            synth.fit({"block": frame})
+            with warnings.catch_warnings():  # SDV's advice to save detected metadata: it is rebuilt each run
+                warnings.filterwarnings("ignore", message=".*save_to_json.*")
+                metadata = Metadata.detect_from_dataframes({"block": frame})
+                for v in block.variables:
+                    sdtype = "categorical" if self.spec.variables[v].is_categorical else "numerical"
+                    metadata.update_column(column_name=v, sdtype=sdtype, table_name="block")
+                synth = GaussianCopulaSynthesizer(metadata, enforce_min_max_values=True)
+                synth.fit({"block": frame})
             self.fitted[block.name] = synth
         synth = self.fitted[block.name]
         # SDV samples ~24k rows/s: at full scale (millions of rows per period) draw a capped number of model
