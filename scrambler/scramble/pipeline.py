@@ -171,16 +171,20 @@ def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan
     skeleton proposed. Raises rather than return a collision."""
     spec = out.spec
     T = len(out.periods)
-    initial = {t: len(guard_mod.collisions(index, out, t)) for t in range(T)}
+    hits = {t: guard_mod.collisions(index, out, t) for t in range(T)}
+    initial = {t: len(h) for t, h in hits.items()}
     rounds = escalations = 0
     for _ in range(GUARD_ESCALATIONS):
         for t in range(T):
-            rounds = max(rounds, _guard_period(index, out, sampler, plan, rng, t))
-        stuck = np.unique(np.concatenate([guard_mod.collisions(index, out, t) for t in range(T)]))
+            r, hits[t] = _guard_period(index, out, sampler, plan, rng, t, hits[t])
+            rounds = max(rounds, r)
+        stuck = np.unique(np.concatenate(list(hits.values())))
         if len(stuck) == 0:
             break
         escalations += 1
         _backtrack(out, sampler, proposals, plan, rng, stuck, T - 1)
+        # only the redrawn persons can collide anew: recheck them, not the whole output
+        hits = {t: guard_mod.collisions(index, out, t, stuck[out.present[t, stuck]]) for t in range(T)}
     final = {t: len(guard_mod.collisions(index, out, t)) for t in range(T)}
     if any(final.values()):
         raise UnsatisfiableError([Issue(code="real-situation", message=f"{sum(final.values())} person-period(s) "
@@ -195,11 +199,12 @@ def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan
 
 
 def _guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan,
-                  rng: np.random.Generator, t: int) -> int:
+                  rng: np.random.Generator, t: int, hit: np.ndarray) -> tuple[int, np.ndarray]:
+    """Redraw the colliding rows ``hit`` of period t, a growing share of their variables each round; each round
+    rechecks only the rows it redrew. Returns the rounds used and the rows still colliding."""
     redrawable = [n for n in index.names[t] if n in out.periodic and plan.method_of[n].method != "keep"]
     rounds = 0
     for r in range(GUARD_ROUNDS):
-        hit = guard_mod.collisions(index, out, t)
         if len(hit) == 0 or not redrawable:
             break
         rounds = r + 1
@@ -216,4 +221,5 @@ def _guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, pla
             return values, has
 
         sampler.draw_period(out, t, rng, rows=hit, proposals=propose, first=np.zeros(len(hit), dtype=bool))
-    return rounds
+        hit = guard_mod.collisions(index, out, t, hit)
+    return rounds, hit
