@@ -199,3 +199,24 @@ def test_cli_scramble_refuses_to_overwrite_and_writes_atomically(tmp_path: Path)
     assert again.returncode == 1 and "output-exists" in again.stderr
     assert cli("check", str(MINI), str(out)).returncode == 0
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folder left behind"
+
+
+def test_declared_combinations_are_covered_like_categories(story: dict[str, object]) -> None:
+    from scrambler.scramble.cover import combination_counts
+
+    spec, source, result = story["spec"], story["source"], story["result"]
+    combos = spec.scramble.coverage_combinations  # type: ignore[attr-defined]
+    assert combos, "the 24/130 spec declares combinations to cover"
+    wanted = combination_counts(source, combos)  # type: ignore[arg-type]
+    have = combination_counts(result.panel, combos)  # type: ignore[attr-defined]
+    k = spec.scramble.coverage_k  # type: ignore[attr-defined]
+    reported = {(g.table, g.block, g.variable, g.code) for g in result.gaps}  # type: ignore[attr-defined]
+    short = []
+    for (table, suffix, combo), tuples in wanted.items():
+        for tup in tuples:
+            if have.get((table, suffix, combo), {}).get(tup, 0) < k:
+                code = "×".join(spec.variables[v].codes[c] for v, c in zip(combo, tup, strict=True))  # type: ignore[attr-defined]
+                short.append((table, suffix, "×".join(combo), code))
+    assert sum(len(t) for t in wanted.values()) > 100
+    assert all(s in reported for s in short), "every tuple left short is reported as a gap"
+    assert len(short) <= 0.01 * sum(len(t) for t in wanted.values())

@@ -108,7 +108,95 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                     rest = rest[: 20 * (need - done)]
                     chosen = templates[rng.integers(0, len(templates), size=len(rest))]
                     _redraw(out, sampler, rng, name, code, t, rest, need - done, source=source, templates=chosen)
-    return current_gaps(wanted, out, k, codelist)
+    combo_gaps = ensure_combinations(source, out, sampler, rng, k, passes)
+    return current_gaps(wanted, out, k, codelist) + combo_gaps
+
+
+ComboKey = tuple[str, str, tuple[str, ...]]  # (table, block suffix, variables)
+
+
+def combination_counts(panel: Panel, combos: tuple[tuple[str, ...], ...]) -> dict[ComboKey, dict[tuple[int, ...], int]]:
+    """Counts of each non-null tuple of every declared combination, per table block showing all its variables."""
+    spec = panel.spec
+    index = {p: i for i, p in enumerate(panel.periods)}
+    out: dict[ComboKey, dict[tuple[int, ...], int]] = {}
+    for name, table, period in spec.table_names():
+        t0 = index[period]
+        rows = panel.present[t0]
+        for block in table.blocks:
+            for combo in combos:
+                if not all(v in block.variables for v in combo):
+                    continue
+                t = t0 + block.offset
+                cols = np.stack([panel.values(v, t)[rows].astype(np.int64) for v in combo], axis=1)
+                cols = cols[(cols >= 0).all(axis=1)]
+                tuples, counts = np.unique(cols, axis=0, return_counts=True)
+                out[(name, block.suffix, combo)] = {tuple(int(x) for x in tup): int(c)
+                                                     for tup, c in zip(tuples, counts, strict=True)}
+    return out
+
+
+def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
+                        passes: int = 3) -> list[Gap]:
+    """Every tuple of a declared combination that the input shows reaches k in the output's same table block,
+    as far as the constraints allow: person-periods are redrawn around the tuple, its earlier variables
+    borrowed from input person-periods that hold it."""
+    spec = out.spec
+    combos = spec.scramble.coverage_combinations
+    if not combos:
+        return []
+    index = {p: i for i, p in enumerate(out.periods)}
+    tables = {name: (table, period) for name, table, period in spec.table_names()}
+    wanted = combination_counts(source, combos)
+    position = {n: i for i, n in enumerate(sampler.order)}
+    for _ in range(passes):
+        have = combination_counts(out, combos)
+        todo = [(key, tup, k - have.get(key, {}).get(tup, 0)) for key, tuples in wanted.items()
+                for tup in tuples if have.get(key, {}).get(tup, 0) < k]
+        if not todo:
+            break
+        for (table_name, suffix, combo), tup, need in todo:
+            table, period = tables[table_name]
+            block = next(b for b in table.blocks if b.suffix == suffix)
+            t0 = index[period]
+            t = t0 + block.offset
+            values = dict(zip(combo, tup, strict=True))
+            period_vars = [v for v in combo if not spec.variables[v].is_static]
+            if not period_vars:
+                continue  # a tuple of statics only: left to the single-variable stages
+            last = max(period_vars, key=position.__getitem__)
+            rows = out.present[t0] & out.present[t]
+            for v in combo:
+                if spec.variables[v].is_static:
+                    rows &= out.static[v] == values[v]  # statics stay: pick persons that already hold them
+            candidates = rng.permutation(np.nonzero(rows)[0])[: 20 * need]
+            templates = np.nonzero(source.present[t] & np.logical_and.reduce(
+                [source.values(v, t) == values[v] for v in combo]))[0]
+            if len(candidates) == 0 or len(templates) == 0:
+                continue
+            chosen = templates[rng.integers(0, len(templates), size=len(candidates))]
+            _redraw(out, sampler, rng, last, values[last], t, candidates, need, source=source, templates=chosen,
+                    require={v: c for v, c in values.items() if v != last})
+    return combination_gaps(source, out, k, wanted)
+
+
+def combination_gaps(source: Panel, out: Panel, k: int,
+                     wanted: dict[ComboKey, dict[tuple[int, ...], int]] | None = None) -> list[Gap]:
+    """Tuples of declared combinations the input shows and the output holds fewer than k times, as it stands."""
+    spec = out.spec
+    combos = spec.scramble.coverage_combinations
+    if not combos:
+        return []
+    wanted = combination_counts(source, combos) if wanted is None else wanted
+    have = combination_counts(out, combos)
+    gaps = []
+    for (table_name, suffix, combo), tuples in wanted.items():
+        for tup in tuples:
+            got = have.get((table_name, suffix, combo), {}).get(tup, 0)
+            if got < k:
+                code = "×".join(spec.variables[v].codes[c] for v, c in zip(combo, tup, strict=True))
+                gaps.append(Gap(table_name, suffix, "×".join(combo), code, k, got))
+    return gaps
 
 
 def current_gaps(source: Panel | dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool = False
@@ -154,7 +242,8 @@ def _direct(out: Panel, sampler: Sampler, name: str, code: int, t: int, rows: np
 
 
 def _redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, code: int, t: int,
-            rows: np.ndarray, need: int, source: Panel | None = None, templates: np.ndarray | None = None) -> int:
+            rows: np.ndarray, need: int, source: Panel | None = None, templates: np.ndarray | None = None,
+            require: dict[str, int] | None = None) -> int:
     """Set ``name`` = code on ``rows`` at t and redraw the person-period around it. With ``templates`` (input
     person-periods that hold the code), the variables drawn before ``name`` are proposed from them: the
     context the category needs. Later variables keep their current values where still allowed."""
@@ -188,6 +277,8 @@ def _redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, c
             out.periodic[n][t, rows] = v
         return 0
     got = out.periodic[name][t, rows] == code
+    for other, wanted_code in (require or {}).items():
+        got &= out.values(other, t)[rows] == wanted_code
     keep = np.nonzero(got)[0][:need]
     revert = np.setdiff1d(np.arange(len(rows)), keep)
     for n, v in saved.items():

@@ -18,7 +18,7 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.cover import Gap, current_gaps, ensure_coverage
+from scrambler.scramble.cover import Gap, combination_gaps, current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
 from scrambler.scramble.plan import Plan, make_plan
 from scrambler.scramble.profile import profile_models
@@ -122,7 +122,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
         if not ensure_coverage_needed(source, out, k, codelist):
             break
-    gaps = current_gaps(source, out, k, codelist)  # the guard's last redraws may have undone some coverage
+    # the guard's last redraws may have undone some coverage: report what stands now
+    gaps = current_gaps(source, out, k, codelist) + combination_gaps(source, out, k)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
