@@ -162,13 +162,16 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
             t = t0 + block.offset
             values = dict(zip(combo, tup, strict=True))
             period_vars = [v for v in combo if not spec.variables[v].is_static]
-            if not period_vars:
-                continue  # a tuple of statics only: left to the single-variable stages
-            last = max(period_vars, key=position.__getitem__)
+            last = max(period_vars or combo, key=position.__getitem__)
             rows = out.present[t0] & out.present[t]
             for v in combo:
-                if spec.variables[v].is_static:
+                if spec.variables[v].is_static and v != last:
                     rows &= out.static[v] == values[v]  # statics stay: pick persons that already hold them
+            if not period_vars:  # statics only: set the last one where every rule at every period allows it
+                rows &= out.static[last] != values[last]
+                candidates = rng.permutation(np.nonzero(rows)[0])[: 200 * need]
+                _direct(out, sampler, last, values[last], t, candidates, need, *_rules_for(sampler, last))
+                continue
             candidates = rng.permutation(np.nonzero(rows)[0])[: 20 * need]
             templates = np.nonzero(source.present[t] & np.logical_and.reduce(
                 [source.values(v, t) == values[v] for v in combo]))[0]
