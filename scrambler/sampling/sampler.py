@@ -60,6 +60,7 @@ class Sampler:
         self.order = list(order) if order is not None else draw_order(spec)
         self.max_redraws = max_redraws
         rules = compile_rules(spec)
+        self.rules = rules  # compiled once; coverage and the guard reuse them
         statics = {v.name for v in spec.data_variables if v.is_static}
         always = {v.name for v in spec.data_variables if v.scope == "always"}
         non_always_period = {v.name for v in spec.data_variables if not v.is_static and v.scope != "always"}

@@ -54,23 +54,19 @@ def _targets(source: Panel | dict[BlockKey, np.ndarray], out: Panel, k: int, cod
 
 
 def _rules_for(sampler: Sampler, name: str) -> tuple[list[CompiledRule], list[CompiledRule]]:
-    plan = sampler.plans[name]
-    row_rules = {id(r): r for r in plan.first_rules + plan.later_rules}
-    from scrambler.constraints.base import compile_rules
-
-    every = [r for r in compile_rules(sampler.spec) if name in r.variables and not r.temporal]
-    for r in every:
-        row_rules[id(r)] = r
-    return list(row_rules.values()), plan.temporal
+    """Every row rule naming the variable (whatever the draw order), and its temporal rules."""
+    return [r for r in sampler.rules if name in r.variables and not r.temporal], sampler.plans[name].temporal
 
 
 def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
-                    codelist: bool = False, passes: int = 3) -> list[Gap]:
+                    codelist: bool = False, passes: int = 3,
+                    wanted: dict[BlockKey, np.ndarray] | None = None) -> list[Gap]:
+    """``wanted``: the input's block counts when the caller has them (they never change during a run)."""
     spec = out.spec
     index = {p: i for i, p in enumerate(out.periods)}
     tables = {name: (table, period) for name, table, period in spec.table_names()}
     rule_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
-    wanted = block_counts(source)
+    wanted = block_counts(source) if wanted is None else wanted
     for _ in range(passes):
         todo = _targets(wanted, out, k, codelist)
         if not todo:
@@ -228,8 +224,7 @@ def _valid_with(out: Panel, name: str, code: int, t: int, rows: np.ndarray, row_
         cand = np.full(len(rows), code, dtype=np.int16)
         for rule in temporal:
             ok &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
-    dom = build_domain(var)
-    ok &= bool(dom.codes_mask[code])  # type: ignore[index]
+    ok &= bool(sampler.plans[name].domain.codes_mask[code])  # type: ignore[index]
     return ok
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from scrambler.check import CheckReport, check
+from scrambler.coverage import block_counts
 from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.identifiers import new_sequence_numbers
 from scrambler.panel import Panel
@@ -115,15 +116,16 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     clock = time.perf_counter()
     index = guard_index if guard_index is not None else guard_mod.build_index(
         source, spec.scramble.guard_quasi_identifiers, spec.scramble.guard_k)
+    wanted = block_counts(source)  # the input's category counts: computed once, they never change
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
     for _ in range(3):
-        gaps = ensure_coverage(source, out, sampler, rng, k, codelist)
+        gaps = ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted)
         guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
-        if not ensure_coverage_needed(source, out, k, codelist):
+        if not current_gaps(wanted, out, k, codelist):
             break
     # the guard's last redraws may have undone some coverage: report what stands now
-    gaps = current_gaps(source, out, k, codelist) + combination_gaps(source, out, k)
+    gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
@@ -157,12 +159,6 @@ def _backtrack(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: P
             return
         rows = np.unique(np.concatenate(failed))
     sampler.draw_period(out, t, rng, rows=rows, proposals=skeleton)  # raises, naming variables and rules
-
-
-def ensure_coverage_needed(source: Panel, out: Panel, k: int, codelist: bool) -> bool:
-    from scrambler.scramble.cover import _targets
-
-    return bool(_targets(source, out, k, codelist))
 
 
 def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan, proposals: MethodProposals,

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scrambler.constraints.base import compile_rules
 from scrambler.errors import Issue, SpecError
 from scrambler.spec.model import (
     CombinationsSpec,
@@ -140,7 +139,3 @@ def recode_permutation(spec: DatasetSpec, name: str, rng: np.random.Generator) -
             perm[cls] = rng.permutation(cls)
     perm[K] = -1
     return perm
-
-
-def check_rules_compile(spec: DatasetSpec) -> None:
-    compile_rules(spec)
