@@ -141,3 +141,53 @@ def test_kill_leaves_old_output_or_nothing(tmp_path: Path, old_output: tuple[Pat
         # stray temporary folders may remain after SIGKILL (nothing can clean up), but never under the target name
         for stray in tmp_path.iterdir():
             assert stray.name.startswith((".out", "out")), stray
+
+
+def test_interrupt_turned_into_another_error_is_reported_as_interrupt(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Some C routines (numpy's string functions) replace the KeyboardInterrupt raised inside them by their own
+    TypeError, as CI once saw during ``np.char.zfill``: the run is still reported as interrupted, exit 130, no
+    traceback, and the target is left as it was."""
+    from scrambler.cli import main as cli_main
+    from scrambler.cli import validate
+
+    target = tmp_path / "out"
+
+    def fake_run(args: object) -> int:
+        with atomic_folder(target) as tmp:
+            (tmp / "half.txt").write_text("x")
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+            except KeyboardInterrupt:
+                raise TypeError("result array type does not match underlying function") from None
+        return 0
+
+    monkeypatch.setattr(validate, "run", fake_run)
+    monkeypatch.setattr(cli_main._Interrupts, "seen", False)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        code = cli_main.main(["validate", str(MINI)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_errors_are_not_disguised_as_interrupts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scrambler.cli import main as cli_main
+    from scrambler.cli import validate
+
+    def broken(args: object) -> int:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(validate, "run", broken)
+    monkeypatch.setattr(cli_main._Interrupts, "seen", False)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(TypeError, match="a bug"):
+            cli_main.main(["validate", str(MINI)])
+    finally:
+        signal.signal(signal.SIGINT, previous)

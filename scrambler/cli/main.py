@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import types
 
 from scrambler.errors import ScramblerError
 
@@ -39,6 +41,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class _Interrupts:
+    """Remembers that Ctrl-C (SIGINT) arrived. Python raises KeyboardInterrupt at the next bytecode, but a few
+    C routines (numpy's string functions among them) turn an exception raised inside them into their own
+    TypeError or ValueError; the flag lets :func:`main` still report such a run as interrupted, not crashed."""
+
+    seen = False
+
+    @classmethod
+    def handler(cls, signum: int, frame: types.FrameType | None) -> None:
+        cls.seen = True
+        raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in args_list if not a.startswith("-")), None)
@@ -47,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when embedded with its own handler
+        signal.signal(signal.SIGINT, _Interrupts.handler)
     try:
         return int(args.func(args))
     except ScramblerError as exc:
@@ -54,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        print(f"scrambler {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        if not _Interrupts.seen:
+            raise
+        # Output folders are written through atomic_folder, whose clean-up has run by now whatever the
+        # exception: the target holds the old output or nothing.
         print(f"scrambler {args.command}: interrupted", file=sys.stderr)
         return 130
 
