@@ -233,6 +233,9 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
             else:
                 mask[at, rows] = True
         del data
+        # hand the table's buffers back to the system now: a pool that keeps them (mimalloc, Arrow's
+        # default) held ~4.7 GB beside a 3.8 GB panel after reading 7.5 million persons
+        pa.default_memory_pool().release_unused()
     presence = spec.panel.presence
     listed = {index[p] for _, _, p in expected}  # a table lists every person present at its period
     scoped = [v.name for v in spec.data_variables

@@ -19,7 +19,7 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.cover import Gap, combination_gaps, current_gaps, ensure_coverage
+from scrambler.scramble.cover import Gap, combination_counts, combination_gaps, current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
 from scrambler.scramble.plan import Plan, make_plan
 from scrambler.scramble.profile import profile_models
@@ -108,8 +108,10 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
             _backtrack(out, sampler, proposals, plan, rng, rows, t)
 
         sampler.draw_period(out, t, rng, proposals=proposals, on_dead=backtrack)
+        proposals.finish_period(t)
         if progress:
             progress("scramble", t + 1, T)
+    proposals.finish_period(T)  # past the last period: drops the last donors too
     timings["draw"] = time.perf_counter() - clock
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
@@ -117,15 +119,16 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     index = guard_index if guard_index is not None else guard_mod.build_index(
         source, spec.scramble.guard_quasi_identifiers, spec.scramble.guard_k)
     wanted = block_counts(source)  # the input's category counts: computed once, they never change
+    wanted_combos = combination_counts(source, spec.scramble.coverage_combinations)
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
     for _ in range(3):
-        gaps = ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted)
+        gaps = ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted, wanted_combos=wanted_combos)
         guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
         if not current_gaps(wanted, out, k, codelist):
             break
     # the guard's last redraws may have undone some coverage: report what stands now
-    gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k)
+    gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
