@@ -30,12 +30,12 @@ def block_counts(panel: Panel) -> dict[BlockKey, np.ndarray]:
                     continue
                 key = (t0, t, var_name)
                 if key not in done:
-                    done[key] = _count_codes(panel.values(var_name, t)[rows], len(var.codes))
+                    done[key] = count_codes(panel.values(var_name, t)[rows], len(var.codes))
                 out[(name, block.suffix, var_name)] = done[key]
     return out
 
 
-def _count_codes(values: np.ndarray, k: int) -> np.ndarray:
+def count_codes(values: np.ndarray, k: int) -> np.ndarray:
     """Counts of codes 0..k-1, nulls (-1) left out. int8 codes are read as uint8 (null -> 255), which spares
     two filtering passes over millions of rows."""
     if values.dtype == np.int8:

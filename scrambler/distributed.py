@@ -64,7 +64,7 @@ from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numb
 from scrambler.output import atomic_folder, write_json
 from scrambler.panel import Panel
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.cover import Gap
+from scrambler.scramble.gaps import Gap
 from scrambler.scramble.pipeline import ScrambleResult, scramble
 from scrambler.spec.model import DatasetSpec
 from scrambler.tables import panel_to_tables, tables_to_panel

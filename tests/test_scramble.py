@@ -202,7 +202,7 @@ def test_cli_scramble_refuses_to_overwrite_and_writes_atomically(tmp_path: Path)
 
 
 def test_declared_combinations_are_covered_like_categories(story: dict[str, object]) -> None:
-    from scrambler.scramble.cover import combination_counts
+    from scrambler.scramble.combos import combination_counts
 
     spec, source, result = story["spec"], story["source"], story["result"]
     combos = spec.scramble.coverage_combinations  # type: ignore[attr-defined]

@@ -19,8 +19,10 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.cover import Gap, combination_counts, combination_gaps, current_gaps, ensure_coverage
+from scrambler.scramble.combos import combination_counts, combination_gaps
+from scrambler.scramble.cover import current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
+from scrambler.scramble.gaps import Gap
 from scrambler.scramble.plan import Plan, make_plan
 from scrambler.scramble.profile import profile_models
 from scrambler.scramble.proposals import MethodProposals
@@ -125,7 +127,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     for _ in range(3):
         gaps = ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted, wanted_combos=wanted_combos)
         guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
-        if not current_gaps(wanted, out, k, codelist):
+        if not current_gaps(wanted, out, k, codelist) and not combination_gaps(source, out, k, wanted_combos):
             break
     # the guard's last redraws may have undone some coverage: report what stands now
     gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)

@@ -1,0 +1,223 @@
+"""Changing values of the output under the rules: a direct move of one category into person-periods that
+allow it as they stand, a redraw of the person-period around a category, and the rows whose current values can
+be given up without dropping a category or a declared combination of their table block below a floor."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scrambler.constraints.base import CompiledRule
+from scrambler.coverage import count_codes
+from scrambler.panel import Panel
+from scrambler.sampling import Sampler
+
+
+def rules_for(sampler: Sampler, name: str) -> tuple[list[CompiledRule], list[CompiledRule]]:
+    """Every row rule naming the variable (whatever the draw order), and its temporal rules."""
+    return [r for r in sampler.rules if name in r.variables and not r.temporal], sampler.plans[name].temporal
+
+
+def tuple_keys(panel: Panel, combo: tuple[str, ...], t: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Each person's tuple of ``combo`` at t as one mixed-radix integer over the code list sizes, whether it
+    is complete (no null), and the sizes."""
+    sizes = [len(panel.spec.variables[v].codes) for v in combo]
+    key = np.zeros(panel.n, dtype=np.int64)
+    valid = np.ones(panel.n, dtype=bool)
+    for v, size in zip(combo, sizes, strict=True):
+        values = panel.values(v, t)
+        valid &= values >= 0
+        key = key * size + np.maximum(values, 0)
+    return key, valid, sizes
+
+
+def count_keys(key: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, their counts): bincount while the key space is small, else a 1-d unique
+    (np.unique(axis=0) on a 7-million-row stack took minutes)."""
+    total = int(np.prod(sizes, dtype=np.int64))
+    if total <= 4 * len(key) + 1_000_000:
+        counts = np.bincount(key, minlength=total)
+        keys = np.nonzero(counts)[0]
+        return keys, counts[keys]
+    return np.unique(key, return_counts=True)
+
+
+def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: list[str], k: int,
+               combos: tuple[tuple[str, ...], ...], candidates: np.ndarray) -> np.ndarray:
+    """The ``candidates`` (row indices, in order of preference) whose current values of ``changed`` at t may
+    be given up: taking every row returned still leaves each value, and each declared combination of the
+    table block (rows present at t0, variables ``shown``) that contains one of them, at k or more where it
+    was. Coverage must never be zero-sum between two rare categories or tuples of the same block; a value
+    held by c rows lends at most c - k of them, in candidate order."""
+    rows = out.present[t0]
+    keep = np.ones(len(candidates), dtype=bool)
+    for name in changed:
+        var = out.spec.variables[name]
+        if var.is_categorical:
+            current = out.values(name, t)
+            counts = count_codes(current[rows], len(var.codes))
+            key = current[candidates].astype(np.int64)
+            keep &= _within_budget(key, key >= 0, counts[np.maximum(key, 0)] - k)
+    for combo in combos:
+        if not set(combo) & set(changed) or not all(v in shown for v in combo):
+            continue
+        key, valid, sizes = tuple_keys(out, combo, t)
+        keys, counts = count_keys(key[rows & valid], sizes)
+        key, valid = key[candidates], valid[candidates]
+        held = np.zeros(len(candidates), dtype=np.int64)
+        if len(keys):
+            pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+            held = np.where(keys[pos] == key, counts[pos], 0)
+        keep &= _within_budget(key, valid, held - k)
+    return candidates[keep]
+
+
+def _within_budget(key: np.ndarray, limited: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """True for the first ``budget`` rows of each key (in the given order); rows not ``limited`` are free."""
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    rank = np.empty(len(key), dtype=np.int64)
+    rank[order] = np.arange(len(key)) - np.searchsorted(sorted_key, sorted_key, side="left")
+    return ~limited | (rank < budget)
+
+
+def valid_with(out: Panel, name: str, code: int, t: int, rows: np.ndarray, row_rules: list[CompiledRule],
+                temporal: list[CompiledRule], sampler: Sampler) -> np.ndarray:
+    var = out.spec.variables[name]
+    ok = np.ones(len(rows), dtype=bool)
+    periods = range(len(out.periods)) if var.is_static else [t]
+    for s in periods:
+        live = out.present[s, rows] if var.is_static else np.ones(len(rows), dtype=bool)
+        frame = out.frame(s, rows).with_value(name, np.full(len(rows), code, dtype=np.int16))
+        for rule in row_rules:
+            ok &= ~live | rule.is_valid(frame)
+    if temporal and not var.is_static:
+        (prev, pgap), (nxt, ngap) = sampler._neighbours(out, name, t, rows)
+        cand = np.full(len(rows), code, dtype=np.int16)
+        for rule in temporal:
+            ok &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
+    ok &= bool(sampler.plans[name].domain.codes_mask[code])  # type: ignore[index]
+    return ok
+
+
+def direct(out: Panel, sampler: Sampler, name: str, code: int, t: int, rows: np.ndarray, need: int,
+            row_rules: list[CompiledRule], temporal: list[CompiledRule]) -> int:
+    ok = valid_with(out, name, code, t, rows, row_rules, temporal, sampler)
+    chosen = rows[ok][:need]
+    if name in out.static:
+        out.static[name][chosen] = code
+    else:
+        out.periodic[name][t, chosen] = code
+    return len(chosen)
+
+
+def redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, code: int, t: int,
+            rows: np.ndarray, need: int, source: Panel | None = None, templates: np.ndarray | None = None,
+            require: dict[str, int] | None = None) -> int:
+    """Set ``name`` = code on ``rows`` at t and redraw the person-period around it. With ``templates`` (input
+    person-periods that hold the code), the variables drawn before ``name`` are proposed from them: the
+    context the category needs. Later variables keep their current values where still allowed."""
+    if len(rows) == 0:
+        return 0
+    order = np.argsort(rows)
+    rows = rows[order]
+    saved = {n: v[t, rows].copy() for n, v in out.periodic.items()}
+    before = set(sampler.order[:sampler.order.index(name)])
+    borrowed: dict[str, np.ndarray] = {}
+    if source is not None and templates is not None:
+        templates = templates[order]
+        borrowed = {n: source.periodic[n][t, templates] for n in before if n in source.periodic}
+
+    def keep_current(var: str, tt: int, sub: np.ndarray, frame: object, rng: object) -> tuple[np.ndarray, np.ndarray]:
+        if var == name:
+            return np.full(len(sub), code, dtype=np.int16), np.ones(len(sub), dtype=bool)
+        pos = np.searchsorted(rows, sub)
+        if var in out.static:
+            values = out.static[var][sub]
+        elif var in borrowed:
+            values = borrowed[var][pos]
+        else:
+            values = saved[var][pos]
+        return values, np.ones(len(sub), dtype=bool)
+
+    try:
+        sampler.draw_period(out, t, rng, rows=rows, proposals=keep_current, first=np.zeros(len(rows), dtype=bool))
+    except Exception:  # noqa: BLE001 - a failed attempt is put back, never half-applied
+        for n, v in saved.items():
+            out.periodic[n][t, rows] = v
+        return 0
+    got = out.periodic[name][t, rows] == code
+    for other, wanted_code in (require or {}).items():
+        got &= out.values(other, t)[rows] == wanted_code
+    keep = np.nonzero(got)[0][:need]
+    revert = np.setdiff1d(np.arange(len(rows)), keep)
+    for n, v in saved.items():
+        out.periodic[n][t, rows[revert]] = v[revert]
+    return len(keep)
+
+
+def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows: np.ndarray,
+                   fixed: dict[str, int], source: Panel, templates: np.ndarray) -> np.ndarray:
+    """Give ``rows`` the static values ``fixed`` by redrawing their whole trajectory: every period is drawn
+    again, ``fixed`` proposed as is, the other statics proposed from a template input person (``templates``,
+    one per row, holding ``fixed``) and the periodic values from the row itself: they are kept wherever the
+    new statics allow them, so the categories already covered stay. A static that other statics depend on (a
+    measure that brings its own block of details) cannot be moved alone; the template brings a context in
+    which it is valid. Rows that do not end with ``fixed`` are put back exactly. Returns the rows that
+    took it."""
+    if len(rows) == 0:
+        return rows
+    order = np.argsort(rows)
+    rows, templates = rows[order], templates[order]
+    saved_static = {n: v[rows].copy() for n, v in out.static.items()}
+    saved_periodic = {n: v[:, rows].copy() for n, v in out.periodic.items()}
+
+    def propose(var: str, tt: int, sub: np.ndarray, frame: object, rng: object) -> tuple[np.ndarray, np.ndarray]:
+        pos = np.searchsorted(rows, sub)
+        if var in fixed:
+            return np.full(len(sub), fixed[var], dtype=np.int16), np.ones(len(sub), dtype=bool)
+        if var in source.static:
+            return source.static[var][templates[pos]], np.ones(len(sub), dtype=bool)
+        return saved_periodic[var][tt, pos], np.ones(len(sub), dtype=bool)
+
+    failed: list[np.ndarray] = []
+    for s in range(len(out.periods)):
+        live = rows[out.present[:s + 1, rows].any(axis=0)]
+        if len(live):
+            sampler.draw_period(out, s, rng, rows=live, proposals=propose, on_dead=failed.append)
+    took = np.ones(len(rows), dtype=bool)
+    for var, code in fixed.items():
+        took &= out.static[var][rows] == code
+    if failed:
+        took &= ~np.isin(rows, np.concatenate(failed))
+    back = ~took
+    for n, v in saved_static.items():
+        out.static[n][rows[back]] = v[back]
+    for n, v in saved_periodic.items():
+        out.periodic[n][:, rows[back]] = v[:, back]
+    return rows[took]
+
+
+def cover_statics(out: Panel, sampler: Sampler, rng: np.random.Generator, t0: int, t: int,
+                  shown: tuple[str, ...], fixed: dict[str, int], need: int, k: int,
+                  combos: tuple[tuple[str, ...], ...], source: Panel) -> int:
+    """Bring the static values ``fixed`` to ``need`` more persons of a table block by whole-person redraws
+    (:func:`redraw_persons`), taking persons whose current values can spare them, those present in the most
+    periods first (a static shows in every table the person is in). Returns how many took the values."""
+    holds = np.logical_and.reduce([out.static[v] == c for v, c in fixed.items()])
+    rows = out.present[t0] & out.present[t] & ~holds
+    candidates = rng.permutation(np.nonzero(rows)[0])
+    candidates = candidates[np.argsort(-out.present[:, candidates].sum(axis=0), kind="stable")]
+    candidates = spare_rows(out, t0, t, shown, list(fixed), k, combos, candidates)
+    templates = np.nonzero(np.logical_and.reduce([source.static[v] == c for v, c in fixed.items()]))[0]
+    done = 0
+    for _ in range(3):  # a few small batches: most redraws take, the rest are put back
+        batch = candidates[: 2 * (need - done) + 2]
+        candidates = candidates[len(batch):]
+        if len(batch) == 0 or len(templates) == 0:
+            break
+        took = redraw_persons(out, sampler, rng, batch, fixed, source,
+                              templates[rng.integers(0, len(templates), size=len(batch))])
+        done += len(took)  # a few more than needed may take them: valid, and spare_rows allowed them all
+        if done >= need:
+            break
+    return done

@@ -1,0 +1,110 @@
+"""The coverage moves on their own: the spare-row budget, mixed-radix combination counts, whole-person redraws
+around a static value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scrambler.check import check
+from scrambler.panel import Panel
+from scrambler.population import generate_population
+from scrambler.sampling import Sampler
+from scrambler.sampling.sampler import draw_order
+from scrambler.scramble.combos import combination_counts
+from scrambler.scramble.moves import redraw_persons, spare_rows
+from scrambler.scramble.profile import profile_models
+from scrambler.spec import DatasetSpec
+
+
+@pytest.fixture(scope="module")
+def population(mini_spec: DatasetSpec) -> Panel:
+    return generate_population(mini_spec, 600, 4)
+
+
+def _copy(panel: Panel) -> Panel:
+    return panel.subset(np.arange(panel.n))
+
+
+def test_spare_rows_lends_at_most_count_minus_k(mini_spec: DatasetSpec, population: Panel) -> None:
+    panel = _copy(population)
+    table = mini_spec.tables[0]
+    t0 = mini_spec.panel.periods.index(table.periods[0])
+    block = table.blocks[0]
+    t = t0 + block.offset
+    rows = np.nonzero(panel.present[t0])[0]
+    status = mini_spec.variables["status"]
+    # plant: code 0 on 7 rows, code 1 on 3 rows, the rest on code 2 (nulls are not allowed for status)
+    values = np.full(len(rows), 2, dtype=panel.periodic["status"].dtype)
+    values[:7], values[7:10] = 0, 1
+    panel.periodic["status"][t, rows] = values
+    k = 5
+    candidates = np.random.default_rng(1).permutation(rows)
+    kept = spare_rows(panel, t0, t, block.variables, ["status"], k, (), candidates)
+    lent = np.bincount(panel.periodic["status"][t, kept].astype(np.int64), minlength=len(status.codes))
+    assert lent[0] == 7 - k and lent[1] == 0 and lent[2] == len(rows) - 10 - k
+    # in candidate order: the first rows of each code are the ones lent
+    first_zero = [r for r in candidates if panel.periodic["status"][t, r] == 0][: 7 - k]
+    assert [r for r in kept if panel.periodic["status"][t, r] == 0] == first_zero
+
+
+def test_spare_rows_protects_declared_tuples(mini_spec: DatasetSpec, population: Panel) -> None:
+    panel = _copy(population)
+    table = mini_spec.tables[0]
+    t0 = mini_spec.panel.periods.index(table.periods[0])
+    block = table.blocks[0]
+    t = t0 + block.offset
+    rows = np.nonzero(panel.present[t0])[0]
+    combo = ("sex", "status")
+    name = next(n for n, tb, p in mini_spec.table_names() if tb is table and p == table.periods[0])
+    before = combination_counts(panel, (combo,))[(name, block.suffix, combo)]
+    kept = spare_rows(panel, t0, t, block.variables, ["status"], 3, (combo,), rows)
+    taken = pd.Series(list(zip(panel.static["sex"][kept].tolist(), panel.periodic["status"][t, kept].tolist(),
+                               strict=True))).value_counts()
+    for tup, count in taken.items():
+        # giving up every row returned leaves each tuple at 3 or more where it was
+        assert before[tup] - count >= 3, (tup, before[tup], count)
+    assert len(kept) > 0
+
+
+def test_combination_counts_match_a_groupby(mini_spec: DatasetSpec, population: Panel) -> None:
+    combo = ("region", "office", "status")
+    counts = combination_counts(population, (combo,))
+    assert counts
+    index = {p: i for i, p in enumerate(mini_spec.panel.periods)}
+    for name, table, period in mini_spec.table_names():
+        t = index[period]
+        for block in table.blocks:
+            key = (name, block.suffix, combo)
+            if key not in counts:
+                continue
+            rows = population.present[t]
+            frame = pd.DataFrame({v: population.values(v, t + block.offset)[rows] for v in combo})
+            frame = frame[(frame >= 0).all(axis=1)]
+            expected = {tuple(int(x) for x in k): int(c) for k, c in frame.value_counts().items()}
+            assert counts[key] == expected
+
+
+def test_redraw_persons_moves_a_static_that_others_depend_on(mini_spec: DatasetSpec, population: Panel) -> None:
+    panel = _copy(population)
+    sex, leave = mini_spec.variables["sex"], mini_spec.variables["leave"]
+    female, male, maternity = sex.codes.index("F"), sex.codes.index("M"), leave.codes.index("MAT")
+    on_leave = np.nonzero((panel.periodic["leave"] == maternity).any(axis=0))[0]
+    assert len(on_leave) >= 3, "the stand-in has women on maternity leave"
+    # direct moves cannot make them men (maternity-women); a whole-person redraw can
+    rows = on_leave[:10]
+    others = np.setdiff1d(np.arange(panel.n), rows)
+    before_others = {n: v[:, others].copy() for n, v in panel.periodic.items()}
+    templates = np.nonzero(population.static["sex"] == male)[0][: len(rows)]
+    sampler = Sampler(mini_spec, profile_models(population, set()), draw_order(mini_spec))
+    took = redraw_persons(panel, sampler, np.random.default_rng(5), rows, {"sex": male}, population, templates)
+    assert len(took) > 0
+    assert (panel.static["sex"][took] == male).all()
+    assert not (panel.periodic["leave"][:, took] == maternity).any()
+    back = np.setdiff1d(rows, took)
+    assert (panel.static["sex"][back] == female).all(), "rows that did not take the value are put back"
+    for n, v in before_others.items():
+        assert np.array_equal(v, panel.periodic[n][:, others], equal_nan=v.dtype.kind == "f"), n
+    assert np.array_equal(panel.present, population.present), "presence is never redrawn"
+    assert check(mini_spec, panel).violations == 0
