@@ -19,9 +19,10 @@ def block_counts(panel: Panel) -> dict[BlockKey, np.ndarray]:
     out: dict[BlockKey, np.ndarray] = {}
     # Tables of the same period share their rows: count each (period, block period, variable) once.
     done: dict[tuple[int, int, str], np.ndarray] = {}
+    whole: dict[tuple[int, str], np.ndarray] = {}
     for name, table, period in spec.table_names():
         t0 = index[period]
-        rows = panel.present[t0]
+        absent = ~panel.present[t0]
         for block in table.blocks:
             t = t0 + block.offset
             for var_name in block.variables:
@@ -30,7 +31,14 @@ def block_counts(panel: Panel) -> dict[BlockKey, np.ndarray]:
                     continue
                 key = (t0, t, var_name)
                 if key not in done:
-                    done[key] = count_codes(panel.values(var_name, t)[rows], len(var.codes))
+                    values = panel.values(var_name, t)
+                    # most persons are present: count all persons once per variable and period, then take
+                    # off the few absent (a gather of the present rows of millions of values per variable
+                    # and table was the cost of coverage at scale)
+                    whole_key = (-1 if var.is_static else t, var_name)
+                    if whole_key not in whole:
+                        whole[whole_key] = count_codes(values, len(var.codes))
+                    done[key] = whole[whole_key] - count_codes(values[absent], len(var.codes))
                 out[(name, block.suffix, var_name)] = done[key]
     return out
 

@@ -57,10 +57,11 @@ class _Interrupts:
 
 def main(argv: list[str] | None = None) -> int:
     # Arrow's default pool (mimalloc) keeps freed table buffers for reuse and does not give them back; a run
-    # decodes tables one at a time into numpy arrays, so it never reuses them. The system allocator returns
-    # them (measured: 1.44 -> 0.78 GB after reading 1 million persons). Set before pyarrow is imported;
-    # a value the user set wins. Dask workers inherit it.
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    # decodes tables one at a time into numpy arrays, so it never reuses them. jemalloc returns them about as
+    # fast as mimalloc reads and writes (1 million persons: RSS after reading 1.44 GB with mimalloc, 1.02 GB
+    # with jemalloc; the system allocator is as lean but 15% slower). Linux wheels of pyarrow carry jemalloc.
+    # Set before pyarrow is imported; a value the user set wins. Dask workers inherit it.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc" if sys.platform == "linux" else "system")
     args_list = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None)

@@ -14,6 +14,7 @@ from scrambler.scramble.moves import (
     direct,
     redraw,
     rules_for,
+    sample_rows,
     spare_rows,
     tuple_keys,
 )
@@ -51,7 +52,7 @@ def _unpack(key: int, sizes: list[int]) -> tuple[int, ...]:
 
 def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
                         passes: int = 3, wanted: dict[ComboKey, dict[tuple[int, ...], int]] | None = None
-                        ) -> list[Gap]:
+                        ) -> None:
     """Every tuple of a declared combination that the input shows reaches k in the output's same table block,
     as far as the constraints allow. Tuples of statics only: the last static (in draw order) is set where
     every rule at every period allows it; otherwise person-periods are redrawn around the tuple, its earlier
@@ -60,7 +61,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
     spec = out.spec
     combos = spec.scramble.coverage_combinations
     if not combos:
-        return []
+        return
     index = {p: i for i, p in enumerate(out.periods)}
     tables = {name: (table, period) for name, table, period in spec.table_names()}
     wanted = combination_counts(source, combos) if wanted is None else wanted
@@ -87,7 +88,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                 rows &= out.static[last] != values[last]
             changed = [last] if not period_vars else period_vars
             candidates = spare_rows(out, t0, t, block.variables, changed, k, combos,
-                                    rng.permutation(np.nonzero(rows)[0]))
+                                    sample_rows(rows, 800 * need, rng))
             if not period_vars:  # statics only: set the last one where every rule at every period allows it,
                 # else redraw whole persons around the tuple
                 done = direct(out, sampler, last, values[last], t, candidates[: 200 * need], need,
@@ -103,7 +104,6 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
             chosen = templates[rng.integers(0, len(templates), size=len(candidates))]
             redraw(out, sampler, rng, last, values[last], t, candidates, need, source=source, templates=chosen,
                    require={v: c for v, c in values.items() if v != last})
-    return combination_gaps(source, out, k, wanted)
 
 
 def combination_gaps(source: Panel, out: Panel, k: int,

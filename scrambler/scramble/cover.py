@@ -17,16 +17,14 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.scramble.combos import ComboKey, ensure_combinations
 from scrambler.scramble.gaps import Gap
-from scrambler.scramble.moves import cover_statics, direct, redraw, rules_for, spare_rows
+from scrambler.scramble.moves import cover_statics, direct, redraw, rules_for, sample_rows, spare_rows
 
 
-def _targets(source: Panel | dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool
-             ) -> list[tuple[str, str, str, int, int]]:
-    """(table, block, variable, code, shortfall) for every category below k; ``source`` may be the input's
-    precomputed block counts (they never change during a run)."""
+def _targets(wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray], out: Panel, k: int,
+             codelist: bool) -> list[tuple[str, str, str, int, int]]:
+    """(table, block, variable, code, shortfall) for every category below k. ``wanted``: the input's block
+    counts, ``have``: the output's (each costs a pass over every table block: computed once per use)."""
     spec = out.spec
-    have = block_counts(out)
-    wanted = source if isinstance(source, dict) else block_counts(source)
     todo = []
     for key, counts in wanted.items():
         table, suffix, name = key
@@ -43,18 +41,21 @@ def _targets(source: Panel | dict[BlockKey, np.ndarray], out: Panel, k: int, cod
 def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
                     codelist: bool = False, passes: int = 3,
                     wanted: dict[BlockKey, np.ndarray] | None = None,
-                    wanted_combos: dict[ComboKey, dict[tuple[int, ...], int]] | None = None) -> list[Gap]:
-    """``wanted``, ``wanted_combos``: the input's block and combination counts when the caller has them (they
-    never change during a run)."""
+                    wanted_combos: dict[ComboKey, dict[tuple[int, ...], int]] | None = None) -> None:
+    """Move or redraw values until every category (and declared tuple) reaches k, as far as the rules allow;
+    :func:`current_gaps` and ``combos.combination_gaps`` tell what stays short. ``wanted``, ``wanted_combos``:
+    the input's block and combination counts when the caller has them (they never change during a run)."""
     spec = out.spec
     index = {p: i for i, p in enumerate(out.periods)}
     tables = {name: (table, period) for name, table, period in spec.table_names()}
     rule_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
     wanted = block_counts(source) if wanted is None else wanted
+    previous: int | None = None
     for _ in range(passes):
-        todo = _targets(wanted, out, k, codelist)
-        if not todo:
-            break  # the declared combinations below still need their turn
+        todo = _targets(wanted, block_counts(out), out, k, codelist)
+        if not todo or (previous is not None and len(todo) >= previous):
+            break  # done, or a pass that closed nothing: the declared combinations below still need their turn
+        previous = len(todo)
         for table_name, suffix, name, code, need in todo:
             table, period = tables[table_name]
             block = next(b for b in table.blocks if b.suffix == suffix)
@@ -67,10 +68,10 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             if var.scope == "present" and not var.is_static:
                 rows &= out.present[t]
             rows &= out.values(name, t) != code
-            candidates = rng.permutation(np.nonzero(rows)[0])
+            size = max(200 * need, 5000)
             # Take the category only from rows whose own value (and declared tuples) can spare them.
             candidates = spare_rows(out, t0, t, block.variables, [name], k, spec.scramble.coverage_combinations,
-                                    candidates)[: max(200 * need, 5000)]
+                                    sample_rows(rows, 4 * size, rng))[:size]
             if len(candidates) == 0:
                 continue
             done = direct(out, sampler, name, code, t, candidates, need, *rule_cache[name])
@@ -86,17 +87,23 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                     rest = np.setdiff1d(candidates, np.nonzero(out.values(name, t) == code)[0])
                     rest = rest[: 20 * (need - done)]
                     chosen = templates[rng.integers(0, len(templates), size=len(rest))]
-                    redraw(out, sampler, rng, name, code, t, rest, need - done, source=source, templates=chosen)
-    combo_gaps = ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos)
-    return current_gaps(wanted, out, k, codelist) + combo_gaps
+                    done += redraw(out, sampler, rng, name, code, t, rest, need - done, source=source,
+                                   templates=chosen)
+            if done < need and not var.is_static:
+                # rules across time (constant, only towards X) or a static it implies (an exit code that
+                # means death needs a death month) tie the value to the rest of the person: one period
+                # cannot take it alone, a whole trajectory can
+                cover_statics(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
+                              spec.scramble.coverage_combinations, source)
+    ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos)
 
 
-def current_gaps(source: Panel | dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool = False
-                 ) -> list[Gap]:
-    """The categories the output holds fewer than k times where the input has them, as it stands now."""
+def current_gaps(wanted: dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool = False) -> list[Gap]:
+    """The categories the output holds fewer than k times where the input (its block counts ``wanted``) has
+    them, as it stands now."""
     have = block_counts(out)
     gaps = []
-    for table_name, suffix, name, code, _ in _targets(source, out, k, codelist):
+    for table_name, suffix, name, code, _ in _targets(wanted, have, out, k, codelist):
         got = int(have[(table_name, suffix, name)][code])
         gaps.append(Gap(table_name, suffix, name, out.spec.variables[name].codes[code], k, got))
     return gaps

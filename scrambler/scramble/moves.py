@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 
 from scrambler.constraints.base import CompiledRule
-from scrambler.coverage import count_codes
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 
@@ -15,6 +14,16 @@ from scrambler.sampling import Sampler
 def rules_for(sampler: Sampler, name: str) -> tuple[list[CompiledRule], list[CompiledRule]]:
     """Every row rule naming the variable (whatever the draw order), and its temporal rules."""
     return [r for r in sampler.rules if name in r.variables and not r.temporal], sampler.plans[name].temporal
+
+
+def sample_rows(mask: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``size`` of the rows where ``mask`` holds, in random order. Coverage asks for a handful of rows
+    at a time: permuting (and budgeting) all 7 million rows for each of hundreds of categories cost more than
+    a second per category at full scale."""
+    rows = np.nonzero(mask)[0]
+    if len(rows) <= size:
+        return rng.permutation(rows)
+    return rows[rng.choice(len(rows), size=size, replace=False)]
 
 
 def tuple_keys(panel: Panel, combo: tuple[str, ...], t: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -47,28 +56,42 @@ def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: lis
     be given up: taking every row returned still leaves each value, and each declared combination of the
     table block (rows present at t0, variables ``shown``) that contains one of them, at k or more where it
     was. Coverage must never be zero-sum between two rare categories or tuples of the same block; a value
-    held by c rows lends at most c - k of them, in candidate order."""
-    rows = out.present[t0]
+    held by c rows lends at most c - k of them, in candidate order. A static shows in every table its person
+    is in: its c is the smallest over the tables' periods where it occurs."""
+    spec = out.spec
     keep = np.ones(len(candidates), dtype=bool)
+    table_periods = sorted({spec.panel.periods.index(p) for _, _, p in spec.table_names()})
     for name in changed:
-        var = out.spec.variables[name]
+        var = spec.variables[name]
         if var.is_categorical:
-            current = out.values(name, t)
-            counts = count_codes(current[rows], len(var.codes))
-            key = current[candidates].astype(np.int64)
-            keep &= _within_budget(key, key >= 0, counts[np.maximum(key, 0)] - k)
+            key = out.values(name, t).astype(np.int64)
+            periods = table_periods if var.is_static else [t0]
+            held = _held(out, key, key >= 0, [len(var.codes)], candidates, periods)
+            keep &= _within_budget(key[candidates], key[candidates] >= 0, held - k)
     for combo in combos:
         if not set(combo) & set(changed) or not all(v in shown for v in combo):
             continue
         key, valid, sizes = tuple_keys(out, combo, t)
-        keys, counts = count_keys(key[rows & valid], sizes)
-        key, valid = key[candidates], valid[candidates]
-        held = np.zeros(len(candidates), dtype=np.int64)
-        if len(keys):
-            pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-            held = np.where(keys[pos] == key, counts[pos], 0)
-        keep &= _within_budget(key, valid, held - k)
+        periods = table_periods if all(spec.variables[v].is_static for v in combo) else [t0]
+        held = _held(out, key, valid, sizes, candidates, periods)
+        keep &= _within_budget(key[candidates], valid[candidates], held - k)
     return candidates[keep]
+
+
+def _held(out: Panel, key: np.ndarray, valid: np.ndarray, sizes: list[int], candidates: np.ndarray,
+          periods: list[int]) -> np.ndarray:
+    """For each candidate, how many persons share its key, the smallest over ``periods`` (rows present
+    there) where the key occurs at all."""
+    held = np.full(len(candidates), np.iinfo(np.int64).max, dtype=np.int64)
+    mine = key[candidates]
+    for p in periods:
+        keys, counts = count_keys(key[out.present[p] & valid], sizes)
+        if not len(keys):
+            continue
+        pos = np.minimum(np.searchsorted(keys, mine), len(keys) - 1)
+        found = keys[pos] == mine
+        held = np.where(found, np.minimum(held, counts[pos]), held)
+    return np.where(held == np.iinfo(np.int64).max, 0, held)
 
 
 def _within_budget(key: np.ndarray, limited: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -156,9 +179,10 @@ def redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, co
 
 
 def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows: np.ndarray,
-                   fixed: dict[str, int], source: Panel, templates: np.ndarray) -> np.ndarray:
-    """Give ``rows`` the static values ``fixed`` by redrawing their whole trajectory: every period is drawn
-    again, ``fixed`` proposed as is, the other statics proposed from a template input person (``templates``,
+                   fixed: dict[str, int], source: Panel, templates: np.ndarray, t: int = 0) -> np.ndarray:
+    """Give ``rows`` the values ``fixed`` (statics, or periodic values wanted at period t: proposed at every
+    period, which rules across time such as "constant" or "only towards X" accept) by redrawing their whole
+    trajectory: every period is drawn again, ``fixed`` proposed as is, the other statics proposed from a template input person (``templates``,
     one per row, holding ``fixed``) and the periodic values from the row itself: they are kept wherever the
     new statics allow them, so the categories already covered stay. A static that other statics depend on (a
     measure that brings its own block of details) cannot be moved alone; the template brings a context in
@@ -186,7 +210,7 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
             sampler.draw_period(out, s, rng, rows=live, proposals=propose, on_dead=failed.append)
     took = np.ones(len(rows), dtype=bool)
     for var, code in fixed.items():
-        took &= out.static[var][rows] == code
+        took &= out.values(var, t)[rows] == code
     if failed:
         took &= ~np.isin(rows, np.concatenate(failed))
     back = ~took
@@ -200,15 +224,22 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
 def cover_statics(out: Panel, sampler: Sampler, rng: np.random.Generator, t0: int, t: int,
                   shown: tuple[str, ...], fixed: dict[str, int], need: int, k: int,
                   combos: tuple[tuple[str, ...], ...], source: Panel) -> int:
-    """Bring the static values ``fixed`` to ``need`` more persons of a table block by whole-person redraws
-    (:func:`redraw_persons`), taking persons whose current values can spare them, those present in the most
-    periods first (a static shows in every table the person is in). Returns how many took the values."""
-    holds = np.logical_and.reduce([out.static[v] == c for v, c in fixed.items()])
-    rows = out.present[t0] & out.present[t] & ~holds
-    candidates = rng.permutation(np.nonzero(rows)[0])
+    """Bring the values ``fixed`` (statics, or periodic values that rules across time tie to the rest of the
+    trajectory) to ``need`` more persons of a table block by whole-person redraws (:func:`redraw_persons`),
+    taking persons whose current values can spare them, those present in the most periods first (a static
+    shows in every table the person is in). Returns how many took the values."""
+    holds = np.logical_and.reduce([out.values(v, t) == c for v, c in fixed.items()])
+    candidates = sample_rows(out.present[t0] & out.present[t] & ~holds, 50 * need + 100, rng)
     candidates = candidates[np.argsort(-out.present[:, candidates].sum(axis=0), kind="stable")]
     candidates = spare_rows(out, t0, t, shown, list(fixed), k, combos, candidates)
-    templates = np.nonzero(np.logical_and.reduce([source.static[v] == c for v, c in fixed.items()]))[0]
+    if all(v in source.static for v in fixed):
+        has = np.logical_and.reduce([source.static[v] == c for v, c in fixed.items()])
+    else:  # input persons showing the values at t, else at any period
+        has = source.present[t] & np.logical_and.reduce([source.values(v, t) == c for v, c in fixed.items()])
+        if not has.any():
+            has = np.logical_and.reduce([(source.periodic[v] == c).any(axis=0) if v in source.periodic
+                                         else source.static[v] == c for v, c in fixed.items()])
+    templates = np.nonzero(has)[0]
     done = 0
     for _ in range(3):  # a few small batches: most redraws take, the rest are put back
         batch = candidates[: 2 * (need - done) + 2]
@@ -216,7 +247,7 @@ def cover_statics(out: Panel, sampler: Sampler, rng: np.random.Generator, t0: in
         if len(batch) == 0 or len(templates) == 0:
             break
         took = redraw_persons(out, sampler, rng, batch, fixed, source,
-                              templates[rng.integers(0, len(templates), size=len(batch))])
+                              templates[rng.integers(0, len(templates), size=len(batch))], t)
         done += len(took)  # a few more than needed may take them: valid, and spare_rows allowed them all
         if done >= need:
             break

@@ -31,6 +31,7 @@ from scrambler.tables import published_observation
 
 LABEL = "scrambled data: depicts no real situation"
 GUARD_ROUNDS = 12
+COVERAGE_ROUNDS = 8
 GUARD_ESCALATIONS = 6
 Progress = Callable[[str, int, int], None]
 
@@ -124,13 +125,15 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     wanted_combos = combination_counts(source, spec.scramble.coverage_combinations)
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
-    for _ in range(3):
-        gaps = ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted, wanted_combos=wanted_combos)
+    for _ in range(COVERAGE_ROUNDS):
+        ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted, wanted_combos=wanted_combos)
         guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
-        if not current_gaps(wanted, out, k, codelist) and not combination_gaps(source, out, k, wanted_combos):
+        # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
+        # what stands now is what gets reported; go on while rounds still close gaps
+        before = len(gaps) if gaps else None
+        gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
+        if not gaps or (before is not None and len(gaps) >= before):
             break
-    # the guard's last redraws may have undone some coverage: report what stands now
-    gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
