@@ -16,6 +16,7 @@ from scrambler.scramble.combos import combination_counts
 from scrambler.scramble.moves import redraw_persons, spare_rows
 from scrambler.scramble.profile import profile_models
 from scrambler.spec import DatasetSpec
+from scrambler.spec.model import BlockSpec
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +28,17 @@ def _copy(panel: Panel) -> Panel:
     return panel.subset(np.arange(panel.n))
 
 
+def _first_block(spec: DatasetSpec) -> tuple[str, int, BlockSpec, int]:
+    """The first table's first period: (table name, t0, its first block, the block's period index)."""
+    name, table, period = spec.table_names()[0]
+    t0 = spec.panel.periods.index(period)
+    block = table.blocks[0]
+    return name, t0, block, t0 + block.offset
+
+
 def test_spare_rows_lends_at_most_count_minus_k(mini_spec: DatasetSpec, population: Panel) -> None:
     panel = _copy(population)
-    table = mini_spec.tables[0]
-    t0 = mini_spec.panel.periods.index(table.periods[0])
-    block = table.blocks[0]
-    t = t0 + block.offset
+    _, t0, block, t = _first_block(mini_spec)
     rows = np.nonzero(panel.present[t0])[0]
     status = mini_spec.variables["status"]
     # plant: code 0 on 7 rows, code 1 on 3 rows, the rest on code 2 (nulls are not allowed for status)
@@ -51,13 +57,9 @@ def test_spare_rows_lends_at_most_count_minus_k(mini_spec: DatasetSpec, populati
 
 def test_spare_rows_protects_declared_tuples(mini_spec: DatasetSpec, population: Panel) -> None:
     panel = _copy(population)
-    table = mini_spec.tables[0]
-    t0 = mini_spec.panel.periods.index(table.periods[0])
-    block = table.blocks[0]
-    t = t0 + block.offset
+    name, t0, block, t = _first_block(mini_spec)
     rows = np.nonzero(panel.present[t0])[0]
     combo = ("sex", "status")
-    name = next(n for n, tb, p in mini_spec.table_names() if tb is table and p == table.periods[0])
     before = combination_counts(panel, (combo,))[(name, block.suffix, combo)]
     kept = spare_rows(panel, t0, t, block.variables, ["status"], 3, (combo,), rows)
     taken = pd.Series(list(zip(panel.static["sex"][kept].tolist(), panel.periodic["status"][t, kept].tolist(),
@@ -66,6 +68,26 @@ def test_spare_rows_protects_declared_tuples(mini_spec: DatasetSpec, population:
         # giving up every row returned leaves each tuple at 3 or more where it was
         assert before[tup] - count >= 3, (tup, before[tup], count)
     assert len(kept) > 0
+
+
+def test_spare_rows_budgets_a_static_over_every_table(mini_spec: DatasetSpec, population: Panel) -> None:
+    """A static shows in every table its person is in: what it lends must leave k in each of them."""
+    panel = _copy(population)
+    _, t0, block, t = _first_block(mini_spec)
+    sex = mini_spec.variables["sex"]
+    female = sex.codes.index("F")
+    women = np.nonzero(panel.static["sex"] == female)[0]
+    panel.static["sex"][women[12:]] = sex.codes.index("M")  # 12 women left, spread over the periods
+    k = 3
+    kept = spare_rows(panel, t0, t, block.variables, ["sex"], k, (), np.arange(panel.n))
+    lent = np.zeros(panel.n, dtype=bool)
+    lent[kept] = True
+    periods = sorted({mini_spec.panel.periods.index(p) for _, _, p in mini_spec.table_names()})
+    for p in periods:
+        there = panel.present[p] & (panel.static["sex"] == female)
+        if there.any():
+            assert (there & ~lent).sum() >= k, f"period {p}: fewer than k women left"
+    assert (lent & (panel.static["sex"] == female)).any(), "some women can still be lent"
 
 
 def test_combination_counts_match_a_groupby(mini_spec: DatasetSpec, population: Panel) -> None:
