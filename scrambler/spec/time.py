@@ -65,21 +65,6 @@ def to_quarters(values: np.ndarray, grain: str, anchor: str, reference_month: in
     raise ValueError("cannot convert months to quarters")
 
 
-def format_values(values: np.ndarray, grain: str) -> np.ndarray:
-    """Vectorised formatting of non-null time values to their text form (object array, None for NaN)."""
-    out = np.full(values.shape, None, dtype=object)
-    ok = ~np.isnan(values)
-    v = values[ok].astype(np.int64)
-    if grain == "month":
-        text = np.char.add(np.char.add((v // 12).astype(str), "-"), np.char.zfill((v % 12 + 1).astype(str), 2))
-    elif grain == "quarter":
-        text = np.char.add(np.char.add((v // 4).astype(str), "Q"), (v % 4 + 1).astype(str))
-    else:
-        text = v.astype(str)
-    out[ok] = text
-    return out
-
-
 def parse_values(texts: np.ndarray, grain: str) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised parsing of text time values; returns (values as float with NaN for null, bad mask).
 
