@@ -71,6 +71,8 @@ class Panel:
     periodic: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T, n)
     observed: dict[str, np.ndarray] | None = None  # name -> (T, n) bool; None: everything observed
     source_ids: np.ndarray | None = None  # (n,) national numbers (str), never published
+    # (n,) bool while a caller tracks which persons coverage rewrites (so the guard rechecks only them)
+    touched: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -11,6 +11,12 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 
 
+def touch(out: Panel, rows: np.ndarray) -> None:
+    """Record that these persons' values are being rewritten (see ``Panel.touched``)."""
+    if out.touched is not None:
+        out.touched[rows] = True
+
+
 def rules_for(sampler: Sampler, name: str) -> tuple[list[CompiledRule], list[CompiledRule]]:
     """Every row rule naming the variable (whatever the draw order), and its temporal rules."""
     return [r for r in sampler.rules if name in r.variables and not r.temporal], sampler.plans[name].temporal
@@ -126,6 +132,7 @@ def direct(out: Panel, sampler: Sampler, name: str, code: int, t: int, rows: np.
             row_rules: list[CompiledRule], temporal: list[CompiledRule]) -> int:
     ok = valid_with(out, name, code, t, rows, row_rules, temporal, sampler)
     chosen = rows[ok][:need]
+    touch(out, chosen)
     if name in out.static:
         out.static[name][chosen] = code
     else:
@@ -141,6 +148,7 @@ def redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, co
     context the category needs. Later variables keep their current values where still allowed."""
     if len(rows) == 0:
         return 0
+    touch(out, rows)
     order = np.argsort(rows)
     rows = rows[order]
     saved = {n: v[t, rows].copy() for n, v in out.periodic.items()}
@@ -190,6 +198,7 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
     took it."""
     if len(rows) == 0:
         return rows
+    touch(out, rows)
     order = np.argsort(rows)
     rows, templates = rows[order], templates[order]
     saved_static = {n: v[rows].copy() for n, v in out.static.items()}

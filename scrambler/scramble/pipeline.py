@@ -125,15 +125,28 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     wanted_combos = combination_counts(source, spec.scramble.coverage_combinations)
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
+    recheck: np.ndarray | None = None  # None: every person (the draw has not been guarded yet)
     for _ in range(COVERAGE_ROUNDS):
+        out.touched = np.zeros(out.n, dtype=bool)
         ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted, wanted_combos=wanted_combos)
-        guard_info = _guard(index, out, sampler, plan, proposals, rng, progress)
+        if recheck is not None:
+            recheck = np.nonzero(out.touched)[0]  # coverage rewrote only these since the last guard
+        out.touched = None
+        guard_info = _merge_guard(guard_info, _guard(index, out, sampler, plan, proposals, rng, recheck))
+        recheck = np.zeros(0, dtype=np.int64)
         # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
         # what stands now is what gets reported; go on while rounds still close gaps
         before = len(gaps) if gaps else None
         gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
         if not gaps or (before is not None and len(gaps) >= before):
             break
+    # the guard rechecked only what each round rewrote: one last look at every person-period, so that no
+    # equal person-period can slip through whatever the bookkeeping
+    still = sum(len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods)))
+    if still:
+        raise UnsatisfiableError([Issue(code="real-situation", message=f"{still} person-period(s) still equal an "
+                                        "input person-period; nothing was written (declare fewer quasi-identifiers "
+                                        "or more scrambling)")])
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
@@ -170,13 +183,14 @@ def _backtrack(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: P
 
 
 def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan, proposals: MethodProposals,
-           rng: np.random.Generator, progress: Progress | None) -> dict[str, Any]:
-    """Redraw person-periods equal to an input person-period: first a growing share of the period's
-    variables, then, for persons that still collide, their whole trajectory (statics included) with only the
-    skeleton proposed. Raises rather than return a collision."""
+           rng: np.random.Generator, rows: np.ndarray | None = None) -> dict[str, Any]:
+    """Redraw person-periods equal to an input person-period (of ``rows``; default every person): first a
+    growing share of the period's variables, then, for persons that still collide, their whole trajectory
+    (statics included) with only the skeleton proposed. Raises rather than leave a collision."""
     spec = out.spec
     T = len(out.periods)
-    hits = {t: guard_mod.collisions(index, out, t) for t in range(T)}
+    hits = {t: guard_mod.collisions(index, out, t, None if rows is None else rows[out.present[t, rows]])
+            for t in range(T)}
     initial = {t: len(h) for t, h in hits.items()}
     rounds = escalations = 0
     for _ in range(GUARD_ESCALATIONS):
@@ -190,17 +204,27 @@ def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan
         _backtrack(out, sampler, proposals, plan, rng, stuck, T - 1)
         # only the redrawn persons can collide anew: recheck them, not the whole output
         hits = {t: guard_mod.collisions(index, out, t, stuck[out.present[t, stuck]]) for t in range(T)}
-    final = {t: len(guard_mod.collisions(index, out, t)) for t in range(T)}
-    if any(final.values()):
-        raise UnsatisfiableError([Issue(code="real-situation", message=f"{sum(final.values())} person-period(s) "
-                                        f"still equal an input person-period after {GUARD_ESCALATIONS} escalations; "
-                                        "nothing was written (declare fewer quasi-identifiers or more scrambling)")])
+    left = sum(len(h) for h in hits.values())
+    if left:
+        raise UnsatisfiableError([Issue(code="real-situation", message=f"{left} person-period(s) still equal an "
+                                        f"input person-period after {GUARD_ESCALATIONS} escalations; nothing was "
+                                        "written (declare fewer quasi-identifiers or more scrambling)")])
     label = {spec.panel.periods[t]: n for t, n in initial.items()}
     return {"quasi_identifiers": "all" if spec.scramble.guard_quasi_identifiers is None
             else list(spec.scramble.guard_quasi_identifiers), "k": spec.scramble.guard_k,
             "collisions_before": {str(p): n for p, n in label.items()}, "collisions_after": 0,
             "rounds": rounds, "whole_person_redraws": escalations,
             "input_rare_combinations": {str(spec.panel.periods[t]): n for t, n in index.rare.items()}}
+
+
+def _merge_guard(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """The guard's figures over the coverage rounds: collisions and redraws add up, rounds take the max."""
+    if not total:
+        return more
+    return {**more, "collisions_before": {p: total["collisions_before"][p] + n
+                                          for p, n in more["collisions_before"].items()},
+            "rounds": max(total["rounds"], more["rounds"]),
+            "whole_person_redraws": total["whole_person_redraws"] + more["whole_person_redraws"]}
 
 
 def _guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan,
