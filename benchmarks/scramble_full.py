@@ -98,9 +98,11 @@ def main() -> None:
             lines.append(f"scrambler stages for {n:,} persons: {json.dumps(stages)}")
         if floor_run is not None and floor_run.ok():
             ratio = r.wall_s / floor_run.wall_s
+            # issue 6 sets the 3x target for the full run only; the 100,000-person run is compared with SDV
+            verdict = (f"; target <= {TARGET:.0f}x: {'met' if ratio <= TARGET else 'NOT met'}" if n == persons_in
+                       else " (no target against the floor)")
             verdicts.append(f"{persons_in:,} -> {n:,}: scrambler / floor = {ratio:.2f}x wall "
-                            f"({r.cpu_s / floor_run.cpu_s:.2f}x CPU); target <= {TARGET:.0f}x: "
-                            f"{'met' if ratio <= TARGET else 'NOT met'}")
+                            f"({r.cpu_s / floor_run.cpu_s:.2f}x CPU){verdict}")
     print("\n" + "\n".join([f"input: {population} ({persons_in:,} persons)", "", *table, "", *verdicts, *lines, "",
                             format_machine(info), f"command: `{command}`"]))
 
