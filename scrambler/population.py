@@ -90,17 +90,49 @@ def generate_population(spec: DatasetSpec, persons: int, seed: int,
     for _ in range(4):
         panel = _simulate(spec, n0, rng, progress)
         keep = np.nonzero(panel.in_tables())[0]
-        if len(keep) >= persons:
-            chosen = np.sort(rng.choice(keep, size=persons, replace=False))
+        chosen, short = _choose(spec, panel, keep, persons, rng)
+        if chosen is not None:
             panel.compact(chosen)
             break
-        n0 = int(n0 * persons / max(len(keep), 1) * 1.05) + 10
+        n0 = int(n0 * short * 1.05) + 10
     else:  # pragma: no cover - dynamics that empty the tables
         raise SpecError([Issue(code="bad-value", message="the generator's dynamics leave too few persons")])
     panel.ids = new_sequence_numbers(panel.n, rng)
     if spec.source_identifier:
         panel.source_ids = _national_numbers(spec, panel, rng)
     return panel
+
+
+def group_quotas(sizes: Mapping[str, float], codes: tuple[str, ...], persons: int) -> dict[int, int]:
+    """Persons per group code: shares of ``persons`` by size, rounded so that they add up exactly (largest
+    remainders first)."""
+    total = sum(sizes.values())
+    exact = {codes.index(c): persons * size / total for c, size in sizes.items()}
+    quotas = {c: int(np.floor(x)) for c, x in exact.items()}
+    for c in sorted(exact, key=lambda c: exact[c] - quotas[c], reverse=True)[: persons - sum(quotas.values())]:
+        quotas[c] += 1
+    return quotas
+
+
+def _choose(spec: DatasetSpec, panel: Panel, keep: np.ndarray, persons: int, rng: np.random.Generator
+            ) -> tuple[np.ndarray | None, float]:
+    """The persons of the population: ``persons`` of the simulated ones, each group (generator ``groups``)
+    sampled on its own to its exact quota. Returns (sorted rows, 1.0), or (None, factor) when the simulation
+    gave too few persons (of some group) and must be run ``factor`` times larger."""
+    groups = spec.generator.groups
+    if groups is None:
+        if len(keep) < persons:
+            return None, persons / max(len(keep), 1)
+        return np.sort(rng.choice(keep, size=persons, replace=False)), 1.0
+    name, sizes = groups
+    values = panel.static[name][keep]
+    quotas = group_quotas(sizes, spec.variables[name].codes, persons)
+    members = {code: keep[values == code] for code in quotas}
+    short = max(quota / max(len(members[code]), 1) for code, quota in quotas.items())
+    if short > 1:
+        return None, short
+    parts = [rng.choice(members[code], size=quota, replace=False) for code, quota in quotas.items()]
+    return np.sort(np.concatenate(parts)), 1.0
 
 
 def _simulate(spec: DatasetSpec, n0: int, rng: np.random.Generator,

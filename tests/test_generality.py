@@ -8,11 +8,12 @@ import functools
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scrambler.check import check
 from scrambler.panel import Panel
-from scrambler.population import generate_population
+from scrambler.population import generate_population, group_quotas
 from scrambler.scramble.pipeline import ScrambleResult, scramble
 from scrambler.spec.load import load_spec
 from scrambler.spec.model import DatasetSpec
@@ -83,3 +84,23 @@ def test_engine_is_dataset_neutral() -> None:
     assert found.returncode in (0, 1) and untracked.returncode in (0, 1)
     hits = (found.stdout + untracked.stdout).strip()
     assert hits == "", hits
+
+
+def test_groups_are_sampled_separately_to_their_sizes() -> None:
+    """21/128 declares three target groups of 20,000 (generator `groups`): a stand-in of any size holds each
+    group's exact share, and the rules still hold."""
+    spec = _load("foreign-diplomas-21-128")
+    assert spec.generator.groups is not None
+    name, sizes = spec.generator.groups
+    panel = generate_population(spec, 601, 3)
+    counts = np.bincount(panel.static[name], minlength=len(spec.variables[name].codes))
+    assert sorted(counts[counts > 0].tolist()) == [200, 200, 201]
+    assert check(spec, panel_to_tables(panel)).violations == 0
+
+
+def test_group_quotas_add_up_and_follow_the_sizes() -> None:
+    codes = ("a", "b", "c")
+    assert group_quotas({"a": 1, "b": 1, "c": 1}, codes, 100) == {0: 34, 1: 33, 2: 33}
+    assert group_quotas({"a": 3, "c": 1}, codes, 10) == {0: 8, 2: 2}  # 7.5 / 2.5: one more to the larger rest
+    quotas = group_quotas({"a": 0.2, "b": 0.3, "c": 0.5}, codes, 7)
+    assert sum(quotas.values()) == 7 and quotas[2] >= quotas[1] >= quotas[0]

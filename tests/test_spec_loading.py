@@ -95,6 +95,12 @@ CASES = [
          "    rows: [[N, A], [N, null], [S, B], [S, null], [E, B], [E, C], [E, null]]",
          "    allowed: ../../etc/passwd", "bad-path", "mini/rules.yaml", rule="office-of-region",
          message=("../../etc/passwd", "leaves the spec folder")),
+    Case("groups-on-a-periodic-variable", "generator.yaml", "", "groups: {variable: status, sizes: {W: 1, U: 1}}\n",
+         "bad-value", "mini/generator.yaml", variable="status", message=("static categorical",)),
+    Case("groups-with-an-unknown-code", "generator.yaml", "", "groups: {variable: sex, sizes: {M: 1, Q: 1}}\n",
+         "unknown-code", "mini/generator.yaml", variable="sex", message=("'Q'",)),
+    Case("groups-with-a-zero-size", "generator.yaml", "", "groups: {variable: sex, sizes: {M: 1, F: 0}}\n",
+         "bad-value", "mini/generator.yaml", variable="sex", message=("must be a number > 0",)),
 ]
 
 

@@ -17,7 +17,7 @@ from scrambler.spec.reader import Reader
 
 SCRAMBLE_KEYS = ("methods", "coverage", "guard")
 METHOD_KEYS = ("variables", "method", "strata", "amount", "source")
-GENERATOR_KEYS = ("weights", "conditional", "numeric", "null_share", "stay", "dynamics", "order")
+GENERATOR_KEYS = ("weights", "conditional", "numeric", "null_share", "stay", "dynamics", "order", "groups")
 DYNAMICS_KEYS = ("death", "emigration", "ageing", "entries")
 
 
@@ -212,6 +212,9 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
                 reader.issue("unknown-variable", f"entries set {k!r}, which is not declared", **where)
         entries.append(EntrySpec(share=_rate(reader, item.get("share"), "entry share", **where), set=setv))
     order = _names(reader, raw.get("order"), variables, "order", **where)
+    groups = _groups(reader, raw.get("groups"), variables, where)
+    if groups is not None and groups[0] not in weights:
+        weights[groups[0]] = dict(groups[1])  # simulate the groups in proportion to their sizes
     death_value = death.get("value")
     return GeneratorSpec(
         weights=weights, conditional=conditional, numeric=numeric, null_share=null_share, stay=stay,
@@ -220,4 +223,37 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
         death_value=None if death_value is None else ("true" if death_value is True else str(death_value)),
         emigration_rate=_rate(reader, emigration.get("rate"), "emigration rate", **where),
         ageing_variable=ageing.get("variable"), ageing_rate=_rate(reader, ageing.get("rate"), "ageing rate", **where),
-        entries=tuple(entries), order=order)
+        entries=tuple(entries), order=order, groups=groups)
+
+
+def _groups(reader: Reader, raw: Any, variables: dict[str, Variable], where: dict[str, Any]
+            ) -> tuple[str, dict[str, float]] | None:
+    """``groups: {variable: V, sizes: {code: relative size}}``: populations sampled separately."""
+    if raw is None:
+        return None
+    table = _mapping_of(reader, raw, "groups", **where)
+    reader.check_keys(table, ("variable", "sizes"), where["file"], rule="groups")
+    name = table.get("variable")
+    var = variables.get(name) if isinstance(name, str) else None
+    if var is None:
+        reader.issue("unknown-variable", f"groups names {name!r}, which is not declared", **where)
+        return None
+    if not (var.is_static and var.is_categorical):
+        reader.issue("bad-value", "groups need a static categorical variable (one group per person)", **where,
+                     variable=var.name)
+        return None
+    sizes: dict[str, float] = {}
+    for code, size in _mapping_of(reader, table.get("sizes"), "groups.sizes", **where).items():
+        text = "true" if code is True else "false" if code is False else str(code)
+        if text not in var.codes:
+            reader.issue("unknown-code", f"groups.sizes names {text!r}, not a code of {var.name}", **where,
+                         variable=var.name)
+        elif isinstance(size, bool) or not isinstance(size, (int, float)) or size <= 0:
+            reader.issue("bad-value", f"the size of group {text!r} must be a number > 0, got {size!r}"[:200],
+                         **where, variable=var.name)
+        else:
+            sizes[text] = float(size)
+    if not sizes:
+        reader.issue("bad-value", "groups.sizes must give at least one group a size", **where, variable=var.name)
+        return None
+    return var.name, sizes

@@ -297,6 +297,9 @@ class GeneratorSpec:
     ageing_rate: float = 0.0
     entries: tuple[EntrySpec, ...] = ()
     order: tuple[str, ...] = ()
+    # populations sampled separately: (static categorical variable, code -> relative size); the population
+    # holds exactly its share of persons of each group, each drawn from that group's own simulated persons
+    groups: tuple[str, Mapping[str, float]] | None = None
 
 
 @dataclass(frozen=True)
