@@ -107,6 +107,21 @@ class LazyTables(Mapping[str, pa.Table]):
             raise DataError([Issue(code="unreadable-file", file=str(path),
                                    message=f"not a Parquet file: {exc}")]) from None
 
+    def identifiers(self, name: str, column: str) -> pa.Table:
+        """Only the identifier column of a table (an empty table when the file has no such column)."""
+        import pyarrow.parquet as pq
+
+        from scrambler.errors import DataError
+
+        path = self.paths[name]
+        try:
+            if column not in pq.read_schema(path).names:
+                return pa.table({})
+            return pq.read_table(path, columns=[column])
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError([Issue(code="unreadable-file", file=str(path),
+                                   message=f"not a Parquet file: {exc}")]) from None
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)
 

@@ -79,15 +79,16 @@ def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label
     return counts
 
 
-def read_dataset(spec: DatasetSpec, folder: str | Path, strict: bool = True) -> Panel:
-    """Decode a dataset folder into a panel. With ``strict``, structural problems raise DataError."""
+def read_dataset(spec: DatasetSpec, folder: str | Path, strict: bool = True, source_ids: bool = True) -> Panel:
+    """Decode a dataset folder into a panel. With ``strict``, structural problems raise DataError. Without
+    ``source_ids`` the national numbers are not read at all (scrambling never needs them)."""
     decoded = tables_to_panel(spec, read_tables(folder, spec))
     if strict and decoded.issues:
         raise DataError([Issue(code=i.code, message=i.message, file=str(folder), table=i.table,
                                variable=i.variable, row=i.row) for i in decoded.issues])
     panel = decoded.panel
     source = Path(folder) / SOURCE_FILE
-    if source.is_file() and spec.source_identifier:
+    if source_ids and source.is_file() and spec.source_identifier:
         panel.source_ids = _read_source_ids(spec, source, panel.ids)
     return panel
 

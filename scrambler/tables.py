@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -185,6 +186,13 @@ def _decode_numeric(var: Variable, column: pa.ChunkedArray, table: str, col: str
     return values
 
 
+@runtime_checkable
+class IdentifierReader(Protocol):
+    """A mapping of tables that can read one table's identifier column alone (see check.LazyTables)."""
+
+    def identifiers(self, name: str, column: str) -> pa.Table: ...
+
+
 def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decoded:
     """Decode the spec's tables into a panel with observation masks; collect structural issues."""
     issues: list[Issue] = []
@@ -199,7 +207,8 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
         if name not in tables:
             issues.append(Issue(code="missing-table", table=name, message="the table is missing"))
             continue
-        data = tables[name]
+        # a lazy folder reads just the identifier column here; the whole table is read when decoded
+        data = tables.identifiers(name, id_name) if isinstance(tables, IdentifierReader) else tables[name]
         if id_name not in data.column_names:
             issues.append(Issue(code="missing-column", table=name, variable=id_name,
                                 message="the identifier column is missing"))
@@ -328,6 +337,9 @@ def _merge(target: np.ndarray, seen: np.ndarray, rows: np.ndarray, values: np.nd
            table: str, column: str, ids: np.ndarray, var: Variable) -> None:
     """Write decoded values into the panel; where another block already wrote them, they must agree."""
     already = seen[rows]  # statics: marked observed for every period once a first table wrote them
+    if not already.any():  # the usual case: the first block to show these cells
+        target[rows] = values
+        return
     old = target[rows]
     if var.is_categorical:
         differ = already & (old != values)

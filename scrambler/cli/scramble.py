@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise ScramblerError("--scheduler and --partitions need --engine dask")
     with Progress() as progress:
         if args.engine == "local":
-            result = scramble(spec, read_dataset(spec, args.input), args.persons, args.seed, k=args.k,
+            result = scramble(spec, read_dataset(spec, args.input, source_ids=False), args.persons, args.seed, k=args.k,
                               codelist_coverage=args.codelist_coverage or None, progress=progress.update)
         else:
             from scrambler.distributed import scramble_dask
