@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from scrambler.errors import Issue
 from scrambler.panel import CODE_DTYPE, Panel, is_null
 from scrambler.spec.model import TIME_GRAIN, DatasetSpec, TableSpec, Variable
-from scrambler.spec.time import format_period, parse_period, parse_values
+from scrambler.spec.time import format_period, parse_period
 
 EXAMPLES = 5
 
@@ -173,8 +173,7 @@ def _decode_numeric(var: Variable, column: pa.ChunkedArray, table: str, col: str
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_dictionary(arr.type):
         issues.append(Issue(code="type-error", table=table, variable=col,
                             message=f"expected numbers ({var.type}), found text"))
-        texts = np.asarray(pc.cast(arr, pa.string()).to_numpy(zero_copy_only=False), dtype=object)
-        values, _ = parse_values(texts, "year")
+        values, _ = _decode_time(arr, "year")  # whole numbers written as text still decode (the issue stands)
         return values
     values = np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
     if var.integral:

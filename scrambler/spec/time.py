@@ -63,24 +63,3 @@ def to_quarters(values: np.ndarray, grain: str, anchor: str, reference_month: in
         offset = {"start": 0, "end": 3, "ref": (reference_month - 1) // 3}[anchor]
         return values * 4 + offset
     raise ValueError("cannot convert months to quarters")
-
-
-def parse_values(texts: np.ndarray, grain: str) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised parsing of text time values; returns (values as float with NaN for null, bad mask).
-
-    A column holds few distinct periods: parse each distinct text once (regex on hundreds of values, not
-    millions) and map back.
-    """
-    import pandas as pd
-
-    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=True)
-    parsed = np.full(len(uniques) + 1, np.nan)
-    bad_unique = np.zeros(len(uniques) + 1, dtype=bool)
-    for i, text in enumerate(uniques):
-        try:
-            parsed[i] = parse_period(text, grain)
-        except ValueError:
-            bad_unique[i] = True
-    values = parsed[codes]  # code -1 (null) picks the trailing NaN
-    bad = bad_unique[codes]
-    return values, bad
