@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
     settings = ReportSettings(small_cell=args.small_cell, rows=args.rows, n_attacks=args.attacks, seed=args.seed,
                               privacy_attacks=not args.fast, fidelity=not args.fast)
     spec = load_spec(args.spec)
-    scrambled = read_dataset(spec, args.run)
-    source = read_dataset(spec, args.input)
-    sample = read_dataset(spec, args.sample) if args.sample else None
+    scrambled = read_dataset(spec, args.run, source_ids=False)
+    source = read_dataset(spec, args.input, source_ids=False)
+    sample = read_dataset(spec, args.sample, source_ids=False) if args.sample else None
     report = check(spec, scrambled)
     paths = write_run_reports(args.run, scrambled, source, report, sample, settings, out=args.out)
     sizes = ", ".join(f"{name} {path.stat().st_size // 1024} KB" for name, path in sorted(paths.items()))

@@ -72,4 +72,4 @@ def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: st
         return {}
     from scrambler.datasets import read_dataset
 
-    return write_run_reports(run_dir, result.panel, read_dataset(spec, root), result.report)
+    return write_run_reports(run_dir, result.panel, read_dataset(spec, root, source_ids=False), result.report)
