@@ -96,28 +96,24 @@ class LazyTables(Mapping[str, pa.Table]):
         self.paths = paths
 
     def __getitem__(self, name: str) -> pa.Table:
-        import pyarrow.parquet as pq
-
-        from scrambler.errors import DataError
-
-        path = self.paths[name]
-        try:
-            return pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError([Issue(code="unreadable-file", file=str(path),
-                                   message=f"not a Parquet file: {exc}")]) from None
+        return self._read(name)
 
     def identifiers(self, name: str, column: str) -> pa.Table:
         """Only the identifier column of a table (an empty table when the file has no such column)."""
+        return self._read(name, column)
+
+    def _read(self, name: str, only: str | None = None) -> pa.Table:
         import pyarrow.parquet as pq
 
         from scrambler.errors import DataError
 
         path = self.paths[name]
         try:
-            if column not in pq.read_schema(path).names:
+            if only is None:
+                return pq.read_table(path)
+            if only not in pq.read_schema(path).names:
                 return pa.table({})
-            return pq.read_table(path, columns=[column])
+            return pq.read_table(path, columns=[only])
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError([Issue(code="unreadable-file", file=str(path),
                                    message=f"not a Parquet file: {exc}")]) from None
