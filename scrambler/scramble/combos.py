@@ -10,7 +10,7 @@ from scrambler.sampling import Sampler
 from scrambler.scramble.gaps import Gap
 from scrambler.scramble.moves import (
     count_keys,
-    cover_statics,
+    cover_whole_persons,
     direct,
     redraw,
     rules_for,
@@ -94,7 +94,8 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                 done = direct(out, sampler, last, values[last], t, candidates[: 200 * need], need,
                               *rules_for(sampler, last))
                 if done < need:
-                    cover_statics(out, sampler, rng, t0, t, block.variables, values, need - done, k, combos, source)
+                    cover_whole_persons(out, sampler, rng, t0, t, block.variables, values, need - done, k, combos,
+                                        source)
                 continue
             candidates = candidates[: 20 * need]
             templates = np.nonzero(source.present[t] & np.logical_and.reduce(
@@ -123,5 +124,3 @@ def combination_gaps(source: Panel, out: Panel, k: int,
                 code = "×".join(spec.variables[v].codes[c] for v, c in zip(combo, tup, strict=True))
                 gaps.append(Gap(table_name, suffix, "×".join(combo), code, k, got))
     return gaps
-
-

@@ -17,7 +17,7 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.scramble.combos import ComboKey, ensure_combinations
 from scrambler.scramble.gaps import Gap
-from scrambler.scramble.moves import cover_statics, direct, redraw, rules_for, sample_rows, spare_rows
+from scrambler.scramble.moves import cover_whole_persons, direct, redraw, rules_for, sample_rows, spare_rows
 
 
 def _targets(wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray], out: Panel, k: int,
@@ -75,9 +75,6 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             if len(candidates) == 0:
                 continue
             done = direct(out, sampler, name, code, t, candidates, need, *rule_cache[name])
-            if done < need and var.is_static:
-                cover_statics(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
-                              spec.scramble.coverage_combinations, source)
             if done < need and not var.is_static:
                 rest = np.setdiff1d(candidates, np.nonzero(out.values(name, t) == code)[0])
                 done += redraw(out, sampler, rng, name, code, t, rest[: 20 * (need - done)], need - done)
@@ -89,12 +86,12 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                     chosen = templates[rng.integers(0, len(templates), size=len(rest))]
                     done += redraw(out, sampler, rng, name, code, t, rest, need - done, source=source,
                                    templates=chosen)
-            if done < need and not var.is_static:
-                # rules across time (constant, only towards X) or a static it implies (an exit code that
-                # means death needs a death month) tie the value to the rest of the person: one period
-                # cannot take it alone, a whole trajectory can
-                cover_statics(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
-                              spec.scramble.coverage_combinations, source)
+            if done < need:
+                # a static that others depend on, or a periodic value that rules across time (constant, only
+                # towards X) or an implied static (an exit code that means death needs a death month) tie to
+                # the rest of the person: one cell cannot take it alone, a whole trajectory can
+                cover_whole_persons(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
+                                    spec.scramble.coverage_combinations, source)
     ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos)
 
 

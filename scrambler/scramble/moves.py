@@ -110,7 +110,7 @@ def _within_budget(key: np.ndarray, limited: np.ndarray, budget: np.ndarray) -> 
 
 
 def valid_with(out: Panel, name: str, code: int, t: int, rows: np.ndarray, row_rules: list[CompiledRule],
-                temporal: list[CompiledRule], sampler: Sampler) -> np.ndarray:
+               temporal: list[CompiledRule], sampler: Sampler) -> np.ndarray:
     var = out.spec.variables[name]
     ok = np.ones(len(rows), dtype=bool)
     periods = range(len(out.periods)) if var.is_static else [t]
@@ -129,7 +129,7 @@ def valid_with(out: Panel, name: str, code: int, t: int, rows: np.ndarray, row_r
 
 
 def direct(out: Panel, sampler: Sampler, name: str, code: int, t: int, rows: np.ndarray, need: int,
-            row_rules: list[CompiledRule], temporal: list[CompiledRule]) -> int:
+           row_rules: list[CompiledRule], temporal: list[CompiledRule]) -> int:
     ok = valid_with(out, name, code, t, rows, row_rules, temporal, sampler)
     chosen = rows[ok][:need]
     touch(out, chosen)
@@ -141,8 +141,8 @@ def direct(out: Panel, sampler: Sampler, name: str, code: int, t: int, rows: np.
 
 
 def redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, code: int, t: int,
-            rows: np.ndarray, need: int, source: Panel | None = None, templates: np.ndarray | None = None,
-            require: dict[str, int] | None = None) -> int:
+           rows: np.ndarray, need: int, source: Panel | None = None, templates: np.ndarray | None = None,
+           require: dict[str, int] | None = None) -> int:
     """Set ``name`` = code on ``rows`` at t and redraw the person-period around it. With ``templates`` (input
     person-periods that hold the code), the variables drawn before ``name`` are proposed from them: the
     context the category needs. Later variables keep their current values where still allowed."""
@@ -190,12 +190,12 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
                    fixed: dict[str, int], source: Panel, templates: np.ndarray, t: int = 0) -> np.ndarray:
     """Give ``rows`` the values ``fixed`` (statics, or periodic values wanted at period t: proposed at every
     period, which rules across time such as "constant" or "only towards X" accept) by redrawing their whole
-    trajectory: every period is drawn again, ``fixed`` proposed as is, the other statics proposed from a template input person (``templates``,
-    one per row, holding ``fixed``) and the periodic values from the row itself: they are kept wherever the
-    new statics allow them, so the categories already covered stay. A static that other statics depend on (a
-    measure that brings its own block of details) cannot be moved alone; the template brings a context in
-    which it is valid. Rows that do not end with ``fixed`` are put back exactly. Returns the rows that
-    took it."""
+    trajectory: every period is drawn again, ``fixed`` proposed as is, the other statics proposed from a
+    template input person (``templates``, one per row, holding ``fixed``) and the periodic values from the row
+    itself: they are kept wherever the new statics allow them, so the categories already covered stay. A
+    static that other statics depend on (a measure that brings its own block of details) cannot be moved
+    alone; the template brings a context in which it is valid. Rows that do not end with ``fixed`` are put
+    back exactly. Returns the rows that took it."""
     if len(rows) == 0:
         return rows
     touch(out, rows)
@@ -230,9 +230,9 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
     return rows[took]
 
 
-def cover_statics(out: Panel, sampler: Sampler, rng: np.random.Generator, t0: int, t: int,
-                  shown: tuple[str, ...], fixed: dict[str, int], need: int, k: int,
-                  combos: tuple[tuple[str, ...], ...], source: Panel) -> int:
+def cover_whole_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, t0: int, t: int,
+                        shown: tuple[str, ...], fixed: dict[str, int], need: int, k: int,
+                        combos: tuple[tuple[str, ...], ...], source: Panel) -> int:
     """Bring the values ``fixed`` (statics, or periodic values that rules across time tie to the rest of the
     trajectory) to ``need`` more persons of a table block by whole-person redraws (:func:`redraw_persons`),
     taking persons whose current values can spare them, those present in the most periods first (a static

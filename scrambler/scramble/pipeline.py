@@ -125,15 +125,15 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     wanted_combos = combination_counts(source, spec.scramble.coverage_combinations)
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
-    recheck: np.ndarray | None = None  # None: every person (the draw has not been guarded yet)
-    for _ in range(COVERAGE_ROUNDS):
+    for round_ in range(COVERAGE_ROUNDS):
         out.touched = np.zeros(out.n, dtype=bool)
         ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted, wanted_combos=wanted_combos)
-        if recheck is not None:
-            recheck = np.nonzero(out.touched)[0]  # coverage rewrote only these since the last guard
+        rewritten = np.nonzero(out.touched)[0]
         out.touched = None
+        # the first round guards every person (the draw itself is unguarded); later rounds only those that
+        # coverage rewrote since the last guard
+        recheck = None if round_ == 0 else rewritten
         guard_info = _merge_guard(guard_info, _guard(index, out, sampler, plan, proposals, rng, recheck))
-        recheck = np.zeros(0, dtype=np.int64)
         # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
         # what stands now is what gets reported; go on while rounds still close gaps
         before = len(gaps) if gaps else None
