@@ -13,7 +13,7 @@ from scrambler.spec.model import (
     ScrambleSpec,
     Variable,
 )
-from scrambler.spec.reader import Reader
+from scrambler.spec.reader import Reader, code_text
 
 SCRAMBLE_KEYS = ("methods", "coverage", "guard")
 METHOD_KEYS = ("variables", "method", "strata", "amount", "source")
@@ -136,7 +136,7 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
         if not isinstance(table, dict):
             reader.issue("bad-value", f"weights of {var!r} must map codes to numbers", **where, variable=var)
             continue
-        weights[var] = {("true" if k is True else "false" if k is False else str(k)): float(v)
+        weights[var] = {code_text(k): float(v)
                         for k, v in table.items() if isinstance(v, (int, float)) and v >= 0}
         if len(weights[var]) != len(table):
             reader.issue("bad-value", "weights must be numbers >= 0", **where, variable=var)
@@ -205,7 +205,7 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
         if not isinstance(item, dict):
             reader.issue("bad-value", f"an entry must be a mapping, got {item!r}"[:200], **where)
             continue
-        setv = {str(k): ("true" if v is True else "false" if v is False else str(v))
+        setv = {str(k): code_text(v)
                 for k, v in _mapping_of(reader, item.get("set"), "entries set", **where).items()}
         for k in setv:
             if k not in variables:
@@ -244,7 +244,7 @@ def _groups(reader: Reader, raw: Any, variables: dict[str, Variable], where: dic
         return None
     sizes: dict[str, float] = {}
     for code, size in _mapping_of(reader, table.get("sizes"), "groups.sizes", **where).items():
-        text = "true" if code is True else "false" if code is False else str(code)
+        text = code_text(code)
         if text not in var.codes:
             reader.issue("unknown-code", f"groups.sizes names {text!r}, not a code of {var.name}", **where,
                          variable=var.name)

@@ -18,7 +18,7 @@ from scrambler.spec.model import (
     TransitionSpec,
     Variable,
 )
-from scrambler.spec.reader import Reader
+from scrambler.spec.reader import Reader, code_text
 
 COMMON = ("id", "kind", "reason", "source", "description")
 KIND_KEYS: dict[str, tuple[str, ...]] = {
@@ -32,12 +32,6 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "transition": ("variable", "if_previous", "then"),
 }
 OPS = ("<", "<=", "=", "!=", ">=", ">")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def load_rules(reader: Reader, doc: dict[str, Any], variables: dict[str, Variable]) -> list[RuleSpec]:
@@ -123,7 +117,7 @@ def _parse(reader: Reader, kind: str, item: dict[str, Any], rule_id: str, reason
         values = item.get("values")
         if not isinstance(values, list) or not values:
             raise ValueError("absorbing needs a non-empty 'values' list")
-        return AbsorbingSpec(**base, variable=variable, values=tuple(_text(v) for v in values))
+        return AbsorbingSpec(**base, variable=variable, values=tuple(code_text(v) for v in values))
     if "if_previous" not in item or "then" not in item:
         raise ValueError("a transition needs 'if_previous' and 'then'")
     return TransitionSpec(**base, variable=variable, if_previous=parse_test(item["if_previous"]),
@@ -158,7 +152,7 @@ def _combinations(reader: Reader, item: dict[str, Any], base: dict[str, Any], wh
         for r in raw:
             if not isinstance(r, list) or len(r) != len(columns):
                 raise ValueError(f"each row must list {len(columns)} values, got {r!r}")
-            rows.append(tuple(None if v is None else _text(v) for v in r))
+            rows.append(tuple(None if v is None else code_text(v) for v in r))
     else:
         found = _rule_csv(reader, item["allowed"], where)
         if found is None:

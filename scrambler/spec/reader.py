@@ -18,6 +18,14 @@ LABEL_COLUMNS = {"label_nl": "nl", "label_fr": "fr", "label_en": "en", "label_de
 MAX_FILE_BYTES = 20_000_000
 
 
+def code_text(value: Any) -> str:
+    """A code as written in YAML: booleans become "true"/"false" (YAML reads `true` and `false` unquoted as
+    booleans), everything else its text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 class _SafeLoader(yaml.SafeLoader):
     """SafeLoader that also refuses duplicate keys (a silent overwrite would drop a rule or variable)."""
 
