@@ -17,6 +17,8 @@ from scrambler.check import check
 from scrambler.cli.progress import Progress
 from scrambler.coverage import variable_counts
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
+from scrambler.distributed import input_fingerprint
+from scrambler.output import check_target, refuse_overlap
 from scrambler.population import generate_population
 from scrambler.scramble import scramble
 from scrambler.scramble.pipeline import LABEL
@@ -45,8 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     times: dict[str, float] = {}
     out = Path(args.out)
+    spec_dir = args.spec or default_spec()
+    refuse_overlap(out, {"spec folder": spec_dir})
+    for part in ("population", "sample", "scrambled"):  # demo replaces its own earlier output, nothing else
+        check_target(out / part, True)
     clock = time.perf_counter()
-    spec = load_spec(args.spec or default_spec())
+    spec = load_spec(spec_dir)
     with Progress() as progress:
         print(f"1/4 stand-in population: {args.population} persons ...", flush=True)
         population = generate_population(spec, args.population, args.seed, progress=progress.update)
@@ -62,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"3/4 scrambled: {args.scrambled} persons from the population ...", flush=True)
         source = read_dataset(spec, out / "population")
         result = scramble(spec, source, args.scrambled, args.seed, progress=progress.update)
-        write_dataset(result.panel, out / "scrambled", result.manifest(args.seed, "demo population"), LABEL,
-                      force=True)
+        manifest = result.manifest(args.seed, input_fingerprint(out / "population"))  # so `report` can match it
+        write_dataset(result.panel, out / "scrambled", manifest, LABEL, force=True)
         times["scramble"] = time.perf_counter() - clock
     clock = time.perf_counter()
     print("4/4 independent check of the written scrambled tables ...", flush=True)

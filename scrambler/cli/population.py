@@ -7,6 +7,7 @@ import time
 
 from scrambler.cli.progress import Progress
 from scrambler.datasets import write_dataset
+from scrambler.output import prepare_output
 from scrambler.population import generate_population
 from scrambler.spec import load_spec
 
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    prepare_output(args.out, args.force, {"spec folder": args.spec})
     spec = load_spec(args.spec)
     start = time.perf_counter()
     with Progress() as progress:

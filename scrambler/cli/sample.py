@@ -9,6 +9,7 @@ from pathlib import Path
 from scrambler.coverage import compare_coverage, format_coverage
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
 from scrambler.errors import DataError, Issue
+from scrambler.output import prepare_output
 from scrambler.spec import load_spec
 
 LABEL = "phase-1 sample of the stand-in population"
@@ -41,7 +42,9 @@ def spec_for(folder: str, given: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = load_spec(spec_for(args.population, args.spec))
+    spec_dir = spec_for(args.population, args.spec)
+    prepare_output(args.out, args.force, {"population": args.population, "spec folder": spec_dir})
+    spec = load_spec(spec_dir)
     population = read_dataset(spec, args.population)
     sample = sample_panel(population, args.persons, args.seed)
     write_dataset(sample, args.out, {"kind": "sample", "seed": args.seed, "from": str(args.population)}, LABEL,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scrambler.cli.progress import Progress
 from scrambler.datasets import read_dataset, write_dataset
+from scrambler.output import prepare_output
 from scrambler.scramble import scramble
 from scrambler.scramble.pipeline import LABEL
 from scrambler.spec import load_spec
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ScramblerError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    prepare_output(args.out, args.force, {"spec folder": args.spec, "--input": args.input})
     spec = load_spec(args.spec)
     start = time.perf_counter()
     if args.engine == "local" and (args.scheduler or args.partitions is not None):
