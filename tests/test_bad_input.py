@@ -630,3 +630,75 @@ def test_bad_person_count(tmp_path: Path, population: Path, persons: str) -> Non
     proc = run_cli("sample", population, "--spec", MINI, "--persons", persons, "--out", tmp_path / "out")
     assert_clean_failure(proc, ("[bad-value]",))
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------- contradictions along chains; verified outputs
+
+# The two specs of issue 11, rebuilt on the mini fixture. On the old main both passed validate, and population
+# wrote 300 persons without a single worker (status W) and without a single job: silently dropped, exit 0.
+CHAIN = both(
+    add_rule(id="workers-on-leave", kind="implication", reason="if A then B",
+             **{"if": {"status": {"in": ["W"]}}, "then": {"leave": {"in": ["MAT"]}}}),
+    # maternity-women (if leave MAT then sex F) is B -> C; this one is C -> not A
+    add_rule(id="women-not-working", kind="implication", reason="C excludes A's premise",
+             **{"if": {"sex": {"in": ["F"]}}, "then": {"status": {"not_in": ["W"]}}}))
+CYCLE = add_rule(id="since-after-end", kind="compare", reason="with since-before-end: a <= b and a > b",
+                 left="since", op=">", right="period_end")
+CHAIN_FRAGMENTS = ("[contradiction]", "rule workers-on-leave, maternity-women, women-not-working",
+                   "variable status", "status in ['W'] can never hold")
+CYCLE_FRAGMENTS = ("[contradiction]", "since-after-end", "since-before-end", "cycle", "since > period_end")
+
+
+@pytest.mark.parametrize("change, fragments", [pytest.param(CHAIN, CHAIN_FRAGMENTS, id="chain"),
+                                               pytest.param(CYCLE, CYCLE_FRAGMENTS, id="compare-cycle")])
+def test_chain_contradictions_refused(tmp_path: Path, change: Callable[[Path], None],
+                                      fragments: tuple[str, ...]) -> None:
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root)
+    change(root)
+    assert_clean_failure(run_cli("validate", root), fragments)
+    assert_clean_failure(run_cli("population", root, "--persons", "50", "--out", tmp_path / "out"), fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_chain_check_is_not_fooled_by_a_premise_that_only_narrows(tmp_path: Path) -> None:
+    """Negative control: the same chain without its closing rule is consistent (W workers take MAT leave, so
+    they are women): validate accepts it."""
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root)
+    add_rule(id="workers-on-leave", kind="implication", reason="if A then B",
+             **{"if": {"status": {"in": ["W"]}}, "then": {"sex": {"in": ["F"]}}})(root)
+    proc = run_cli("validate", root)
+    assert proc.returncode == 0 and "valid -" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_population_verifies_before_publishing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """population runs the same independent check as scramble on the written tables and publishes nothing when
+    a rule is broken (here a generator fault is simulated: one registration year after the reference year)."""
+    from scrambler.cli import main as cli_main
+    from scrambler.cli import population as population_cli
+
+    real = population_cli.generate_population
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        panel = real(*args, **kwargs)
+        panel.static["reg_year"][0] = 2030
+        return panel
+
+    monkeypatch.setattr(population_cli, "generate_population", faulty)
+    out = tmp_path / "out"
+    assert cli_main.main(["population", str(MINI), "--persons", "40", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "[check-failed]" in err and "nothing was published" in err
+    assert "rule reg-before-period" in err and "domain:reg_year" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_verifies_before_publishing(tmp_path: Path, population: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(population, data)
+    table_edit(T20, set_where("age", "15-19", status="R"))(data)
+    proc = run_cli("sample", data, "--spec", MINI, "--persons", "120", "--out", tmp_path / "out")  # everyone
+    assert_clean_failure(proc, ("[check-failed]", "rule retired-old", "nothing was published"))
+    assert not (tmp_path / "out").exists()

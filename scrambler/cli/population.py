@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     with Progress() as progress:
         panel = generate_population(spec, args.persons, args.seed, progress=progress.update)
     counts = write_dataset(panel, args.out, {"kind": "population", "seed": args.seed}, LABEL, force=args.force,
-                           with_source=True)
+                           with_source=True, verify=True)  # the same independent check as scramble
     print(f"{spec.name}: {panel.n} persons, {sum(counts.values())} rows in {len(counts)} tables -> {args.out} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     population = read_dataset(spec, args.population)
     sample = sample_panel(population, args.persons, args.seed)
     write_dataset(sample, args.out, {"kind": "sample", "seed": args.seed, "from": str(args.population)}, LABEL,
-                  force=args.force, with_source=True)
+                  force=args.force, with_source=True, verify=True)  # the same independent check as scramble
     print(format_coverage(compare_coverage(spec, population, sample), ["population", "sample"]))
     print(f"sample of {sample.n} persons -> {args.out}")
     return 0
