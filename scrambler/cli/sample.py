@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from scrambler.cli.arguments import count
 from scrambler.coverage import compare_coverage, format_coverage
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
 from scrambler.errors import DataError, Issue
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sample", help="draw the phase-1 sample of whole persons", description=__doc__)
     p.add_argument("population", help="a population folder (from `scrambler population`)")
     p.add_argument("--spec", help="the spec folder (default: the one named in the population's manifest)")
-    p.add_argument("--persons", type=int, default=10_000)
+    p.add_argument("--persons", type=count, default=10_000)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--force", action="store_true")
