@@ -151,6 +151,18 @@ def _block(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
     return edit("dataset.yaml", lambda doc: change(doc["tables"][0]["blocks"][0]))
 
 
+def _nested_not(levels: int) -> str:
+    condition = "{not: " * levels + "{sex: {in: [M]}}" + "}" * levels
+    return f"  - id: deep-not\n    kind: implication\n    reason: x\n    if: {condition}\n    then: {{sex: {{in: [M]}}}}\n"
+
+
+def _alias_bomb(levels: int) -> str:
+    """A "billion laughs": each level lists the previous one nine times (9**levels strings once expanded)."""
+    lines = ["lol0: &l0 [" + ", ".join(["lol"] * 9) + "]"]
+    lines += [f"lol{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
 SPEC_CASES = [
     # --- YAML syntax and structure
     pytest.param(text("dataset.yaml", "name: mini\ntables: [unclosed\n"), ("[yaml-error]", "dataset.yaml", "line"),
@@ -322,6 +334,14 @@ SPEC_CASES = [
                  id="empty-domain-min-above-max"),
     pytest.param(both(constraint("age", enum=["15-19"]), rule("retired-old", then={"age": {"in": ["50-64"]}})),
                  ("[contradiction]", "rule retired-old", "variable age"), id="contradiction-with-enum"),
+    # --- hostile files: limits instead of RecursionError / MemoryError (issue 11)
+    pytest.param(append("rules.yaml", _nested_not(3000)),
+                 ("[yaml-error]", "rules.yaml", "line", "nested deeper than 100 levels"), id="nested-not-3000"),
+    pytest.param(append("rules.yaml", _nested_not(25)),
+                 ("[bad-rule]", "rules.yaml", "rule deep-not", "deeper than 20 levels"), id="nested-not-25"),
+    pytest.param(append("generator.yaml", _alias_bomb(9)),
+                 ("[yaml-error]", "generator.yaml", "(line ", "aliases expand the document to more than"),
+                 id="yaml-alias-bomb"),
 ]
 
 
