@@ -722,3 +722,136 @@ def test_sample_verifies_before_publishing(tmp_path: Path, population: Path) -> 
     proc = run_cli("sample", data, "--spec", MINI, "--persons", "120", "--out", tmp_path / "out")  # everyone
     assert_clean_failure(proc, ("[check-failed]", "rule retired-old", "nothing was published"))
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------- bad numbers, resources, paths (issue 11, item 5)
+
+
+def _shared_person_row(folder: Path) -> int:
+    """A row of persons_2020 whose person also appears in persons_2021."""
+    t20, t21 = (pq.read_table(folder / f"{n}.parquet", columns=["person_id"]) for n in (T20, T21))
+    later = set(t21.column("person_id").to_pylist())
+    return next(i for i, pid in enumerate(t20.column("person_id").to_pylist()) if pid in later)
+
+
+def test_required_static_null_reported_where_it_is(tmp_path: Path, population: Path) -> None:
+    """sex (static, required) null in persons_2020 for a person also in persons_2021: one required-null error
+    in persons_2020, not a consistency error in persons_2021."""
+    data = tmp_path / "data"
+    shutil.copytree(population, data)
+    table_edit(T20, lambda t: set_row("sex", _shared_person_row(data), None)(t))(data)
+    proc = run_cli("check", MINI, data)
+    assert_clean_failure(proc, ("[required-null]", f"table {T20}", "variable sex", "row id"))
+    assert "consistency-error" not in proc.stdout + proc.stderr
+    assert T21 not in proc.stdout
+
+
+def _in_pool(*commands: list[str | Path]) -> list[subprocess.CompletedProcess[str]]:
+    return [f.result() for f in [POOL.submit(run_cli, *c) for c in commands]]
+
+
+def test_bad_numbers(tmp_path: Path, population: Path) -> None:
+    out = tmp_path / "out"
+    scramble = ["scramble", MINI, "--input", population, "--out", out]
+    cases: list[tuple[list[str | Path], tuple[str, ...]]] = [
+        (["population", MINI, "--persons", "10", "--out", out, "--seed", "-1"], ("[bad-value]", "--seed must be at least 0")),
+        ([*scramble, "--persons", "10", "--seed", "-1"], ("[bad-value]", "--seed must be at least 0, got -1")),
+        (["sample", population, "--spec", MINI, "--persons", "5", "--out", out, "--seed", "-1"], ("--seed",)),
+        ([*scramble, "--persons", "10", "--k", "0"], ("[bad-value]", "--k must be at least 1, got 0")),
+        ([*scramble, "--persons", "10", "--k", "-3"], ("[bad-value]", "--k must be at least 1, got -3")),
+        (["population", MINI, "--persons", "1e9", "--out", out], ("[too-big]", "--persons 1,000,000,000", "GB",
+                                                                   "available")),
+        ([*scramble, "--persons", "1e9"], ("[too-big]", "GB", "--engine dask")),
+    ]
+    for (command, fragments), proc in zip(cases, _in_pool(*(c for c, _ in cases)), strict=True):
+        assert_clean_failure(proc, (*fragments, str(command[0])))
+    assert not out.exists()
+
+
+def test_memory_cap_refused_before_the_run(tmp_path: Path) -> None:
+    """Under a 1 GB address-space cap (ulimit -v) a million persons cannot fit: refused with the figures before
+    any work, where the run used to die with MemoryError or std::bad_alloc; a small run still works."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    def capped(persons: str, out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scrambler", "population", str(MINI), "--persons", persons,
+                               "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=cap)
+
+    proc = capped("1000000", tmp_path / "big")
+    assert_clean_failure(proc, ("[too-big]", "--persons 1,000,000", "GB"))
+    assert list(tmp_path.iterdir()) == []
+    small = capped("50", tmp_path / "small")
+    assert small.returncode == 0, small.stderr
+
+
+@pytest.mark.parametrize("error, fragments", [
+    pytest.param(MemoryError(), ("[out-of-memory]", "nothing was written"), id="MemoryError"),
+    pytest.param(OSError(28, "No space left on device", "persons_2021.parquet"),
+                 ("[disk-full]", "persons_2021.parquet", "nothing was published"), id="ENOSPC"),
+])
+def test_resource_errors_during_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str], error: BaseException,
+                                      fragments: tuple[str, ...]) -> None:
+    """The first table is written, then the memory or the disk runs out: a message, exit 1, and nothing left
+    (no output folder, no hidden temporary folder)."""
+    from scrambler import datasets
+    from scrambler.cli import main as cli_main
+
+    real = datasets.write_tables
+    written: list[str] = []
+
+    def failing(folder: Path, tables: Any) -> dict[str, int]:
+        if written:
+            raise error
+        written.extend(tables)
+        return real(folder, tables)
+
+    monkeypatch.setattr(datasets, "write_tables", failing)
+    assert cli_main.main(["population", str(MINI), "--persons", "30", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and written
+    for fragment in fragments:
+        assert fragment in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_onto_a_file(tmp_path: Path, population: Path) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("keep")
+    for proc in _in_pool(["export", population, "--spec", MINI, "--format", "csv", "--out", target],
+                         ["demo", "--spec", MINI, "--out", target, "--population", "50", "--sample", "10",
+                          "--scrambled", "20"],
+                         ["population", MINI, "--persons", "10", "--out", target, "--force"]):
+        assert_clean_failure(proc, ("[output-is-file]", "a-file"))
+    assert target.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_unreachable_scheduler(tmp_path: Path, population: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("dask.distributed")
+    from scrambler import distributed
+    from scrambler.cli import main as cli_main
+
+    monkeypatch.setattr(distributed, "SCHEDULER_TIMEOUT_S", 1)
+    code = cli_main.main(["scramble", str(MINI), "--input", str(population), "--out", str(tmp_path / "out"),
+                          "--persons", "10", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "[scheduler-unreachable]" in err and "tcp://127.0.0.1:1" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_refuses_another_input(tmp_path: Path, population: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = run_cli("scramble", MINI, "--input", population, "--out", run_dir, "--persons", "20", "--no-reports")
+    assert proc.returncode == 0, proc.stderr
+    other = tmp_path / "other"
+    shutil.copytree(population, other)
+    table_edit(T20, set_where("region_next", "E", region_next="N"))(other)  # one cell differs
+    proc = run_cli("report", run_dir, "--spec", MINI, "--input", other, "--fast")
+    assert_clean_failure(proc, ("[input-mismatch]", str(other), "fingerprint"))
+    assert not (run_dir / "reports").exists()
