@@ -22,7 +22,7 @@ from scrambler.scramble import guard as guard_mod
 from scrambler.scramble.combos import combination_counts, combination_gaps
 from scrambler.scramble.cover import current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
-from scrambler.scramble.gaps import Gap
+from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
 from scrambler.scramble.plan import Plan, make_plan
 from scrambler.scramble.profile import profile_models
 from scrambler.scramble.proposals import MethodProposals
@@ -140,6 +140,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
         if not gaps or (before is not None and len(gaps) >= before):
             break
+    gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1)
     # the guard rechecked only what each round rewrote: one last look at every person-period, so that no
     # equal person-period can slip through whatever the bookkeeping
     still = sum(len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods)))
