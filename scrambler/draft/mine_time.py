@@ -37,9 +37,9 @@ def mine_time(ctx: Context) -> list[DraftRule]:
                            f"{persons} persons (it is sometimes missing, so it is not static); held in every case.",
                     body={"variable": var.name}))
             continue
-        if var.type == "ordinal":
-            out += _step(ctx, var, prev, cur, gap, persons)
-        out += _states(ctx, var, prev, cur, first)
+        stepped = _step(ctx, var, prev, cur, gap, persons) if var.type == "ordinal" else []
+        # a step rule already bounds where an ordinal can go next: transitions would repeat it code by code
+        out += stepped or _states(ctx, var, prev, cur, first)
     return out
 
 
@@ -51,11 +51,14 @@ def _step(ctx: Context, var: DraftVariable, prev: np.ndarray, cur: np.ndarray, g
     if (lo < 0 < hi) or moves < ctx.evidence:
         return []
     what = "never decreased" if lo >= 0 else "never increased"
+    # the rule keeps the direction and the largest move, not a forced move: a step with min = max = 1 fixes a
+    # person's whole path from the first value, which a scramble that redraws periods cannot meet
+    low, high = (0, hi) if lo >= 0 else (lo, 0)
     return [DraftRule(
         id=slug(var.name, "step"), kind="step", variables=(var.name,),
         reason=f"Observed: {var.name} {what}, moving {lo}..{hi} codes per period over {len(prev)} consecutive "
                f"observations of {persons} persons ({moves} moves); held in every case.",
-        body={"variable": var.name, "min": lo, "max": hi})]
+        body={"variable": var.name, "min": low, "max": high})]
 
 
 def _states(ctx: Context, var: DraftVariable, prev: np.ndarray, cur: np.ndarray, first: np.ndarray
