@@ -64,7 +64,7 @@ from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numb
 from scrambler.output import atomic_folder, write_json
 from scrambler.panel import Panel
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.gaps import Gap
+from scrambler.scramble.gaps import Gap, explain_gaps
 from scrambler.scramble.pipeline import ScrambleResult, scramble
 from scrambler.spec.model import DatasetSpec
 from scrambler.tables import panel_to_tables, tables_to_panel
@@ -412,6 +412,10 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     k_used = k if k is not None else spec.scramble.coverage_k
     gaps = coverage_gaps(spec, wanted, have, k_used,
                          codelist if codelist is not None else spec.scramble.coverage_codelist)
+    held: dict[str, set[str]] = {}
+    for (_t, _s, name), counts in wanted.items():
+        held.setdefault(name, set()).update(spec.variables[name].codes[c] for c in np.nonzero(counts > 0)[0])
+    gaps = explain_gaps(spec, gaps, held, 1)
     report = check(spec, panel_to_tables(out))
     timings["combine_and_check"] = time.perf_counter() - clock
     if not report.ok:

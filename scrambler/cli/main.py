@@ -28,6 +28,7 @@ COMMANDS = {
     "report": "regenerate the internal and shareable reports of a run",
     "export": "write a dataset in researchers' formats",
     "smallcell": "check aggregated tables for small cells",
+    "draft": "draft a spec from a dataset folder",
 }
 
 

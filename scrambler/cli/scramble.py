@@ -13,6 +13,7 @@ from scrambler.datasets import read_dataset, write_dataset
 from scrambler.memory import input_persons, require_memory
 from scrambler.output import prepare_output
 from scrambler.scramble import scramble
+from scrambler.scramble.gaps import format_gaps
 from scrambler.scramble.pipeline import LABEL
 from scrambler.spec import load_spec
 
@@ -85,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{spec.name}: {result.panel.n} scrambled persons -> {args.out}; violations {result.report.violations}; "
           f"coverage gaps {gaps}; input collisions redrawn {sum(result.guard['collisions_before'].values())} -> 0 "
           f"({time.perf_counter() - start:.1f} s)")
-    for gap in result.gaps[:10]:
-        print(f"  not coverable under the constraints: {gap.table}{gap.block} {gap.variable}={gap.code} "
-              f"({gap.got} < {gap.wanted})")
+    for line in format_gaps(result.gaps):
+        print(line)
     return 0
