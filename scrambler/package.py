@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from scrambler.codebook import column_label
 from scrambler.spec.model import DatasetSpec, Variable
 from scrambler.tables import table_columns
 
@@ -16,9 +17,9 @@ FIELD_TYPES = {"categorical": "string", "ordinal": "string", "boolean": "boolean
 YEAR_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
-def _field(column: str, var: Variable, offset: int) -> dict[str, Any]:
+def _field(spec: DatasetSpec, column: str, var: Variable, period: int, offset: int) -> dict[str, Any]:
     field: dict[str, Any] = {"name": column, "type": FIELD_TYPES[var.type],
-                             "title": var.label.get("en", var.name), "description": var.label.get("nl", ""),
+                             "title": column_label(spec, var, period, offset), "description": var.label.get("nl", ""),
                              "x-variable": var.name, "x-offset": offset, "x-source": var.source}
     if var.type == "year_month":
         field["format"] = "default"
@@ -91,10 +92,10 @@ def datapackage(spec: DatasetSpec, rows: Mapping[str, int], label: str,
                 extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     resources = []
     taken: set[str] = set()
-    for name, table, _period in spec.table_names():
+    for name, table, period in spec.table_names():
         if name not in rows:
             continue
-        fields = [_field(col, var, offset) for col, var, offset in table_columns(spec, table)]
+        fields = [_field(spec, col, var, period, offset) for col, var, offset in table_columns(spec, table)]
         schema: dict[str, Any] = {"fields": fields, "primaryKey": [spec.identifier], "missingValues": [""]}
         # Not a Table Schema foreignKey: that would claim every person of this table is in the first one,
         # and validators check it (a person need not be present in every period).

@@ -59,7 +59,7 @@ def resolve(tables: Mapping[str, pd.DataFrame], codebook: Codebook) -> list[Colu
                 issues.append(Issue("duplicate-column", "column appears twice", table=table, variable=name))
                 continue
             seen.add(name)
-            info = codebook.lookup(name)
+            info = codebook.column(table, name)
             if info is None:
                 issues.append(
                     Issue("unknown-column", "column is not in the codebook", table=table, variable=name)
