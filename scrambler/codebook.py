@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from scrambler.errors import Issue, SpecError
 from scrambler.formats.codebook import Codebook, ColumnInfo
 from scrambler.spec.model import DatasetSpec, Variable
 from scrambler.spec.time import format_period
@@ -49,3 +54,26 @@ def spec_codebook(spec: DatasetSpec) -> Codebook:
             columns[column] = ColumnInfo(name=column, label=column_label(spec, var, None, offset), kind=kind,
                                          value_labels=labels)
     return Codebook(columns=columns, table_labels=table_labels)
+
+
+def export_issues(spec: DatasetSpec, formats: Iterable[str]) -> list[Issue]:
+    """Every name problem an export of the spec's tables in ``formats`` would meet, before any data exist:
+    the exporters' name checks run on the spec's columns (variable, companion ``_code`` and label-set names
+    and their limits; SAS data set and format names are derived to fit)."""
+    from scrambler.formats import check_export
+
+    tables = {name: [column for column, _, _ in table_columns(spec, t)] for name, t, _ in spec.table_names()}
+    codebook = spec_codebook(spec)
+    dataset_file = str(Path(spec.root) / "dataset.yaml") if spec.root else None
+    issues: list[Issue] = []
+    for fmt in formats:
+        for issue in check_export(tables, codebook, fmt):
+            issues.append(replace(issue, message=f"{fmt} export: {issue.message}", file=dataset_file))
+    return issues
+
+
+def require_exportable(spec: DatasetSpec, formats: Iterable[str]) -> None:
+    """Raise SpecError listing :func:`export_issues`, if any."""
+    issues = export_issues(spec, formats)
+    if issues:
+        raise SpecError(issues)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from scrambler.cli.progress import Progress
+from scrambler.codebook import require_exportable
 from scrambler.datasets import read_dataset, write_dataset
 from scrambler.scramble import scramble
 from scrambler.scramble.pipeline import LABEL
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ScramblerError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     spec = load_spec(args.spec)
+    require_exportable(spec, formats)  # a name the format refuses fails now, not after the whole run
     start = time.perf_counter()
     if args.engine == "local" and (args.scheduler or args.partitions is not None):
         raise ScramblerError("--scheduler and --partitions need --engine dask")

@@ -17,7 +17,7 @@ program must run in a UTF-8 SAS session (docs/formats.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -263,3 +263,10 @@ def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path
         written.append(write_csv(ready.frame, out_dir / f"{ready.name}{CSV_SUFFIX}"))
         written.append(write_text_atomic(out_dir / f"load_{ready.name}.sas", program(ready, formats)))
     return written
+
+
+def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
+    """Name problems of a SAS export of these columns (table -> column names), before any data exist. Data
+    set names and format names are derived to fit (:func:`dataset_names`, :func:`format_names`); variable
+    names are not, so the researcher's script and the CSV header agree."""
+    return check_names(SAS, ((table, name, name) for table, names in columns.items() for name in names))

@@ -15,7 +15,7 @@ written as doubles (a null is Stata's system missing "."), as before.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +23,7 @@ from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_atomic
-from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build
+from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
 from scrambler.formats.codebook import Codebook
 
@@ -82,3 +82,8 @@ def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path
     """Write ``<table>.dta`` per table; every name and value is checked before the first file is written."""
     built = build(tables, codebook, STATA, VARIABLE_LABEL, VALUE_LABEL)
     return [write(table, out_dir / f"{table.name}{SUFFIX}") for table in built]
+
+
+def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
+    """Name problems of an export of these columns (table -> column names), before any data exist."""
+    return name_issues(columns, codebook, STATA)
