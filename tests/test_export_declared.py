@@ -113,3 +113,13 @@ def test_validate_and_scramble_refuse_a_name_a_format_cannot_take(copy_spec, run
     assert not out.exists()
     # the same spec is fine for a format that takes the name
     assert export_issues(load_spec(spec), ["csv", "spss", "sas"]) == []
+
+
+def test_sas_data_set_names_are_derived_legal_distinct_and_stable() -> None:
+    tables = ["table1_2020", "month_2004-07", "month_2004_07", "MONTH_2004_07", "_N_", "2020", "x" * 40, "x" * 41]
+    names = dataset_names(tables)
+    assert names["table1_2020"] == "table1_2020"  # a name SAS takes is kept
+    assert names["month_2004-07"] == "month_2004_07"
+    assert all(SAS.problems(n) == [] for n in names.values()), names
+    assert len({n.upper() for n in names.values()}) == len(tables)
+    assert dataset_names(tables) == names
