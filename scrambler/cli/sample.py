@@ -7,9 +7,11 @@ import argparse
 import json
 from pathlib import Path
 
+from scrambler.cli.arguments import count
 from scrambler.coverage import compare_coverage, format_coverage
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
 from scrambler.errors import DataError, Issue
+from scrambler.output import prepare_output
 from scrambler.spec import load_spec
 
 LABEL = "sample of whole persons (phase-1 sample)"
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sample", help="draw the phase-1 sample of whole persons", description=__doc__)
     p.add_argument("population", metavar="DATA_DIR", help="a dataset folder: one Parquet file per table")
     p.add_argument("--spec", help="the spec folder (default: the one recorded in the folder's manifest.json)")
-    p.add_argument("--persons", type=int, default=10_000)
+    p.add_argument("--persons", type=count, default=10_000)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--force", action="store_true")
@@ -51,12 +53,13 @@ def spec_for(folder: str, given: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     spec_dir = spec_for(args.population, args.spec)
+    prepare_output(args.out, args.force, {"input": args.population, "spec folder": spec_dir})
     spec = load_spec(spec_dir)
     data = read_dataset(spec, args.population)
     sample = sample_panel(data, args.persons, args.seed)
     write_dataset(sample, args.out, {"kind": "sample", "seed": args.seed, "from": str(args.population),
                                      "spec": str(Path(spec_dir).resolve())}, LABEL,
-                  force=args.force, with_source=True)
+                  force=args.force, with_source=True, verify=True)  # the same independent check as scramble
     print(format_coverage(compare_coverage(spec, data, sample), ["input", "sample"]))
     print(f"sample of {sample.n} persons -> {args.out}")
     return 0
