@@ -105,3 +105,61 @@ def test_year_variable_bounds_in_month_expression(mini_dir: Path, year: int, per
         return
     inside = (years >= bounds[0][0]) & (years <= bounds[1][0])
     assert (inside == valid).all()
+
+
+def _step_spec(copy_spec, edit, mini_dir: Path, var_type: str, low: float, high: float) -> Path:
+    spec_dir = copy_spec(mini_dir)
+    extra = ", decimals: 1" if var_type == "decimal" else ""
+    edit(spec_dir / "variables.yaml", "  - {name: dead,",
+         f"  - {{name: tenure, type: {var_type}{extra}, group: status, source: \"fixture\",\n"
+         f"     constraints: {{required: true, minimum: 0, maximum: 60}}}}\n  - {{name: dead,")
+    with (spec_dir / "rules.yaml").open("a") as f:
+        f.write(f"  - id: tenure-step\n    kind: step\n    reason: test\n    variable: tenure\n"
+                f"    min: {low}\n    max: {high}\n")
+    return spec_dir
+
+
+@pytest.mark.parametrize(("var_type", "low", "high"), [("integer", 1, 1), ("decimal", 0, 0.5),
+                                                       ("integer", -2, 0)])
+def test_numeric_step_population_and_scramble(tmp_path, copy_spec, edit, mini_dir, var_type, low, high) -> None:
+    """Step on numbers: the sampler reads its bounds from the neighbours, so the stand-in population and the
+    scramble keep it exactly (0 violations) and the changes stay inside [min, max] per year."""
+    from scrambler.check import check
+    from scrambler.population import generate_population
+    from scrambler.scramble import scramble
+
+    spec = load_spec(_step_spec(copy_spec, edit, mini_dir, var_type, low, high))
+    population = generate_population(spec, 150, seed=3)
+    assert check(spec, population).ok
+    result = scramble(spec, population, 200, seed=4)
+    assert result.report.violations == 0 and check(spec, result.panel).ok
+    values = result.panel.periodic["tenure"]
+    both = ~np.isnan(values[1:]) & ~np.isnan(values[:-1])
+    delta = (values[1:] - values[:-1])[both]
+    assert len(delta) > 50
+    assert (delta >= low - 1e-9).all() and (delta <= high + 1e-9).all()
+
+
+def test_numeric_step_violation_is_found(copy_spec, edit, mini_dir) -> None:
+    from scrambler.check import check
+    from scrambler.population import generate_population
+
+    spec = load_spec(_step_spec(copy_spec, edit, mini_dir, "integer", 1, 1))
+    population = generate_population(spec, 60, seed=3)
+    values = population.periodic["tenure"]
+    person = int(np.nonzero(~np.isnan(values[0]) & ~np.isnan(values[1]))[0][0])
+    values[1, person] = values[0, person] + 3
+    report = check(spec, population)
+    assert not report.ok
+    assert {r.rule for r in report.results if r.violations} == {"tenure-step"}
+
+
+@pytest.mark.parametrize(("var_type", "low", "high", "message"), [
+    ("integer", 0, 0.5, "needs whole min and max"), ("categorical", 0, 1, "step needs an ordinal, integer")])
+def test_step_refused_where_it_cannot_hold(copy_spec, edit, mini_dir, run_cli, var_type, low, high, message):
+    spec_dir = _step_spec(copy_spec, edit, mini_dir, var_type, low, high)
+    if var_type == "categorical":
+        edit(spec_dir / "variables.yaml", "type: categorical, group: status", "type: categorical, codelist: job, "
+             "group: status")
+    done = run_cli("validate", spec_dir)
+    assert done.returncode == 1 and message in done.stdout + done.stderr and "Traceback" not in done.stderr

@@ -118,8 +118,9 @@ def _parse(reader: Reader, kind: str, item: dict[str, Any], rule_id: str, reason
         return ConstantSpec(**base, variable=variable)
     if kind == "step":
         lo, hi = item.get("min", 0), item.get("max", 1)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi:
-            raise ValueError(f"step needs integers min <= max, got min={lo!r} max={hi!r}")
+        # numbers: whole steps for ordinals and integers (checked against the variable's type later)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi:
+            raise ValueError(f"step needs numbers min <= max, got min={lo!r} max={hi!r}")
         return StepSpec(**base, variable=variable, min_step=lo, max_step=hi)
     if kind == "absorbing":
         values = item.get("values")

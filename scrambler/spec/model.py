@@ -224,8 +224,8 @@ class ConstantSpec(TemporalSpec):
 
 @dataclass(frozen=True)
 class StepSpec(TemporalSpec):
-    min_step: int
-    max_step: int
+    min_step: float  # whole numbers for ordinals, integers and years
+    max_step: float
 
     kind = "step"  # type: ignore[assignment]
 

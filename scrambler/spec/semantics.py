@@ -20,6 +20,8 @@ from scrambler.spec.model import (
 )
 from scrambler.spec.reader import Reader
 
+STEP_TYPES = ("ordinal", "integer", "decimal", "year")
+
 
 def value_problem(var: Variable, value: object) -> str | None:
     """Why ``value`` cannot be a value of ``var`` (None when it can)."""
@@ -78,8 +80,13 @@ def check_semantics(reader: Reader, spec: DatasetSpec) -> None:
             if var.is_static:
                 reader.issue("bad-rule", f"{var.name} is static: it cannot change, a {rule.kind} rule is moot",
                              **where)
-            if isinstance(rule, StepSpec) and var.type != "ordinal":
-                reader.issue("type-mismatch", f"step needs an ordinal variable; {var.name} is {var.type}", **where)
+            if isinstance(rule, StepSpec) and var.type not in STEP_TYPES:
+                reader.issue("type-mismatch", f"step needs an ordinal, integer, decimal or year variable; "
+                             f"{var.name} is {var.type}", **where)
+            elif (isinstance(rule, StepSpec) and var.type != "decimal"
+                  and not all(float(v).is_integer() for v in (rule.min_step, rule.max_step))):
+                reader.issue("type-mismatch", f"step on {var.type} {var.name} needs whole min and max, got "
+                             f"{rule.min_step} and {rule.max_step}", **where)
             if isinstance(rule, AbsorbingSpec):
                 for v in rule.values:
                     if msg := value_problem(var, v):
