@@ -52,7 +52,8 @@ def _compare_spec(tmp_path: Path, copy_spec, edit, mini_dir: Path, right: str, o
 
 
 @pytest.mark.parametrize("right", ["period - reg_year", "period - reg_year + 3 months",
-                                   "period_end - since_m", "2 years + reg_year - period"])
+                                   "period_end - since_m", "2 years + reg_year - period",
+                                   "period_end - since_m - years_in months", "60 months - years_in years"])
 @pytest.mark.parametrize("op", ["<", "<=", "=", ">=", ">"])
 def test_compare_bounds_agree_with_is_valid_across_units(tmp_path, copy_spec, edit, mini_dir, right, op) -> None:
     """An integer meeting a year or month expression: every value inside the bounds is valid, every value
@@ -163,3 +164,25 @@ def test_step_refused_where_it_cannot_hold(copy_spec, edit, mini_dir, run_cli, v
              "group: status")
     done = run_cli("validate", spec_dir)
     assert done.returncode == 1 and message in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_unit_after_a_number_variable_is_a_duration(tmp_path, copy_spec, edit, mini_dir) -> None:
+    """`years_in years <= 30 months`: years_in counts in years, so 2 passes and 3 does not."""
+    from scrambler.constraints.compare import Compare
+    from scrambler.spec.expressions import parse_expression
+    from scrambler.spec.model import CompareSpec
+
+    spec = load_spec(_compare_spec(tmp_path, copy_spec, edit, mini_dir, "period - reg_year", "<="))
+    rule = Compare(CompareSpec(id="x", reason="t", source=None, left=parse_expression("years_in years"), op="<=",
+                               right=parse_expression("30 months")), spec)
+    frame = Panel.empty(spec, 3).frame(0).with_value("years_in", np.array([2.0, 3.0, np.nan]))
+    assert rule.is_valid(frame).tolist() == [True, False, True]
+    low, high = rule.bounds("years_in", frame)
+    assert high.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_unit_after_a_time_variable_is_refused(copy_spec, edit, mini_dir, run_cli) -> None:
+    spec_dir = copy_spec(mini_dir)
+    edit(spec_dir / "rules.yaml", "    right: period - age.age_max", "    right: period - reg_year years")
+    done = run_cli("validate", spec_dir)
+    assert done.returncode == 1 and "may follow a number variable" in done.stdout + done.stderr

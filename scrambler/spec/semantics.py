@@ -155,6 +155,9 @@ def _check_expression(reader: Reader, spec: DatasetSpec, expr: Expression, where
             if not var.is_numeric:
                 reader.issue("type-mismatch", f"compare needs numeric or time variables; {var.name} is {var.type}",
                              **where)
+            elif term.unit and var.type not in ("integer", "decimal"):
+                reader.issue("type-mismatch", f"a unit ({term.unit}s) may follow a number variable (a duration), "
+                             f"not {var.name}, which is {var.type}", **where)
         elif term.kind == "attribute":
             var = spec.variables[term.name]
             if var.codelist is None or term.attribute not in var.codelist.attributes:
