@@ -186,3 +186,23 @@ def test_unit_after_a_time_variable_is_refused(copy_spec, edit, mini_dir, run_cl
     edit(spec_dir / "rules.yaml", "    right: period - age.age_max", "    right: period - reg_year years")
     done = run_cli("validate", spec_dir)
     assert done.returncode == 1 and "may follow a number variable" in done.stdout + done.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(low=st.integers(-3, 3), width=st.integers(0, 3), prev=st.one_of(st.none(), st.integers(-20, 20)),
+       nxt=st.one_of(st.none(), st.integers(-20, 20)), pgap=st.integers(1, 3), ngap=st.integers(1, 3))
+def test_step_neighbour_bounds_agree_with_pair_valid(mini_dir: Path, low: int, width: int, prev: int | None,
+                                                      nxt: int | None, pgap: int, ngap: int) -> None:
+    """Every integer inside the step's neighbour bounds keeps the rule with both neighbours; none outside."""
+    from scrambler.constraints.step import Step
+    from scrambler.spec.model import StepSpec
+
+    rule = Step(StepSpec(id="s", reason="t", source=None, variable="wage", min_step=low, max_step=low + width),
+                load_spec(mini_dir))
+    p = np.array([np.nan if prev is None else float(prev)])
+    n = np.array([np.nan if nxt is None else float(nxt)])
+    lo, hi = rule.neighbour_bounds(p, np.array([pgap]), n, np.array([ngap]))
+    for value in range(-60, 61):
+        v = np.array([float(value)])
+        valid = bool(rule.pair_valid(p, v, np.array([pgap]))[0] and rule.pair_valid(v, n, np.array([ngap]))[0])
+        assert valid == bool(lo[0] <= value <= hi[0]), (value, lo, hi)
