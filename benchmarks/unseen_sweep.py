@@ -44,14 +44,15 @@ def _trim(spec, name):  # type: ignore[no-untyped-def]
 def cases(tmp: Path):  # type: ignore[no-untyped-def]
     from corpus.load import CORPUS, PANELS, write_folder
 
-    for name, (persons, seed, out) in STAND_IN.items():
-        spec = _trim(load_spec(ROOT / "constraints" / name), name)
-        yield name, f"stand-in {persons}", spec, lambda spec=spec, p=persons, s=seed: generate_population(spec, p, s), out
     for name in sorted(PANELS):
         spec = load_spec(CORPUS / name)
         source = read_dataset(spec, write_folder(name, tmp / name))
         for factor in (1, 2):
             yield name, f"real {source.n}", spec, lambda source=source: source, source.n * factor
+
+    for name, (persons, seed, out) in STAND_IN.items():
+        spec = _trim(load_spec(ROOT / "constraints" / name), name)
+        yield name, f"stand-in {persons}", spec, lambda spec=spec, p=persons, s=seed: generate_population(spec, p, s), out
 
 
 def main() -> int:

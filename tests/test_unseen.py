@@ -206,3 +206,81 @@ def test_step_neighbour_bounds_agree_with_pair_valid(mini_dir: Path, low: int, w
         v = np.array([float(value)])
         valid = bool(rule.pair_valid(p, v, np.array([pgap]))[0] and rule.pair_valid(v, n, np.array([ngap]))[0])
         assert valid == bool(lo[0] <= value <= hi[0]), (value, lo, hi)
+
+
+def _classify_spec(copy_spec, edit, mini_dir: Path, extra: str = "") -> Path:
+    spec_dir = copy_spec(mini_dir)
+    (spec_dir / "codelists" / "pay_class.csv").write_text(
+        "code,label_en,low,high\nP1,below 1000,,1000\nP2,1000-2000,1000,2000\nP3,2000 and more,2000,\n")
+    edit(spec_dir / "variables.yaml", "  - {name: dead,",
+         "  - {name: pay, type: decimal, decimals: 2, group: status, source: \"fixture\",\n"
+         "     constraints: {minimum: 0, maximum: 5000}}\n"
+         "  - {name: pay_class, type: ordinal, codelist: pay_class, group: status, source: \"fixture\"}\n"
+         "  - {name: dead,")
+    with (spec_dir / "rules.yaml").open("a") as f:
+        f.write("  - id: pay-in-its-class\n    kind: classify\n    reason: A wage lies in its wage class.\n"
+                f"    variable: pay\n    class: pay_class\n    lower: low\n    upper: high\n{extra}")
+    return spec_dir
+
+
+def test_classify_population_and_scramble(copy_spec, edit, mini_dir) -> None:
+    """One rule ties an amount to its class both ways; upper bounds exclusive here, so 1000 is P2."""
+    from scrambler.check import check
+    from scrambler.population import generate_population
+    from scrambler.scramble import scramble
+
+    spec = load_spec(_classify_spec(copy_spec, edit, mini_dir, "    upper_inclusive: false\n"))
+    population = generate_population(spec, 150, seed=3)
+    assert check(spec, population).ok
+    result = scramble(spec, population, 200, seed=4)
+    assert result.report.violations == 0
+    pay, klass = result.panel.periodic["pay"], result.panel.periodic["pay_class"]
+    both = ~np.isnan(pay) & (klass >= 0)
+    assert both.sum() > 100
+    expected = np.searchsorted([1000.0, 2000.0], pay[both], side="right")  # independent: P1 <1000 <= P2 < 2000
+    assert (klass[both] == expected).all()
+    planted = population.periodic["pay"]
+    row = np.nonzero(~np.isnan(planted[0]) & (population.periodic["pay_class"][0] == 0))[0][0]
+    planted[0, row] = 1500.0
+    assert {r.rule for r in check(spec, population).results if r.violations} == {"pay-in-its-class"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(-10, 3000).map(lambda v: round(v, 2)),
+                                 st.sampled_from([1000.0, 2000.0, 999.99])), min_size=1, max_size=8),
+       codes=st.lists(st.integers(-1, 2), min_size=8, max_size=8))
+def test_classify_mask_and_bounds_agree_with_is_valid(classify_spec, values, codes) -> None:
+    rule = next(r for r in compile_rules(classify_spec) if r.id == "pay-in-its-class")
+    n = len(values)
+    frame = Panel.empty(classify_spec, n).frame(0)
+    number = np.array([np.nan if v is None else v for v in values])
+    klass = np.array(codes[:n], dtype=np.int16)
+    frame = frame.with_value("pay", number).with_value("pay_class", klass)
+    mask = rule.candidate_mask("pay_class", frame, 3)
+    for k in range(4):
+        trial = frame.with_value("pay_class", np.full(n, k if k < 3 else -1, dtype=np.int16))
+        assert (mask[:, k] == rule.is_valid(trial)).all()
+    low, high = rule.bounds("pay", frame)
+    for value in (low, high, low - 0.01, high + 0.01):
+        ok = np.isfinite(value)
+        valid = rule.is_valid(frame.with_value("pay", np.where(ok, value, 0.0)))
+        inside = (value >= low) & (value <= high)
+        assert (valid[ok] == inside[ok]).all()
+
+
+@pytest.fixture(scope="module")
+def classify_spec(tmp_path_factory):  # type: ignore[no-untyped-def]
+    import shutil
+
+    from conftest import MINI, replace_once
+
+    root = tmp_path_factory.mktemp("classify") / "mini"
+    shutil.copytree(MINI, root)
+    return load_spec(_classify_spec(lambda _src: root, replace_once, MINI))
+
+
+def test_classify_refused_without_bounds(copy_spec, edit, mini_dir, run_cli) -> None:
+    spec_dir = _classify_spec(copy_spec, edit, mini_dir)
+    edit(spec_dir / "rules.yaml", "    upper: high\n", "    upper: top\n")
+    done = run_cli("validate", spec_dir)
+    assert done.returncode == 1 and "no numeric column 'top'" in done.stdout + done.stderr

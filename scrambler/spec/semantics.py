@@ -9,6 +9,7 @@ from scrambler.spec.conditions import Condition, Test
 from scrambler.spec.expressions import Expression
 from scrambler.spec.model import (
     AbsorbingSpec,
+    ClassifySpec,
     CombinationsSpec,
     CompareSpec,
     DatasetSpec,
@@ -75,6 +76,8 @@ def check_semantics(reader: Reader, spec: DatasetSpec) -> None:
         elif isinstance(rule, CompareSpec):
             for expr in (rule.left, rule.right):
                 _check_expression(reader, spec, expr, where)
+        if isinstance(rule, ClassifySpec):
+            _check_classify(reader, spec, rule, where)
         if rule.temporal:
             var = spec.variables[rule.variables[0]]
             if var.is_static:
@@ -140,6 +143,23 @@ def _check_test(reader: Reader, var: Variable, test: Test, where: dict[str, str]
             for v in (test.low, test.high):
                 if v is not None and (msg := value_problem(var, v)):
                     reader.issue("type-mismatch", msg, **where)
+
+
+def _check_classify(reader: Reader, spec: DatasetSpec, rule: ClassifySpec, where: dict[str, str]) -> None:
+    number, klass = spec.variables.get(rule.number), spec.variables.get(rule.class_var)
+    if number is not None and number.type not in ("integer", "decimal"):
+        reader.issue("type-mismatch", f"classify needs an integer or decimal variable; {number.name} is "
+                     f"{number.type}", **where)
+    if klass is None:
+        return
+    if klass.codelist is None:
+        reader.issue("type-mismatch", f"classify needs a class variable with a code list; {klass.name} has none",
+                     **where)
+        return
+    for column in (rule.lower, rule.upper):
+        if column not in klass.codelist.attributes:
+            reader.issue("unknown-attribute", f"code list of {klass.name} has no numeric column {column!r}",
+                         **where)
 
 
 def _check_condition(reader: Reader, spec: DatasetSpec, cond: Condition, where: dict[str, str]) -> None:
