@@ -281,6 +281,7 @@ def classify_spec(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 def test_classify_refused_without_bounds(copy_spec, edit, mini_dir, run_cli) -> None:
     spec_dir = _classify_spec(copy_spec, edit, mini_dir)
-    edit(spec_dir / "rules.yaml", "    upper: high\n", "    upper: top\n")
+    edit(spec_dir / "rules.yaml", "class: pay_class\n    lower: low\n    upper: high\n",
+         "class: pay_class\n    lower: low\n    upper: top\n")
     done = run_cli("validate", spec_dir)
     assert done.returncode == 1 and "no numeric column 'top'" in done.stdout + done.stderr
