@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
                                    scheduler=args.scheduler, k=args.k,
                                    codelist_coverage=args.codelist_coverage or None, progress=progress.update)
-    manifest = result.manifest(args.seed, fingerprint(args.input))
+    manifest = {**result.manifest(args.seed, fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
     extra = [f for f in formats if f != "parquet"]
     write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)
     if not args.no_reports:
