@@ -181,30 +181,38 @@ def _offset(fam: Family, tables: dict[str, pa.Table], ident: str, suffix: str, s
 
 
 def _collect(layout: Layout, tables: dict[str, pa.Table]) -> None:
-    """Every variable's values per (id, period), from every block that shows it."""
-    parts: dict[str, list[pd.Series]] = defaultdict(list)
+    """Every variable's values per (id, period), from every block that shows it (the first block wins where
+    several show the same cell: the checker requires them to agree)."""
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
     arrays: dict[str, list[pa.DataType]] = defaultdict(list)
-    present: list[pd.MultiIndex] = []
+    listed_ids: list[np.ndarray] = []
+    listed_periods: list[np.ndarray] = []
     for fam in layout.families:
         blocks = [("", 0, fam.base), *((s, o, v) for s, (o, v) in fam.blocks.items())]
         for period, name in fam.periods.items():
             table = tables[name]
-            ids = table.column(layout.identifier).to_pandas()
-            present.append(pd.MultiIndex.from_arrays([ids, np.full(len(ids), period)], names=["id", "period"]))
+            ids = table.column(layout.identifier).to_numpy()
+            listed_ids.append(ids)
+            listed_periods.append(np.full(len(ids), period))
             for suffix, offset, names in blocks:
-                index = pd.MultiIndex.from_arrays([ids, np.full(len(ids), period + offset)], names=["id", "period"])
+                periods = np.full(len(ids), period + offset)
                 for var in names:
                     col = table.column(var + suffix)
                     arrays[var].append(col.type)
-                    values = col.to_pandas()
-                    if isinstance(values.dtype, pd.CategoricalDtype):
-                        values = values.astype(object)
-                    parts[var].append(pd.Series(values.to_numpy(), index=index))
-    for var, series in parts.items():
-        joined = pd.concat(series)
-        layout.cells[var] = joined[~joined.index.duplicated(keep="first")]
+                    if pa.types.is_dictionary(col.type):
+                        col = col.cast(col.type.value_type)
+                    parts[var].append((ids, periods, col.to_numpy(zero_copy_only=False)))
+    for var, chunks in parts.items():
+        frame = pd.DataFrame({"id": np.concatenate([c[0] for c in chunks]),
+                              "period": np.concatenate([c[1] for c in chunks]),
+                              "value": np.concatenate([np.asarray(c[2], dtype=object) for c in chunks])})
+        frame = frame.drop_duplicates(["id", "period"], keep="first")
+        series = pd.Series(frame["value"].to_numpy(), index=pd.MultiIndex.from_frame(frame[["id", "period"]]))
+        layout.cells[var] = series.where(series.notna(), np.nan)
         layout.columns[var] = arrays[var]
-    layout.present = present[0].append(present[1:]).unique() if present else layout.present
+    if listed_ids:
+        layout.present = pd.MultiIndex.from_arrays([np.concatenate(listed_ids), np.concatenate(listed_periods)],
+                                                   names=["id", "period"]).unique()
 
 
 def choose_presence(layout: Layout, moving: set[str]) -> str:

@@ -94,7 +94,9 @@ def _combinations(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
     if not missing.any():
         return []
     total = table.sum()
-    expected = (np.outer(table.sum(axis=1), table.sum(axis=0)) / total)[missing].sum()
+    # in persons, not rows: a person's rows repeat one draw, so rows would overstate the evidence
+    people = int(ctx.count_persons(np.zeros(len(rows), dtype=np.int64), rows, 1)[0])
+    expected = (np.outer(table.sum(axis=1), table.sum(axis=0)) / total)[missing].sum() * people / total
     if expected < ctx.evidence:
         return []
     persons = ctx.count_persons(keys, rows, table.size).reshape(table.shape)
@@ -106,7 +108,7 @@ def _combinations(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
     return [DraftRule(
         id=slug(a.name, b.name, "combinations"), kind="combinations",
         reason=f"Observed: {len(listed)} combinations of {a.name} and {b.name} in {int(total)} rows, each held by "
-               f">= {ctx.k} persons; {expected:.0f} rows with another combination were expected by chance, none "
+               f">= {ctx.k} persons; {expected:.0f} persons with another combination were expected by chance, none "
                "occurred.",
         body={"variables": [a.name, b.name], "rows": listed}, variables=(a.name, b.name))]
 
@@ -133,7 +135,8 @@ def _implications(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
             if not part:
                 continue
             n = int(table[part].sum())
-            expected = n * col[list(excluded)].sum() / total
+            # in persons, not rows: a person's rows repeat one draw
+            expected = int(persons[part].sum()) * col[list(excluded)].sum() / total
             if expected < ctx.evidence:
                 continue
             allowed = [j for j in range(nb) if shown[j] and j not in excluded]
@@ -143,7 +146,7 @@ def _implications(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
             out.append(DraftRule(
                 id=slug("if", a.name, "then", b.name), kind="implication",
                 reason=f"Observed: in {n} rows with {describe(a, codes)} ({int(persons[part].sum())} persons), "
-                       f"{b.name} never took the excluded values; {expected:.0f} such rows were expected by chance; "
+                       f"{b.name} never took the excluded values; {expected:.0f} such persons were expected by chance; "
                        "held in every row.",
                 body={"if": premise_for(a, codes),
                       "then": test_for(b, [_index(j, nb) for j in allowed], [_index(j, nb) for j in excluded],

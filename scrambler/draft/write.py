@@ -22,7 +22,8 @@ HEADER = ("# Drafted by `scrambler draft` from {data}: every value below was inf
 
 
 def _dump(path: Path, doc: dict[str, Any], data: str) -> None:
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=118, default_flow_style=None)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: a draft can hold thousands of rules
+    text = yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=118, default_flow_style=None)
     path.write_text(HEADER.format(data=data) + text, encoding="utf-8")
 
 
