@@ -106,29 +106,40 @@ def test_todo_source_refused_on_a_declared_spec(file: str, copy_spec, arbeidsres
     assert done.stderr.count("[todo-source]") == 1
 
 
-@pytest.mark.parametrize("name,floor", [("arbeidsreserve-24-130", 0.4), ("foreign-diplomas-21-128", 0.8),
-                                        ("flemish-measures-23-186", 0.65), ("incapacity-barometer-18-088", 0.75)])
-def test_draft_finds_declared_relations_again(name: str, floor: float, tmp_path: Path, run_cli) -> None:
+@pytest.mark.parametrize("name,floor,checked", [("arbeidsreserve-24-130", 0.4, True),
+                                                ("foreign-diplomas-21-128", 0.8, False),
+                                                ("flemish-measures-23-186", 0.65, False),
+                                                ("incapacity-barometer-18-088", 0.75, False)])
+def test_draft_finds_declared_relations_again(name: str, floor: float, checked: bool, tmp_path: Path,
+                                              run_cli) -> None:
     """A relation counts as found again when a mined rule of the same family (within a period, or across time)
-    ties the same variables (a subset of at least two of them for rules over more)."""
+    ties the same variables (a subset of at least two of them for rules over more). The full check of the
+    population against its draft runs on one spec (it takes a minute on the monthly 18/088 panel)."""
     population = tmp_path / "population"
     made = run_cli("population", REPO / "constraints" / name, "--persons", "120", "--out", population)
     assert made.returncode == 0, made.stderr
     result = draft(population, tmp_path / "draft")
     declared = load_spec(REPO / "constraints" / name)
     mined = [(r.kind in TEMPORAL, frozenset(r.variables)) for r in result.rules]
+    kinds = [(r.kind in TEMPORAL, frozenset(r.variables), r.kind) for r in result.rules]
+    same_kind = sum(
+        any(t == (rule.kind in TEMPORAL) and vs and vs <= set(rule.variables) and len(vs) >= min(2, len(rule.variables))
+            and kind == rule.kind for t, vs, kind in kinds)
+        for rule in declared.rules)
     found = sum(
         any(t == (rule.kind in TEMPORAL) and vs and vs <= set(rule.variables) and len(vs) >= min(2, len(rule.variables))
             for t, vs in mined)
         for rule in declared.rules)
     share = found / len(declared.rules)
-    print(f"\n{name}: {found} of {len(declared.rules)} declared relations found again ({share:.0%}), "
+    print(f"\n{name}: {found} of {len(declared.rules)} declared relations found again ({share:.0%}; "
+          f"{same_kind} by a rule of the same kind), "
           f"{len(result.rules)} rules mined from 120 persons")
     assert share >= floor
     spec = tmp_path / "filled" / "draft"
     shutil.copytree(tmp_path / "draft", spec)
     fill_sources(spec)
     assert load_spec(spec).rules  # the draft validates once its sources are filled in
-    checked = run_cli("check", spec, population)
-    assert checked.returncode == 0, checked.stdout[-2000:]
+    if checked:
+        report = run_cli("check", spec, population)
+        assert report.returncode == 0, report.stdout[-2000:]
     assert yaml.safe_load((spec / "dataset.yaml").read_text())["identifier"] == "person_id"
