@@ -220,20 +220,23 @@ def choose_presence(layout: Layout, moving: set[str]) -> str:
     preferring the one shown in most cells - it decides presence in periods no table lists (the +1 block after
     the last table period). Then the person-periods it shows filled there are present too."""
     listed = layout.present
-    best: tuple[int, str] | None = None
+    best: tuple[int, bool, str] | None = None
     for name, cells in layout.cells.items():
         at = cells.reindex(listed)
         if at.isna().any():
             continue
-        shown = len(cells)
-        if best is None or shown > best[0]:
-            best = (shown, name)
+        # shown in most cells first; then one that changes over time (a fixed trait would have to be declared
+        # a period variable to serve)
+        varies = bool(cells.astype(str).groupby(level=0).nunique().max() > 1)
+        key = (len(cells), varies, name)
+        if best is None or key[:2] > best[:2]:
+            best = key
     if best is None:
         raise DataError([Issue(code="no-presence", variable=layout.identifier, message=(
             "no variable is filled in every row, so the panel has no presence variable: a draft needs one "
             "variable that is filled whenever a person is listed in a table"))])
-    cells = layout.cells[best[1]]
+    cells = layout.cells[best[2]]
     periods = set(listed.get_level_values(1))
     extra = cells[~cells.index.get_level_values(1).isin(periods) & cells.notna().to_numpy()].index
     layout.present = listed.append(extra).unique()
-    return best[1]
+    return best[2]

@@ -179,6 +179,12 @@ def _compares(ctx: Context) -> list[DraftRule]:
         rule = _compare(ctx, na_, nb_, va, vb, oa & ob)
         if rule:
             out.append(rule)
+    if ctx.grain == "year":  # yearly panels: two counts that add up to the year (start year + years since)
+        whole = [(n, v, o) for n, f, v, o in terms if ctx.variables[n].type in ("integer", "year")]
+        for (na_, va, oa), (nb_, vb, ob) in combinations(whole, 2):
+            rule = _sum_is_period(ctx, na_, nb_, va, vb, oa & ob)
+            if rule:
+                out.append(rule)
     for name, fam, values, observed in terms:
         if fam != "time":
             continue
@@ -213,3 +219,21 @@ def _compare(ctx: Context, left: str, right: str, a: np.ndarray, b: np.ndarray, 
         reason=f"Observed: {left} {op} {right} in all {len(rows)} rows where both are filled, although their "
                "ranges overlap; held in every row.",
         body={"left": left, "op": op, "right": right}, variables=(left,) if right == "period" else (left, right))
+
+
+def _sum_is_period(ctx: Context, left: str, right: str, a: np.ndarray, b: np.ndarray, observed: np.ndarray
+                   ) -> DraftRule | None:
+    """``a + b = period`` or ``a - b = period`` in every row (a start year and the years since it)."""
+    ok = observed & ~np.isnan(a) & ~np.isnan(b)
+    rows = np.nonzero(ok)[0]
+    if ctx.count_persons(np.zeros(len(rows), dtype=np.int64), rows, 1)[0] < ctx.k:
+        return None
+    period = ctx.period[rows].astype(float)
+    x, y = a[rows], b[rows]
+    for expr, values in ((f"{left} + {right}", x + y), (f"{left} - {right}", x - y), (f"{right} - {left}", y - x)):
+        if (values == period).all():
+            return DraftRule(
+                id=slug(left, right, "period"), kind="compare", variables=(left, right),
+                reason=f"Observed: {expr} = period in all {len(rows)} rows where both are filled; held in every row.",
+                body={"left": expr, "op": "=", "right": "period"})
+    return None

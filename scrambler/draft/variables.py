@@ -17,7 +17,7 @@ from scrambler.spec.time import parse_period
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 CLASS = re.compile(r"^(<|<=|>|>=)?\s*(\d+(\.\d+)?)\s*(-\s*\d+(\.\d+)?|\+)?$")
-YEAR_NAME = re.compile(r"(^|_)(year|yr|jaar|annee)(_|$)")
+YEAR_NAME = re.compile(r"(^|_)(year|yr|jaar|annee|start|birth|since|until)(_|$)")
 BOOL_TEXT = {"true": 1, "false": 0, "True": 1, "False": 0}
 TIME_GRAIN = {"year": "year", "year_month": "month", "year_quarter": "quarter"}
 

@@ -13,7 +13,7 @@ import yaml
 from scrambler.draft.layout import Layout
 from scrambler.draft.rules import DraftRule
 from scrambler.draft.variables import TIME_GRAIN, DraftVariable
-from scrambler.output import atomic_folder
+from scrambler.output import MANIFEST, atomic_folder, write_json
 from scrambler.spec.time import format_period
 
 HEADER = ("# Drafted by `scrambler draft` from {data}: every value below was inferred from the data.\n"
@@ -86,9 +86,12 @@ def variable_doc(var: DraftVariable) -> dict[str, Any]:
     return doc
 
 
-def write_spec(out: str | Path, name: str, data: str, layout: Layout, presence: str,
+def write_spec(out: str | Path, name: str, settings: dict[str, Any], layout: Layout, presence: str,
                variables: dict[str, DraftVariable], rules: list[DraftRule], force: bool) -> None:
+    """Write the spec atomically, with a manifest of how it was drafted (so that --force may replace it)."""
+    data = str(settings["data"])
     with atomic_folder(out, force=force) as tmp:
+        write_json(tmp / MANIFEST, settings)
         _dump(tmp / "dataset.yaml", dataset_doc(name, layout, presence, variables), data)
         ident = {"name": layout.identifier, "type": "identifier", "timing": "static",
                  "label": {"en": "Person identifier"}, "source": "TODO",
