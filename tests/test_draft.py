@@ -180,3 +180,27 @@ def test_draft_refuses_bad_input_clearly(tmp_path: Path, run_cli) -> None:
     inside = run_cli("draft", data, "--out", data / "spec")
     assert inside.returncode == 1 and "output-overlaps-input" in inside.stderr
     assert sorted(p.name for p in data.iterdir()) == ["people.parquet"]
+
+
+def test_csv_folder_drafts_like_parquet(wage_folder: Path, tmp_path: Path) -> None:
+    """The same tables as gzipped CSV give the same draft: numbers read as numbers, codes with a leading zero
+    kept as text."""
+    import pyarrow.csv as pcsv
+
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for path in sorted(wage_folder.glob("*.parquet")):
+        with pa.CompressedOutputStream(str(folder / f"{path.stem}.csv.gz"), "gzip") as out:
+            pcsv.write_csv(pq.read_table(path), out)
+    from_parquet = draft(wage_folder, tmp_path / "p")
+    from_csv = draft(folder, tmp_path / "c")
+    assert {v.name: (v.type, v.timing) for v in from_csv.variables.values()} == \
+        {v.name: (v.type, v.timing) for v in from_parquet.variables.values()}
+    assert sorted(r.id for r in from_csv.rules) == sorted(r.id for r in from_parquet.rules)
+    codes = tmp_path / "codes"
+    codes.mkdir()
+    (codes / "zones_2020.csv").write_text("nr,zone,size\n1,01,3\n2,02,4\n3,10,5\n")
+    (codes / "zones_2021.csv").write_text("nr,zone,size\n1,01,3\n2,02,4\n3,10,6\n")
+    zoned = draft(codes, tmp_path / "z")
+    assert zoned.variables["zone"].type == "categorical" and zoned.variables["zone"].codes == ["01", "02", "10"]
+    assert zoned.variables["size"].type == "ordinal" and zoned.variables["size"].codes == ["3", "4", "5", "6"]
