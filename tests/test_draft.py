@@ -73,9 +73,7 @@ def test_wage_panel_draft_refused_then_filled_checks_and_scrambles(wage_folder: 
     checked = run_cli("check", spec, wage_folder)
     assert checked.returncode == 0, checked.stdout[-2000:]
     out = tmp_path / "scrambled"
-    # coverage (--k) is not what is tested here and costs minutes on this panel; see docs/draft.md
-    scrambled = run_cli("scramble", spec, "--input", wage_folder, "--out", out, "--persons", "100", "--k", "1",
-                        "--no-reports")
+    scrambled = run_cli("scramble", spec, "--input", wage_folder, "--out", out, "--persons", "545", "--no-reports")
     assert scrambled.returncode == 0, scrambled.stderr[-2000:]
     again = run_cli("check", spec, out)
     assert again.returncode == 0, again.stdout[-2000:]
