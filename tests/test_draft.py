@@ -175,9 +175,13 @@ def test_draft_refuses_bad_input_clearly(tmp_path: Path, run_cli) -> None:
     assert "Traceback" not in done.stderr and not (tmp_path / "spec").exists()
     missing = run_cli("draft", tmp_path / "nowhere", "--out", tmp_path / "spec")
     assert missing.returncode == 1 and "[missing-data]" in missing.stderr
+    pq.write_table(pa.table({"pid": [0, 1, 2], "x": ["a", "b", "a"]}), data / "zero_2020.parquet")
+    (data / "people.parquet").unlink()
+    zero = run_cli("draft", data, "--out", tmp_path / "spec", "--id", "pid")
+    assert zero.returncode == 1 and "[bad-identifier]" in zero.stderr and "positive whole numbers" in zero.stderr
     inside = run_cli("draft", data, "--out", data / "spec")
     assert inside.returncode == 1 and "output-overlaps-input" in inside.stderr
-    assert sorted(p.name for p in data.iterdir()) == ["people.parquet"]
+    assert sorted(p.name for p in data.iterdir()) == ["zero_2020.parquet"]
 
 
 def test_csv_folder_drafts_like_parquet(wage_folder: Path, tmp_path: Path) -> None:

@@ -88,6 +88,10 @@ def read_layout(folder: str | Path, identifier: str | None = None, grain: str | 
         if ids.null_count or len(pc.unique(ids)) != len(ids):
             raise DataError([Issue(code="bad-identifier", table=name, variable=ident, message=(
                 "the identifier must be non-null and unique within each table; pass --id COLUMN"))])
+        if not pa.types.is_integer(ids.type) or (len(ids) and pc.min(ids).as_py() <= 0):
+            raise DataError([Issue(code="bad-identifier", table=name, variable=ident, message=(
+                "the identifier must hold positive whole numbers (the spec's identifier type); renumber the "
+                "persons 1..N in every table, or pass --id COLUMN"))])
         for col in table.column_names:
             if col != ident and not NAME.match(col):
                 raise DataError([Issue(code="bad-name", table=name, variable=col, message=(
@@ -100,7 +104,7 @@ def read_layout(folder: str | Path, identifier: str | None = None, grain: str | 
 
 
 def _guess_identifier(tables: dict[str, pa.Table], files: dict[str, Path]) -> str:
-    """The first column, in every table, of whole numbers, never null and unique in each table."""
+    """The first column, in every table, of positive whole numbers, never null and unique in each table."""
     first = next(iter(tables.values()))
     for col in first.column_names:
         ok = True
@@ -109,7 +113,7 @@ def _guess_identifier(tables: dict[str, pa.Table], files: dict[str, Path]) -> st
                 ok = False
                 break
             arr = table.column(col)
-            if not pa.types.is_integer(arr.type) and not pa.types.is_string(arr.type):
+            if not pa.types.is_integer(arr.type) or (len(arr) and pc.min(arr).as_py() <= 0):
                 ok = False
                 break
             if arr.null_count or len(pc.unique(arr)) != len(arr):
