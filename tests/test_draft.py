@@ -206,3 +206,26 @@ def test_csv_folder_drafts_like_parquet(wage_folder: Path, tmp_path: Path) -> No
     zoned = draft(codes, tmp_path / "z")
     assert zoned.variables["zone"].type == "categorical" and zoned.variables["zone"].codes == ["01", "02", "10"]
     assert zoned.variables["size"].type == "ordinal" and zoned.variables["size"].codes == ["3", "4", "5", "6"]
+
+
+def test_stata_labels_reach_the_draft(tmp_path: Path) -> None:
+    """Labels the files carry (Stata value and column labels) become the code list's labels and the
+    variable's label; a labelled number is a code."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    import pandas as pd
+
+    folder = tmp_path / "stata"
+    folder.mkdir()
+    for year in (2020, 2021):
+        frame = pd.DataFrame({"pid": list(range(1, 13)), "region": [1, 2, 3] * 4,
+                              "hours": [float(10 + i + year % 2) for i in range(12)]})
+        pyreadstat.write_dta(frame, str(folder / f"work_{year}.dta"),
+                             column_labels=["Person", "Region of residence", "Hours worked"],
+                             variable_value_labels={"region": {1: "Flanders", 2: "Brussels", 3: "Wallonia"}})
+    result = draft(folder, tmp_path / "spec")
+    region = result.variables["region"]
+    assert region.type == "categorical" and region.codes == ["1", "2", "3"]
+    codelist = (tmp_path / "spec" / "codelists" / "region.csv").read_text().splitlines()
+    assert codelist == ["code,label_en", "1,Flanders", "2,Brussels", "3,Wallonia"]
+    variables = yaml.safe_load((tmp_path / "spec" / "variables.yaml").read_text())["variables"]
+    assert {v["name"]: v["label"]["en"] for v in variables}["region"] == "Region of residence"

@@ -46,6 +46,8 @@ class Layout:
     columns: dict[str, list[pa.DataType]]  # variable -> the Arrow types of the columns that show it
     cells: dict[str, pd.Series]  # variable -> value per (id, period), one per observed person-period
     present: pd.MultiIndex  # (id, period) of the persons listed in a table at its period
+    labels: dict[str, str] = field(default_factory=dict)  # variable -> label, where a file carries one
+    value_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # variable -> code -> label
 
 
 def grain_of(text: str) -> str:
@@ -203,6 +205,7 @@ def _collect(layout: Layout, tables: dict[str, pa.Table]) -> None:
                 for var in names:
                     col = table.column(var + suffix)
                     arrays[var].append(col.type)
+                    _labels(layout, var, table.schema.field(var + suffix))
                     if pa.types.is_dictionary(col.type):
                         col = col.cast(col.type.value_type)
                     parts[var].append((ids, periods, col.to_numpy(zero_copy_only=False)))
@@ -217,6 +220,18 @@ def _collect(layout: Layout, tables: dict[str, pa.Table]) -> None:
     if listed_ids:
         layout.present = pd.MultiIndex.from_arrays([np.concatenate(listed_ids), np.concatenate(listed_periods)],
                                                    names=["id", "period"]).unique()
+
+
+def _labels(layout: Layout, var: str, column: pa.Field) -> None:
+    import json
+
+    from scrambler.draft.read import LABEL, VALUE_LABELS
+
+    meta = column.metadata or {}
+    if LABEL in meta:
+        layout.labels.setdefault(var, meta[LABEL].decode())
+    if VALUE_LABELS in meta:
+        layout.value_labels.setdefault(var, {}).update(json.loads(meta[VALUE_LABELS]))
 
 
 def choose_presence(layout: Layout, moving: set[str]) -> str:

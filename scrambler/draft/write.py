@@ -62,7 +62,7 @@ def dataset_doc(name: str, layout: Layout, presence: str, variables: dict[str, D
     }
 
 
-def variable_doc(var: DraftVariable) -> dict[str, Any]:
+def variable_doc(var: DraftVariable, label: str | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"name": var.name, "type": var.type}
     if var.type in ("categorical", "ordinal"):
         doc["codelist"] = var.name
@@ -70,7 +70,7 @@ def variable_doc(var: DraftVariable) -> dict[str, Any]:
         doc["timing"] = "static"
     if var.scope == "always":
         doc["scope"] = "always"
-    doc["label"] = {"en": var.name.replace("_", " ").capitalize()}
+    doc["label"] = {"en": label or var.name.replace("_", " ").capitalize()}
     doc["source"] = "TODO"
     constraints: dict[str, Any] = {}
     if var.required:
@@ -96,11 +96,14 @@ def write_spec(out: str | Path, name: str, settings: dict[str, Any], layout: Lay
         ident = {"name": layout.identifier, "type": "identifier", "timing": "static",
                  "label": {"en": "Person identifier"}, "source": "TODO",
                  "constraints": {"required": True, "unique": True}}
-        _dump(tmp / "variables.yaml", {"variables": [ident, *(variable_doc(v) for v in variables.values())]}, data)
+        _dump(tmp / "variables.yaml", {"variables": [ident, *(variable_doc(v, layout.labels.get(v.name)) for v in variables.values())]},
+              data)
         _dump(tmp / "rules.yaml", {"rules": [r.as_yaml() for r in rules]}, data)
         for var in variables.values():
             if var.type in ("categorical", "ordinal"):
-                _csv(tmp / "codelists" / f"{var.name}.csv", [["code", "label_en"], *([c, c] for c in var.codes or [])])
+                texts = layout.value_labels.get(var.name, {})  # labels the files carry, else the code itself
+                _csv(tmp / "codelists" / f"{var.name}.csv",
+                     [["code", "label_en"], *([c, texts.get(c, c)] for c in var.codes or [])])
         for rule in rules:
             for rel, rows in rule.files.items():
                 _csv(tmp / rel, rows)
