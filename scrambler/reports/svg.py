@@ -31,7 +31,7 @@ def bar_chart(title: str, bars: list[Bar], series: list[str], unit: str = "%", c
     ``compact``: thin bars and short labels, values only on hover - small multiples for the report's story."""
     row, label_w, bar_w, chars = (6, 130, 200, 20) if compact else (ROW, LABEL_W, BAR_W, 32)
     shown = bars[:MAX_BARS]
-    group = row * len(series) + (4 if compact else 6)
+    group = max(row * len(series) + 4, 12) if compact else row * len(series) + 6  # room for the label
     height = 34 + group * len(shown) + (14 if len(bars) > MAX_BARS else 0) + 16
     width = label_w + bar_w + (50 if compact else 80)
     parts = [f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '

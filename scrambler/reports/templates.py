@@ -8,7 +8,7 @@ BASE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ r.dataset }} - {{ heading }}</title>
 <style>
-body{font-family:sans-serif;margin:24px auto;max-width:1100px;color:#222;line-height:1.4;padding:0 12px}
+body{font-family:sans-serif;margin:24px auto;max-width:1250px;color:#222;line-height:1.4;padding:0 12px}
 h1{font-size:1.6em;margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:3px;margin-top:32px}
 .label{background:#fff3cd;border:2px solid #e0a800;padding:10px 14px;font-weight:bold;font-size:1.1em}
 .warn{background:#f8d7da;border:2px solid #c82333;padding:8px 14px;font-weight:bold}
