@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scrambler.check import read_tables
 from scrambler.cli.progress import Progress
-from scrambler.codebook import spec_codebook
+from scrambler.codebook import require_exportable, spec_codebook
 from scrambler.datasets import read_dataset
 from scrambler.errors import Issue, ScramblerError
 from scrambler.formats import FORMATS, export_tables
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     for fmt in formats:
         refuse_file_in_path(Path(args.out) / fmt)
     spec = load_spec(args.spec)
+    require_exportable(spec, formats)  # before reading any data
     out = Path(args.out)
     written = {}
     with Progress("export") as progress:
