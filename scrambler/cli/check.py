@@ -6,6 +6,7 @@ import argparse
 import json
 
 from scrambler.check import check
+from scrambler.cli.progress import Progress
 from scrambler.spec import load_spec
 
 
@@ -18,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec)
-    report = check(spec, args.data)
+    with Progress("check") as progress, progress.stage("check"):
+        spec = load_spec(args.spec)
+        report = check(spec, args.data)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:

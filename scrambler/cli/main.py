@@ -42,7 +42,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=text)
             continue
         importlib.import_module(f"scrambler.cli.{name}").register(sub)
+    for command in sub.choices.values():
+        command.formatter_class = _WithDefaults
     return parser
+
+
+class _WithDefaults(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, unless the text already names it (so no command can
+    forget to say it); the description keeps its line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Interrupts:
