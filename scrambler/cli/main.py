@@ -26,7 +26,10 @@ COMMANDS = {
     "report": "regenerate the internal and shareable reports of a run",
     "export": "write a dataset in researchers' formats",
     "smallcell": "check aggregated tables for small cells",
+    "import": "convert an extract (CSV, Stata, SPSS, SAS, PostgreSQL) into the canonical Parquet folder",
 }
+#: commands whose module name differs (``import`` is a Python keyword)
+MODULES = {"import": "import_data"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -38,7 +41,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is not None and name != only:
             sub.add_parser(name, help=text)
             continue
-        importlib.import_module(f"scrambler.cli.{name}").register(sub)
+        importlib.import_module(f"scrambler.cli.{MODULES.get(name, name)}").register(sub)
     return parser
 
 

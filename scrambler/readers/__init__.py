@@ -112,15 +112,17 @@ def read_table(path: str | Path, spec: DatasetSpec | Mapping[str, Variable] | No
     companions = {c: c + COMPANION for c in wanted if c in types and types[c].is_categorical
                   and c + COMPANION in present and c + COMPANION not in types}
     raw = reader.open_raw(path, wanted + [c for c in companions.values() if c not in wanted])
-    return _decode(path, reader, raw, wanted, types, companions)
+    return decode(raw, Problems(file=str(path), table=table_name(path)), types, wanted, companions,
+                  typed=bool(getattr(reader, "TYPED", False)))
 
 
-def _decode(path: Path, reader: ModuleType, raw: RawFile, wanted: list[str], types: Mapping[str, Variable],
-            companions: Mapping[str, str]) -> pa.Table:
+def decode(raw: RawFile, problems: Problems, types: Mapping[str, Variable], wanted: Sequence[str] | None = None,
+           companions: Mapping[str, str] | None = None, typed: bool = False) -> pa.Table:
+    """Decode a raw source (a file, or a database query: :mod:`scrambler.readers.database`) by ``types``."""
     from scrambler.tables import arrow_type
 
-    problems = Problems(file=str(path), table=table_name(path))
-    typed = bool(getattr(reader, "TYPED", False))
+    wanted = list(raw.columns) if wanted is None else list(wanted)
+    companions = companions or {}
     keep = [c for c in wanted if c not in set(companions.values())]
     batches: list[pa.RecordBatch] = []
     first_row = 1

@@ -184,6 +184,8 @@ def to_boolean(col: Column, problems: Problems) -> pa.Array:
 
 def to_integer(col: Column, problems: Problems) -> pa.Array:
     arr = col.values
+    if pa.types.is_decimal(arr.type):  # SQL numeric
+        arr = pc.cast(arr, pa.float64())
     if pa.types.is_integer(arr.type):
         return pc.cast(arr, pa.int64())
     if pa.types.is_floating(arr.type):
@@ -202,7 +204,7 @@ def to_integer(col: Column, problems: Problems) -> pa.Array:
 
 def to_decimal(col: Column, problems: Problems) -> pa.Array:
     arr = col.values
-    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
         return pc.cast(arr, pa.float64())
     text = _text(arr)
     ok = pc.match_substring_regex(text, _DECIMAL)
