@@ -219,3 +219,24 @@ def test_scramble_takes_a_csv_folder(mini_folders: dict[str, Path], mini_dir: Pa
     assert proc.returncode == 0, proc.stderr
     assert check(mini_spec, out).ok
     assert check(mini_spec, mini_folders["csv"]).ok
+
+
+def test_documented_commands(mini_dir: Path, mini_spec: DatasetSpec, tmp_path: Path) -> None:
+    """docs/bring-your-own-data.md's command block, run as written (the fixture spec in place of the real one)."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    text = (REPO / "docs" / "bring-your-own-data.md").read_text(encoding="utf-8")
+    block = text.split("## The commands", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(lines) == 6 and all(line.startswith("scrambler ") for line in lines)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for line in lines:
+        args = [str(mini_dir) if a == "constraints/foreign-diplomas-21-128" else a for a in shlex.split(line)[1:]]
+        proc = subprocess.run([sys.executable, "-m", "scrambler", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (line, proc.stderr)
+    for folder in ("imported", "run", "run-from-csv", "extract/csv", "extract/stata"):
+        assert check(mini_spec, tmp_path / folder).ok, folder
