@@ -45,8 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def fingerprint(folder: str | Path) -> str:
+    from scrambler.readers import find_tables
+
     digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.parquet")):
+    for path in sorted(find_tables(folder).values()) if Path(folder).is_dir() else []:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
