@@ -20,7 +20,11 @@ from scrambler.spec.model import (
 DEFAULTS = {"categorical": "swap", "ordinal": "swap", "boolean": "swap", "integer": "perturb",
             "decimal": "perturb", "year": "perturb", "year_month": "perturb", "year_quarter": "perturb",
             "identifier": "new_id"}
-DEFAULT_AMOUNT = {"integer": 3.0, "decimal": 0.1, "year": 1.0, "year_month": 3.0, "year_quarter": 1.0}
+# time variables move by calendar steps by default; integers and decimals by a share of their spread (spread.py)
+DEFAULT_AMOUNT = {"year": 1.0, "year_month": 3.0, "year_quarter": 1.0}
+# the share of a person's perturbation common to all their periods: the trajectory moves as a whole, and
+# year-to-year change gains only a little noise
+PERSON_SHARE = 0.8
 
 
 @dataclass

@@ -10,7 +10,8 @@ import numpy as np
 from scrambler.constraints.base import Frame
 from scrambler.panel import Panel
 from scrambler.scramble.donors import DonorPool, stratum_keys
-from scrambler.scramble.plan import DEFAULT_AMOUNT, Block, Plan
+from scrambler.scramble.plan import DEFAULT_AMOUNT, PERSON_SHARE, Block, Plan
+from scrambler.scramble.spread import PERTURB_SHARE, spread
 from scrambler.spec.model import DatasetSpec
 
 Proposal = tuple[np.ndarray, np.ndarray] | None
@@ -29,6 +30,7 @@ class MethodProposals:
         self.donors: dict[tuple[str, int], np.ndarray] = {}  # (block, t) -> donor per output person (-1 none)
         self.pools: dict[tuple[tuple[str, ...], int], DonorPool] = {}  # (strata, t): blocks share a grouping
         self.model_cache: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        self.shifts: dict[str, tuple[float, np.ndarray]] = {}  # perturbed variable -> (amount, person shifts)
 
     def __call__(self, name: str, t: int, rows: np.ndarray, frame: Frame, rng: np.random.Generator) -> Proposal:
         block = self.plan.method_of.get(name)
@@ -43,8 +45,10 @@ class MethodProposals:
             return np.where(values < 0, -1, perm[np.where(values < 0, len(perm) - 1, values)]).astype(np.int16), has
         if block.method == "perturb":
             values, has = self._values(name, t, self.anchor[rows])
-            amount = block.amount if block.amount is not None else DEFAULT_AMOUNT.get(var.type, 1.0)
-            noise = rng.uniform(-amount, amount, size=len(rows))
+            amount, shift = self._person_shift(block, name)
+            # the person's own shift plus a smaller one of this period: the trajectory moves as a whole, so a
+            # near-copy of a real path is broken on every period at once while year-to-year change stays real
+            noise = amount * (PERSON_SHARE * shift[rows] + (1 - PERSON_SHARE) * rng.uniform(-1, 1, len(rows)))
             if var.integral:
                 noise = np.rint(noise)
             return values + noise, has
@@ -60,6 +64,22 @@ class MethodProposals:
             values = self.model_cache[key][name][rows]
             return values, np.ones(len(rows), dtype=bool)
         return None  # fabricate: draw from the profile (or uniform) inside the allowed set
+
+    def _person_shift(self, block: Block, name: str) -> tuple[float, np.ndarray]:
+        """The largest shift of a perturbed variable and each output person's own shift in [-1, 1] (drawn
+        once, from a generator of its own, so every period and every redraw of the person sees the same)."""
+        with self.lock:
+            if name not in self.shifts:
+                var = self.spec.variables[name]
+                if block.amount is not None:
+                    amount = block.amount
+                elif var.type in DEFAULT_AMOUNT:
+                    amount = DEFAULT_AMOUNT[var.type]
+                else:
+                    amount = PERTURB_SHARE * spread(self.source, name)
+                seed = np.random.SeedSequence([self.seed, *name.encode()])
+                self.shifts[name] = (amount, np.random.default_rng(seed).uniform(-1, 1, len(self.anchor)))
+            return self.shifts[name]
 
     def _values(self, name: str, t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         src = self.source
