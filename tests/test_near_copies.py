@@ -4,6 +4,7 @@ real public panel (Vella-Verbeek, 545 men x 8 years, shipped by linearmodels).""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -15,11 +16,14 @@ from wage_panel import wage_panel, wage_panel_spec  # noqa: E402
 
 from scrambler.panel import Panel  # noqa: E402
 from scrambler.sampling.sampler import draw_order  # noqa: E402
+from scrambler.scramble import nearness  # noqa: E402
 from scrambler.scramble.donors import anchors  # noqa: E402
+from scrambler.scramble.pipeline import scramble  # noqa: E402
 from scrambler.scramble.plan import make_plan  # noqa: E402
 from scrambler.scramble.proposals import MethodProposals  # noqa: E402
-from scrambler.scramble.spread import spread  # noqa: E402
+from scrambler.scramble.spread import TOLERANCE_SHARE, spread  # noqa: E402
 from scrambler.spec import DatasetSpec  # noqa: E402
+from scrambler.spec.model import MethodSpec  # noqa: E402
 
 
 @functools.cache
@@ -61,3 +65,102 @@ def test_perturbation_moves_the_trajectory_as_a_whole() -> None:
     assert np.corrcoef(first, second)[0, 1] > 0.8  # independent noise per period would correlate ~0
     # year-to-year change gains far less noise than the level
     assert np.std(second - first) < 0.6 * np.std(first)
+
+
+def test_near_index_finds_exactly_the_rows_within_tolerance() -> None:
+    # against a brute-force comparison, with nulls, several exact groups, and runs longer than the first batch
+    rng = np.random.default_rng(5)
+    for m in (0, 1, 3):
+        exact_in, exact_out = rng.integers(0, 3, 300).astype(np.uint64), rng.integers(0, 3, 200).astype(np.uint64)
+        near_in, near_out = rng.normal(size=(m, 300)).round(1), rng.normal(size=(m, 200)).round(1)
+        near_in[:, rng.random(300) < 0.1] = np.nan
+        near_out[:, rng.random(200) < 0.1] = np.nan
+        tol = rng.uniform(0.05, 0.5, m)
+        got = nearness.match_counts(nearness.build(exact_in, near_in, tol), exact_out, near_out, cap=10**6)
+        for j in range(200):
+            ok = exact_in == exact_out[j]
+            for i in range(m):
+                a, b = near_in[i], near_out[i, j]
+                ok &= (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= tol[i])
+            assert got[j] == ok.sum()
+
+
+def _within(out: Panel, real: Panel, names: list[str], rel: float) -> float:
+    """Share of output persons whose path of ``names`` lies within ``rel`` (relative) of some real person's
+    on every period they are present (same presence pattern) - brute force, independent of the guard."""
+    hits = 0
+    for i in range(out.n):
+        here = out.present[:, i]
+        same = np.nonzero((real.present == here[:, None]).all(axis=0))[0]
+        ok = np.ones(len(same), dtype=bool)
+        for name in names:
+            a, b = out.periodic[name][:, i][:, None], real.periodic[name][:, same]
+            ok &= ((np.abs(a - b) <= rel * np.abs(b)) | ~here[:, None]).all(axis=0)
+        hits += bool(ok.any())
+    return hits / out.n
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_real_panel_scrambled_with_defaults_hands_back_no_real_path(seed: int) -> None:
+    spec, real = _real()
+    result = scramble(spec, real, real.n, seed)
+    assert result.report.violations == 0 and result.gaps == []
+    for names in (["hours"], ["lwage"], ["hours", "lwage"]):
+        assert _within(result.panel, real, names, 0.01) <= 0.05, names
+
+
+def _weak(spec: DatasetSpec) -> DatasetSpec:
+    """The spec with a perturbation too small to break anything: +-3 hours, +-0.002 log wage."""
+    methods = (MethodSpec(variables=("hours",), method="perturb", amount=3.0),
+               MethodSpec(variables=("lwage",), method="perturb", amount=0.002))
+    return dataclasses.replace(spec, scramble=dataclasses.replace(spec.scramble, methods=methods))
+
+
+def test_guard_redraws_near_copies_of_paths_and_person_periods() -> None:
+    spec, real = _real()
+    spec = _weak(spec)
+    result = scramble(spec, real, real.n, 4)
+    out, info = result.panel, result.guard
+    assert result.report.violations == 0
+    # the weak perturbation leaves (nearly) every path within tolerance of its donor's: the guard saw them all
+    assert info["path_copies_before"] > 0.9 * real.n and info["path_copies_after"] == 0
+    assert sum(info["collisions_before"].values()) > 0
+    tolerance = info["tolerance"]
+    assert tolerance["hours"] == pytest.approx(TOLERANCE_SHARE * spread(real, "hours"))
+    # brute force: no output path of hours within tolerance of fewer than k real ones (k or more: common)
+    k = spec.scramble.guard_k
+    for name in ("hours", "lwage"):
+        for i in range(out.n):
+            here = out.present[:, i]
+            same = (real.present == here[:, None]).all(axis=0)
+            diff = np.abs(out.periodic[name][:, i][:, None] - real.periodic[name][:, same])
+            near = ((diff <= tolerance[name] + 1e-9) | ~here[:, None]).all(axis=0).sum()
+            assert near == 0 or near >= k, (name, i, near)
+    # brute force: no person-period equal on the categoricals and whole numbers, near on hours and lwage
+    exact = ["black", "hisp", "educ", "exper", "married", "union", "occupation"]
+    for t in range(len(out.periods)):
+        rows_out, rows_in = np.nonzero(out.present[t])[0], np.nonzero(real.present[t])[0]
+        same = np.ones((len(rows_out), len(rows_in)), dtype=bool)
+        for name in exact:
+            same &= out.values(name, t)[rows_out][:, None] == real.values(name, t)[rows_in][None, :]
+        for name in ("hours", "lwage"):
+            diff = np.abs(out.values(name, t)[rows_out][:, None] - real.values(name, t)[rows_in][None, :])
+            same &= diff <= tolerance[name] + 1e-9
+        assert not same.any(), out.periods[t]
+    assert _within(out, real, ["hours", "lwage"], 0.01) <= 0.05
+
+
+def test_planted_unique_quasi_identifier_combination_never_comes_out() -> None:
+    spec, real = _real()
+    planted = Panel(spec=real.spec, ids=real.ids, present=real.present,
+                    static={n: v.copy() for n, v in real.static.items()}, periodic=real.periodic)
+    both = (planted.static["black"] == 1) & (planted.static["hisp"] == 1)
+    assert not both.any()  # no black hispanic man in the panel: plant exactly one
+    planted.static["black"][0] = planted.static["hisp"][0] = 1
+    # black and hisp are swapped from separate donors: about 12% x 16% of 545 persons would get both
+    for seed in (1, 2):
+        result = scramble(spec, planted, planted.n, seed)
+        out = result.panel
+        assert result.guard["combinations"] == [["black", "hisp"]]
+        assert not ((out.static["black"] == 1) & (out.static["hisp"] == 1)).any()
+        assert result.guard["rare_tuples_before"] > 0 and result.report.violations == 0

@@ -81,6 +81,12 @@ class MethodProposals:
                 self.shifts[name] = (amount, np.random.default_rng(seed).uniform(-1, 1, len(self.anchor)))
             return self.shifts[name]
 
+    def renew_shifts(self, persons: np.ndarray, rng: np.random.Generator) -> None:
+        """New perturbation shifts for these output persons: the guard moves a near-copy of a real path."""
+        with self.lock:
+            for _, shift in self.shifts.values():
+                shift[persons] = rng.uniform(-1, 1, len(persons))
+
     def _values(self, name: str, t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         src = self.source
         values = src.static[name][persons] if name in src.static else src.periodic[name][t, persons]
