@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from scrambler.spec.chains import check_chains
 from scrambler.spec.conditions import Condition, Test
 from scrambler.spec.expressions import Expression
 from scrambler.spec.model import (
@@ -87,6 +88,7 @@ def check_semantics(reader: Reader, spec: DatasetSpec) -> None:
                 for test in (rule.if_previous, rule.then):
                     _check_test(reader, var, test, where)
     _check_contradictions(reader, spec, rfile)
+    check_chains(reader, spec, rfile)
     _check_column_names(reader, spec)
     _check_generator(reader, spec)
     for method in spec.scramble.methods:
