@@ -19,7 +19,7 @@ from scrambler.sampling.sampler import draw_order  # noqa: E402
 from scrambler.scramble import nearness  # noqa: E402
 from scrambler.scramble.donors import anchors  # noqa: E402
 from scrambler.scramble.pipeline import scramble  # noqa: E402
-from scrambler.scramble.plan import make_plan  # noqa: E402
+from scrambler.scramble.plan import RECODE_SIMILAR, code_counts, make_plan  # noqa: E402
 from scrambler.scramble.proposals import MethodProposals  # noqa: E402
 from scrambler.scramble.spread import TOLERANCE_SHARE, spread  # noqa: E402
 from scrambler.spec import DatasetSpec  # noqa: E402
@@ -164,3 +164,21 @@ def test_planted_unique_quasi_identifier_combination_never_comes_out() -> None:
         assert result.guard["combinations"] == [["black", "hisp"]]
         assert not ((out.static["black"] == 1) & (out.static["hisp"] == 1)).any()
         assert result.guard["rare_tuples_before"] > 0 and result.report.violations == 0
+
+
+def test_recode_permutes_only_codes_of_similar_frequency() -> None:
+    spec, real = _real()
+    spec = dataclasses.replace(spec, scramble=dataclasses.replace(spec.scramble, methods=(
+        MethodSpec(variables=("occupation",), method="recode"),)))
+    counts = code_counts(dataclasses.replace(real, spec=spec))["occupation"]
+    assert counts.sum() == real.present.sum()
+    moved = 0
+    for seed in range(20):
+        perm = make_plan(spec, draw_order(spec), np.random.default_rng(seed), {"occupation": counts}).recode[
+            "occupation"]
+        for code, target in enumerate(perm[:-1]):
+            # a code goes only to one of similar frequency: the marginals cannot tell which is which
+            low, high = sorted((counts[code], counts[target]))
+            assert high <= RECODE_SIMILAR * low, (code, target, counts)
+            moved += code != target
+    assert moved > 0  # some occupations do have a look-alike in frequency, and get permuted

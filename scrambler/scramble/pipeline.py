@@ -24,7 +24,7 @@ from scrambler.scramble.cover import current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
 from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
 from scrambler.scramble.moves import redraw_persons
-from scrambler.scramble.plan import Plan, make_plan
+from scrambler.scramble.plan import Plan, code_counts, make_plan
 from scrambler.scramble.profile import profile_models
 from scrambler.scramble.proposals import MethodProposals
 from scrambler.spec.model import DatasetSpec
@@ -89,7 +89,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     clock = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5C4A]))
     order = draw_order(spec)
-    plan = make_plan(spec, order, rng)
+    plan = make_plan(spec, order, rng, code_counts(source))
     uniform = {v for b in plan.blocks if b.method == "fabricate" and b.source == "uniform" for v in b.variables}
     models = profile_models(source, uniform)
     sampler = Sampler(spec, models, order)
