@@ -182,3 +182,30 @@ def test_recode_permutes_only_codes_of_similar_frequency() -> None:
             assert high <= RECODE_SIMILAR * low, (code, target, counts)
             moved += code != target
     assert moved > 0  # some occupations do have a look-alike in frequency, and get permuted
+
+
+def test_rare_block_tuple_is_never_handed_over_intact() -> None:
+    spec, real = _real()
+    block = ("married", "union", "occupation")
+    spec = dataclasses.replace(spec, scramble=dataclasses.replace(spec.scramble, methods=(
+        MethodSpec(variables=block, method="swap"),)))
+    real = dataclasses.replace(real, spec=spec)
+    rng = np.random.default_rng(9)
+    plan = make_plan(spec, draw_order(spec), rng)
+    anchor = anchors(real, real.n, rng)
+    proposals = MethodProposals(spec, real, plan, anchor, rng)
+    t = 0
+    rows = np.nonzero(real.present[t, anchor])[0]
+    frame = real.frame(t, anchor[rows])
+    offered = {name: proposals(name, t, rows, frame, rng) for name in block}
+    donors = proposals.donors[("methods[0]", t)][rows]
+    # the input's tuples of the block at t, counted independently
+    tuples = np.stack([real.values(v, t)[real.present[t]] for v in block], axis=1)
+    seen, counts = np.unique(tuples, axis=0, return_counts=True)
+    rare = {tuple(x) for x, c in zip(seen, counts, strict=True) if c < spec.scramble.guard_k}
+    assert rare
+    donor_rare = np.array([tuple(real.values(v, t)[d] for v in block) in rare for d in donors])
+    assert donor_rare.sum() > 0
+    complete = np.logical_and.reduce([offered[n][1] for n in block])  # every value of the donor offered
+    assert not (complete & donor_rare).any()
+    assert complete[~donor_rare].all()  # common tuples are swapped whole
