@@ -107,6 +107,9 @@ def test_real_panel_scrambled_with_defaults_hands_back_no_real_path(seed: int) -
     assert result.report.violations == 0 and result.gaps == []
     for names in (["hours"], ["lwage"], ["hours", "lwage"]):
         assert _within(result.panel, real, names, 0.01) <= 0.05, names
+    # no closer to the population than a real outsider is: the closest record differs on as many QIs
+    closest = result.guard["outsider"]["closest_record_differing_quasi_identifiers"]
+    assert closest["output_median"] >= closest["held_out_median"] and closest["output_share_0"] == 0
 
 
 def _weak(spec: DatasetSpec) -> DatasetSpec:
@@ -148,6 +151,10 @@ def test_guard_redraws_near_copies_of_paths_and_person_periods() -> None:
             same &= diff <= tolerance[name] + 1e-9
         assert not same.any(), out.periods[t]
     assert _within(out, real, ["hours", "lwage"], 0.01) <= 0.05
+    # beside them, the yardstick: a held-out slice of real persons is rarely a near-copy of another real one
+    outsider = info["outsider"]
+    assert outsider["output_path_copies_share_before"] > 0.9
+    assert outsider["held_out_path_copies_share"] < 0.2 and outsider["output_within_tolerance_after"] == 0
 
 
 def test_planted_unique_quasi_identifier_combination_never_comes_out() -> None:

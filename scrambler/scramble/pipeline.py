@@ -19,6 +19,7 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
+from scrambler.scramble import outsider
 from scrambler.scramble.combos import combination_counts, combination_gaps
 from scrambler.scramble.cover import current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
@@ -149,6 +150,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     if still:
         raise UnsatisfiableError([Issue(code="real-situation", message="; ".join(still) + "; nothing was written "
                                         "(declare fewer quasi-identifiers or more scrambling)")])
+    # beside the guard's figures, a held-out slice of real persons measured the same way: the yardstick
+    guard_info["outsider"] = outsider.figures(index, source, out, guard_info, seed)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
