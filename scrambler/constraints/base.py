@@ -118,6 +118,7 @@ def compile_rules(spec: DatasetSpec) -> list[CompiledRule]:
     # importing the kind modules fills the registry
     from scrambler.constraints import (  # noqa: F401
         absorbing,
+        classify,
         combinations,
         compare,
         constant,

@@ -353,6 +353,10 @@ class Sampler:
                     known = ~np.isnan(value)
                     low[known] = np.maximum(low[known], value[known])
                     high[known] = np.minimum(high[known], value[known])
+            elif hasattr(rule, "neighbour_bounds"):  # a numeric step: the interval its neighbours leave
+                (prev, pgap), (nxt, ngap) = neighbours  # type: ignore[misc]
+                lo, hi = rule.neighbour_bounds(prev.astype(float), pgap, nxt.astype(float), ngap)
+                low, high = np.maximum(low, lo), np.minimum(high, hi)
         if var.integral:
             low, high = np.ceil(low), np.floor(high)
         nullable = (plan.domain.nullable or not is_present) and var.name != self.spec.panel.presence

@@ -140,7 +140,7 @@ def compatibility_classes(spec: DatasetSpec, name: str) -> list[list[int]]:
                     sig[i].append((rule.id, pairs.get(c, "<unmapped>")))
                 else:
                     sig[i].append((rule.id, tuple(sorted(a for a, b in rule.pairs if b == c))))
-        elif isinstance(rule, (StepSpec, TransitionSpec)) or rule.kind in ("compare", "absorbing"):
+        elif isinstance(rule, (StepSpec, TransitionSpec)) or rule.kind in ("compare", "absorbing", "classify"):
             for i in range(len(codes)):
                 sig[i].append((rule.id, "pos", i))  # order-sensitive or attribute-based: keep codes apart
     classes: dict[str, list[int]] = {}

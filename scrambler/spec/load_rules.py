@@ -8,6 +8,7 @@ from scrambler.spec.conditions import parse_condition, parse_test
 from scrambler.spec.expressions import parse_expression
 from scrambler.spec.model import (
     AbsorbingSpec,
+    ClassifySpec,
     CombinationsSpec,
     CompareSpec,
     ConstantSpec,
@@ -30,6 +31,7 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "step": ("variable", "min", "max"),
     "absorbing": ("variable", "values"),
     "transition": ("variable", "if_previous", "then"),
+    "classify": ("variable", "class", "lower", "upper", "upper_inclusive"),
 }
 OPS = ("<", "<=", "=", "!=", ">=", ">")
 
@@ -107,6 +109,16 @@ def _parse(reader: Reader, kind: str, item: dict[str, Any], rule_id: str, reason
             raise ValueError("a compare rule needs 'left' and 'right'")
         return CompareSpec(**base, left=parse_expression(item["left"]), op=op,
                            right=parse_expression(item["right"]))
+    if kind == "classify":
+        names = {key: item.get(key) for key in ("variable", "class", "lower", "upper")}
+        missing = [key for key, value in names.items() if not isinstance(value, str) or not value]
+        if missing:
+            raise ValueError(f"a classify rule needs {', '.join(missing)} (names)")
+        inclusive = item.get("upper_inclusive", True)
+        if not isinstance(inclusive, bool):
+            raise ValueError(f"upper_inclusive must be true or false, got {inclusive!r}")
+        return ClassifySpec(**base, number=str(names["variable"]), class_var=str(names["class"]),
+                            lower=str(names["lower"]), upper=str(names["upper"]), upper_inclusive=inclusive)
     if kind == "combinations":
         return _combinations(reader, item, base, where)
     if kind == "mapping":
@@ -118,8 +130,9 @@ def _parse(reader: Reader, kind: str, item: dict[str, Any], rule_id: str, reason
         return ConstantSpec(**base, variable=variable)
     if kind == "step":
         lo, hi = item.get("min", 0), item.get("max", 1)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi:
-            raise ValueError(f"step needs integers min <= max, got min={lo!r} max={hi!r}")
+        # numbers: whole steps for ordinals and integers (checked against the variable's type later)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi:
+            raise ValueError(f"step needs numbers min <= max, got min={lo!r} max={hi!r}")
         return StepSpec(**base, variable=variable, min_step=lo, max_step=hi)
     if kind == "absorbing":
         values = item.get("values")

@@ -9,6 +9,7 @@ from scrambler.spec.conditions import Condition, Test
 from scrambler.spec.expressions import Expression
 from scrambler.spec.model import (
     AbsorbingSpec,
+    ClassifySpec,
     CombinationsSpec,
     CompareSpec,
     DatasetSpec,
@@ -19,6 +20,8 @@ from scrambler.spec.model import (
     Variable,
 )
 from scrambler.spec.reader import Reader
+
+STEP_TYPES = ("ordinal", "integer", "decimal", "year")
 
 
 def value_problem(var: Variable, value: object) -> str | None:
@@ -73,13 +76,20 @@ def check_semantics(reader: Reader, spec: DatasetSpec) -> None:
         elif isinstance(rule, CompareSpec):
             for expr in (rule.left, rule.right):
                 _check_expression(reader, spec, expr, where)
+        if isinstance(rule, ClassifySpec):
+            _check_classify(reader, spec, rule, where)
         if rule.temporal:
             var = spec.variables[rule.variables[0]]
             if var.is_static:
                 reader.issue("bad-rule", f"{var.name} is static: it cannot change, a {rule.kind} rule is moot",
                              **where)
-            if isinstance(rule, StepSpec) and var.type != "ordinal":
-                reader.issue("type-mismatch", f"step needs an ordinal variable; {var.name} is {var.type}", **where)
+            if isinstance(rule, StepSpec) and var.type not in STEP_TYPES:
+                reader.issue("type-mismatch", f"step needs an ordinal, integer, decimal or year variable; "
+                             f"{var.name} is {var.type}", **where)
+            elif (isinstance(rule, StepSpec) and var.type != "decimal"
+                  and not all(float(v).is_integer() for v in (rule.min_step, rule.max_step))):
+                reader.issue("type-mismatch", f"step on {var.type} {var.name} needs whole min and max, got "
+                             f"{rule.min_step} and {rule.max_step}", **where)
             if isinstance(rule, AbsorbingSpec):
                 for v in rule.values:
                     if msg := value_problem(var, v):
@@ -135,6 +145,23 @@ def _check_test(reader: Reader, var: Variable, test: Test, where: dict[str, str]
                     reader.issue("type-mismatch", msg, **where)
 
 
+def _check_classify(reader: Reader, spec: DatasetSpec, rule: ClassifySpec, where: dict[str, str]) -> None:
+    number, klass = spec.variables.get(rule.number), spec.variables.get(rule.class_var)
+    if number is not None and number.type not in ("integer", "decimal"):
+        reader.issue("type-mismatch", f"classify needs an integer or decimal variable; {number.name} is "
+                     f"{number.type}", **where)
+    if klass is None:
+        return
+    if klass.codelist is None:
+        reader.issue("type-mismatch", f"classify needs a class variable with a code list; {klass.name} has none",
+                     **where)
+        return
+    for column in (rule.lower, rule.upper):
+        if column not in klass.codelist.attributes:
+            reader.issue("unknown-attribute", f"code list of {klass.name} has no numeric column {column!r}",
+                         **where)
+
+
 def _check_condition(reader: Reader, spec: DatasetSpec, cond: Condition, where: dict[str, str]) -> None:
     for atom in cond.atoms():
         assert atom.variable is not None and atom.test is not None
@@ -148,6 +175,9 @@ def _check_expression(reader: Reader, spec: DatasetSpec, expr: Expression, where
             if not var.is_numeric:
                 reader.issue("type-mismatch", f"compare needs numeric or time variables; {var.name} is {var.type}",
                              **where)
+            elif term.unit and var.type not in ("integer", "decimal"):
+                reader.issue("type-mismatch", f"a unit ({term.unit}s) may follow a number variable (a duration), "
+                             f"not {var.name}, which is {var.type}", **where)
         elif term.kind == "attribute":
             var = spec.variables[term.name]
             if var.codelist is None or term.attribute not in var.codelist.attributes:
