@@ -183,8 +183,8 @@ def path_copies(index: GuardIndex, output: Panel, persons: np.ndarray | None = N
 def combinations(spec: DatasetSpec, qi: list[str]) -> list[tuple[str, ...]]:
     """The declared quasi-identifier combinations (``scramble.guard.combinations``), restricted to the
     quasi-identifiers. None by default: the static person block as a default took tuples rarer than k from
-    2% of the persons of a 20,000-person 24/130 input, and coverage then rebuilt them from the same rare
-    templates round after round (a spec declares what it publishes as a combination)."""
+    2% of the persons of a 20,000-person input of a declared spec, and coverage then rebuilt them from the
+    same rare templates round after round (a spec declares what it publishes as a combination)."""
     return [c for c in spec.scramble.guard_combinations or () if all(n in qi for n in c)]
 
 
