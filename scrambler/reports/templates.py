@@ -93,6 +93,14 @@ person-periods equal to an input person-period, and equal to an input combinatio
 {% for p, n in rc.exact_matches.items() %}<tr><td>{{ p }}</td><td class="n">{{ n }}</td>
 <td class="n">{{ rc.rare_reproductions[p] }}</td><td class="n">{{ r.privacy.guard.get("collisions_before", {}).get(p, "") }}</td></tr>{% endfor %}
 </table>
+{% set o = r.privacy.guard.get("outsider") %}{% if o %}
+<p>Near-copies (numbers within the guard's tolerance), beside a held-out slice of {{ o.held_out_persons }} real
+persons measured the same way: a scrambled person should come no closer to the population than a real one does.</p>
+<table><tr><th>figure</th><th>scrambled, before the guard</th><th>scrambled, after</th><th>held-out real persons</th></tr>
+<tr><td>person-periods within tolerance of another real one</td><td class="n">{{ o.output_person_periods_within_tolerance_share_before }}</td><td class="n">0</td><td class="n">{{ o.held_out_person_periods_within_tolerance_share }}</td></tr>
+<tr><td>paths within tolerance of fewer than k real ones</td><td class="n">{{ o.output_path_copies_share_before }}</td><td class="n">0</td><td class="n">{{ o.held_out_path_copies_share }}</td></tr>
+{% set c = o.get("closest_record_differing_quasi_identifiers") %}{% if c %}<tr><td>closest record, median differing quasi-identifiers ({{ o.closest_record_period }})</td><td></td><td class="n">{{ c.output_median }}</td><td class="n">{{ c.held_out_median }}</td></tr>{% endif %}
+</table>{% endif %}
 {% set d = r.privacy.distance %}
 <p>Distance to the closest input record (period {{ d.period }}): for {{ d.rows }} sampled scrambled persons,
 the number of the {{ d.variables }} quasi-identifiers that differ from the closest of {{ d.reference_rows }}
