@@ -90,10 +90,14 @@ def _fmt_example(example: dict[str, Any]) -> str:
 
 
 class LazyTables(Mapping[str, pa.Table]):
-    """The Parquet tables of a folder, read when asked and not kept: decoding holds one table at a time."""
+    """The tables of a folder (any format :mod:`scrambler.readers` reads), read when asked and not kept:
+    decoding holds one table at a time."""
 
-    def __init__(self, paths: dict[str, Path]) -> None:
+    def __init__(self, paths: dict[str, Path], spec: DatasetSpec | None = None) -> None:
+        from scrambler.readers import spec_columns
+
         self.paths = paths
+        self.types = spec_columns(spec) if spec is not None else {}
 
     def __getitem__(self, name: str) -> pa.Table:
         return self._read(name)
@@ -103,20 +107,15 @@ class LazyTables(Mapping[str, pa.Table]):
         return self._read(name, column)
 
     def _read(self, name: str, only: str | None = None) -> pa.Table:
-        import pyarrow.parquet as pq
-
-        from scrambler.errors import DataError
+        from scrambler.readers import columns_of, read_table
 
         path = self.paths[name]
-        try:
-            if only is None:
-                return pq.read_table(path)
-            if only not in pq.read_schema(path).names:
-                return pa.table({})
-            return pq.read_table(path, columns=[only])
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError([Issue(code="unreadable-file", file=str(path),
-                                   message=f"not a Parquet file: {exc}")]) from None
+        if only is not None and only not in columns_of(path):
+            return pa.table({})
+        return read_table(path, self.types, None if only is None else [only])
+
+    def __contains__(self, name: object) -> bool:  # Mapping's default would read the whole table
+        return name in self.paths
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)
@@ -126,26 +125,24 @@ class LazyTables(Mapping[str, pa.Table]):
 
 
 def read_tables(folder: str | Path, spec: DatasetSpec) -> Mapping[str, pa.Table]:
-    """The ``<table>.parquet`` files of a folder (only those, never other files), read lazily; unreadable
-    files are reported before any decoding starts."""
-    import pyarrow.parquet as pq
-
+    """The table files of a folder (``<table>.parquet``, ``.csv``, ``.csv.gz``, ``.dta``, ``.sav``,
+    ``.sas7bdat``, ``.xpt``; other files are ignored), read lazily and decoded by the spec's types;
+    unreadable files are reported before any decoding starts."""
     from scrambler.errors import DataError
+    from scrambler.readers import SUFFIXES, columns_of, find_tables
 
     root = Path(folder)
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError([Issue(code="missing-data", file=str(root), message=f"the data folder {what}")])
-    paths = {path.stem: path for path in sorted(root.glob("*.parquet"))}
+    paths = find_tables(root)
     if not paths:
-        raise DataError([Issue(code="missing-data", file=str(root), message="the folder holds no .parquet table")])
+        raise DataError([Issue(code="missing-data", file=str(root),
+                               message="the folder holds no .parquet table nor any other table file "
+                               f"({', '.join(sorted(SUFFIXES))})")])
     for path in paths.values():
-        try:
-            pq.read_schema(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError([Issue(code="unreadable-file", file=str(path),
-                                   message=f"not a Parquet file: {exc}")]) from None
-    return LazyTables(paths)
+        columns_of(path)  # raises unreadable-file
+    return LazyTables(paths, spec)
 
 
 def check(spec: DatasetSpec, data: str | Path | Mapping[str, Any] | Panel) -> CheckReport:

@@ -2,7 +2,7 @@
 kernel's OOM killer) after minutes of work.
 
 The engine holds the panel in numpy arrays: about one value per person, variable and period, plus working
-copies. Measured peaks (benchmarks/README.md and ``/usr/bin/time -v`` on the arbeidsreserve spec, 304 values
+copies. Measured peaks (benchmarks/README.md and ``/usr/bin/time -v`` on the default spec, 304 values
 per person): population 100,000 persons 356 MB and 20,000 persons 172 MB, so ~2.3 KB (7.6 bytes per value)
 above the interpreter's own ~125 MB; scramble 7.5 M -> 7.5 M persons 10.3 GB, ~4.5 bytes per value of input plus output.
 """

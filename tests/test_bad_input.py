@@ -246,6 +246,12 @@ SPEC_CASES = [
                  ("[unknown-method]", "scramble.methods[0]", "'shuffle'"), id="scramble-unknown-method"),
     pytest.param(edit("dataset.yaml", lambda d: d["scramble"]["methods"].append(
         {"variables": ["job"], "method": "keep"})), ("[duplicate-method]", "'job'"), id="scramble-duplicate-method"),
+    pytest.param(edit("dataset.yaml", lambda d: d["scramble"]["guard"].update(tolerance={"sex": 1})),
+                 ("[type-mismatch]", "scramble.guard", "'sex'"), id="guard-tolerance-categorical"),
+    pytest.param(edit("dataset.yaml", lambda d: d["scramble"]["guard"].update(tolerance={"wage": -1})),
+                 ("[bad-value]", "scramble.guard", "'wage'", ">= 0"), id="guard-tolerance-negative"),
+    pytest.param(edit("dataset.yaml", lambda d: d["scramble"]["guard"].update(combinations=[["sex", "wage"]])),
+                 ("[type-mismatch]", "scramble.guard", "'wage'"), id="guard-combination-numeric"),
     # --- code lists
     pytest.param(delete("codelists/sex.csv"), ("[missing-codelist]", "codelists/sex.csv", "variable sex"),
                  id="codelist-file-missing"),

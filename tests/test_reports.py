@@ -189,7 +189,7 @@ def test_shareable_html_hides_planted_count(run: Run) -> None:
     page = html(run, "report_shareable")
     rows = [r for r in re.findall(r"<tr>.*?</tr>", page, re.S) if f"<td>{RARE}</td>" in r]
     groups = [g for g in re.findall(r"<g>.*?</g>", page, re.S) if re.match(rf"<g><text[^>]*>{RARE}\b", g)]
-    assert len(rows) == 1 and len(groups) == 1
+    assert len(rows) == 1 and len(groups) == 2  # the story's small chart and the codebook's chart
     for fragment in rows + groups:
         text = _text(fragment)
         assert str(RARE_COUNT) not in _numbers(text), text
@@ -198,6 +198,70 @@ def test_shareable_html_hides_planted_count(run: Run) -> None:
     internal = html(run, "report_internal")  # the internal report does show it (the planting worked)
     row = re.search(rf"<tr><td>{RARE}</td>.*?</tr>", internal, re.S)
     assert row and str(RARE_COUNT) in _numbers(_text(row.group(0)))
+
+
+def _page_text(page: str) -> str:
+    """What a reader sees as text, charts' drawing numbers (coordinates) left out."""
+    return _text(re.sub(r"<svg.*?</svg>", " ", page, flags=re.S))
+
+
+def test_no_python_reprs_in_either_report(run: Run) -> None:
+    for stem in ("report_internal", "report_shareable"):
+        page = html(run, stem)
+        text = _page_text(page)
+        assert not re.search(r"\{\s*'|'\s*:|\[\s*'", text), f"{stem}: dict or list repr"
+        assert not re.search(r"\b(None|True|False|nan)\b", text), f"{stem}: Python literal"
+        whole = re.findall(r"(?<![\d.])\d+\.0(?![\d.%])", text)
+        assert whole == [], f"{stem}: whole numbers written as floats: {whole[:5]}"
+        assert "<pre>" not in page  # provenance is a table too, not a dump
+    internal = json.dumps(load(run, "report_internal"))
+    assert "timings_s" in internal and "report timings: coverage " in _page_text(html(run, "report_internal"))
+
+
+def test_reports_lead_with_the_story(run: Run) -> None:
+    """The first thing on each page after the label: the certificate in one line, then a small chart per
+    categorical variable (input / sample / scrambled internally; scrambled only in the shareable report)."""
+    categorical = [v.name for v in run.spec.published_variables if v.is_categorical]
+    for stem, series in (("report_internal", ["input", "sample", "scrambled"]), ("report_shareable", ["scrambled"])):
+        page = html(run, stem)
+        cert = re.search(r'<p class="cert[^"]*">(.*?)</p>', page, re.S)
+        assert cert and page.index(cert.group(0)) < page.index("<h2>"), stem
+        line = " ".join(_text(cert.group(1)).split())
+        assert "0 violations" in line and "no real situation" in line and "coverage" in line, line
+        story = re.search(r'<div class="small">(.*?)</div>', page, re.S)
+        assert story is not None
+        charts = re.findall(r'<svg role="img" aria-label="([^"]+)"', story.group(1))
+        assert charts == categorical, stem
+        first = re.search(r"<svg.*?</svg>", story.group(1), re.S)
+        assert first and [s for s in series if f">{s}</text>" in first.group(0)] == series
+    share = load(run, "report_shareable")["headline"]
+    assert share["violations"] == 0 and share["no_real_situation"] is True
+    assert share["codes"] == sum(len(run.spec.variables[n].codes) for n in categorical)
+
+
+def test_rule_table_is_folded_and_zero_rules_summarised(run: Run) -> None:
+    page = html(run, "report_internal")
+    section = page[page.index("<h2>1. Constraint certificate"):page.index("<h2>2. Coverage")]
+    visible = re.sub(r"<details>.*?</details>", "", section, flags=re.S)
+    kinds = {r.kind for r in check(run.spec, run.run).results}
+    assert len(re.findall(r"<tr><td>", visible)) == len(kinds)  # one row per kind of rule, not per rule
+    folded = re.search(r"<details>.*?</details>", section, re.S)
+    assert folded and len(re.findall(r"<tr><td>", folded.group(0))) == load(run, "report_internal")[
+        "certificate"]["rules"]
+
+
+def test_privacy_figures_explained_in_words(run: Run) -> None:
+    report = load(run, "report_internal")
+    page = html(run, "report_internal")
+    words = _text(page[page.index("<h2>3. Privacy"):page.index("<h2>4. Fidelity")])
+    words = " ".join(words.split())
+    assert f"Exact matches: {report['privacy']['recount']['total_exact']}." in words
+    assert f"at least {report['privacy']['distance']['min']}" in words
+    for name in ("singling out", "linkability", "inference"):
+        risk = report["privacy"]["anonymeter"][name.replace(" ", "_")]["risk"]
+        shown = str(int(risk)) if float(risk).is_integer() else f"{risk:.4g}"
+        assert f"{name}: risk {shown}" in words
+    assert "0 means no scrambled record depicts a real person" in words and "control persons" in words
 
 
 def test_planted_count_is_really_two(run: Run) -> None:
@@ -307,6 +371,8 @@ def test_scramble_writes_reports_unless_told_not_to(run: Run, run_cli: RunCli, t
     with_reports = tmp_path / "with"
     proc = run_cli("scramble", MINI, "--input", tiny, "--out", with_reports, "--persons", "80", "--seed", "3")
     assert proc.returncode == 0, proc.stderr
+    stages = re.findall(r"^scrambler scramble: (.+) done in \d+\.\d s$", proc.stderr, re.M)
+    assert stages == ["read input", "scramble", "write and check", "reports"]  # one line per stage, with time
     assert sorted(p.name for p in (with_reports / "reports").iterdir()) == [
         "report_internal.html", "report_internal.json", "report_shareable.html", "report_shareable.json"]
     internal = json.loads((with_reports / "reports" / "report_internal.json").read_text(encoding="utf-8"))

@@ -8,7 +8,6 @@ time per stage.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +37,11 @@ def default_spec() -> str:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="run the whole story on the embedded default dataset", description=__doc__)
     p.add_argument("--spec", default=None, help="spec folder (default: the one named in constraints/DEFAULT)")
-    p.add_argument("--population", type=count, default=200_000)
-    p.add_argument("--sample", type=count, default=10_000)
-    p.add_argument("--scrambled", type=count, default=100_000)
+    p.add_argument("--population", type=count, default=200_000, help="persons in the stand-in population")
+    p.add_argument("--sample", type=count, default=10_000, help="persons in the phase-1 sample")
+    p.add_argument("--scrambled", type=count, default=100_000, help="persons in the scrambled dataset")
     p.add_argument("--out", default="demo-output", help="folder for the three datasets (replaced)")
-    p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--seed", type=int, default=2024, help="random seed of all three stages")
     p.set_defaults(func=run)
 
 
@@ -53,37 +52,34 @@ def run(args: argparse.Namespace) -> int:
     refuse_overlap(out, {"spec folder": spec_dir})
     for part in ("population", "sample", "scrambled"):  # demo replaces its own earlier output, nothing else
         check_target(out / part, True)
-    clock = time.perf_counter()
     spec = load_spec(spec_dir)
     require_memory(spec, args.population + args.scrambled, "scramble")
     require_memory(spec, args.population, "population")
-    with Progress() as progress:
+    with Progress("demo") as progress:
         print(f"1/4 stand-in population: {args.population} persons ...", flush=True)
-        population = generate_population(spec, args.population, args.seed, progress=progress.update)
-        write_dataset(population, out / "population", {"kind": "population", "seed": args.seed},
-                      "stand-in population", force=True, with_source=True)
-        times["population"] = time.perf_counter() - clock
-        clock = time.perf_counter()
+        with progress.stage("population"):
+            population = generate_population(spec, args.population, args.seed, progress=progress.update)
+            write_dataset(population, out / "population", {"kind": "population", "seed": args.seed},
+                          "stand-in population", force=True, with_source=True)
         print(f"2/4 phase-1 sample: {args.sample} persons ...", flush=True)
-        sample = sample_panel(population, args.sample, args.seed)
-        write_dataset(sample, out / "sample", {"kind": "sample", "seed": args.seed}, "phase-1 sample", force=True)
-        times["sample"] = time.perf_counter() - clock
-        clock = time.perf_counter()
+        with progress.stage("sample"):
+            sample = sample_panel(population, args.sample, args.seed)
+            write_dataset(sample, out / "sample", {"kind": "sample", "seed": args.seed}, "phase-1 sample",
+                          force=True)
         print(f"3/4 scrambled: {args.scrambled} persons from the population ...", flush=True)
-        source = read_dataset(spec, out / "population")
-        result = scramble(spec, source, args.scrambled, args.seed, progress=progress.update)
-        manifest = result.manifest(args.seed, input_fingerprint(out / "population"))  # so `report` can match it
-        write_dataset(result.panel, out / "scrambled", manifest, LABEL, force=True)
-        times["scramble"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    print("4/4 independent check of the written scrambled tables ...", flush=True)
-    report = check(spec, out / "scrambled")
-    times["check"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    from scrambler.reports import write_run_reports
+        with progress.stage("scramble"):
+            source = read_dataset(spec, out / "population")
+            result = scramble(spec, source, args.scrambled, args.seed, progress=progress.update)
+            manifest = result.manifest(args.seed, input_fingerprint(out / "population"))  # so `report` matches
+            write_dataset(result.panel, out / "scrambled", manifest, LABEL, force=True)
+        print("4/4 independent check of the written scrambled tables ...", flush=True)
+        with progress.stage("check"):
+            report = check(spec, out / "scrambled")
+        from scrambler.reports import write_run_reports
 
-    write_run_reports(out / "scrambled", result.panel, source, report, sample)
-    times["reports"] = time.perf_counter() - clock
+        with progress.stage("reports"):
+            write_run_reports(out / "scrambled", result.panel, source, report, sample, progress=progress.update)
+    times.update(progress.times)
     _story(spec, population, sample, result.panel)
     print(f"\nviolations in the scrambled tables: {report.violations} "
           f"({len(report.results)} rules, {sum(r.checked for r in report.results)} row checks)")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from scrambler.check import read_tables
+from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable, spec_codebook
 from scrambler.datasets import read_dataset
 from scrambler.errors import Issue, ScramblerError
@@ -44,11 +45,16 @@ def run(args: argparse.Namespace) -> int:
         refuse_file_in_path(Path(args.out) / fmt)
     spec = load_spec(args.spec)
     require_exportable(spec, formats)  # before reading any data
-    read_dataset(spec, args.data)  # the tables must fit the spec, so the labels describe them
-    frames = {name: table.to_pandas() for name, table in read_tables(args.data, spec).items()}
-    codebook = spec_codebook(spec)
     out = Path(args.out)
-    written = {fmt: export_tables(frames, codebook, fmt, out / fmt) for fmt in formats}
+    written = {}
+    with Progress("export") as progress:
+        with progress.stage("read"):
+            read_dataset(spec, args.data)  # the tables must fit the spec, so the labels describe them
+            frames = {name: table.to_pandas() for name, table in read_tables(args.data, spec).items()}
+            codebook = spec_codebook(spec)
+        for fmt in formats:
+            with progress.stage(f"write {fmt}"):
+                written[fmt] = export_tables(frames, codebook, fmt, out / fmt)
     files = sum(len(paths) for paths in written.values())
     print(f"{spec.name}: {len(frames)} tables -> {out} ({', '.join(formats)}; {files} files; "
           f"{time.perf_counter() - start:.1f} s)")

@@ -29,7 +29,10 @@ COMMANDS = {
     "export": "write a dataset in researchers' formats",
     "smallcell": "check aggregated tables for small cells",
     "draft": "draft a spec from a dataset folder",
+    "import": "convert an extract (CSV, Stata, SPSS, SAS, PostgreSQL) into the canonical Parquet folder",
 }
+#: commands whose module name differs (``import`` is a Python keyword)
+MODULES = {"import": "import_data"}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -41,8 +44,22 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if only is not None and name != only:
             sub.add_parser(name, help=text)
             continue
-        importlib.import_module(f"scrambler.cli.{name}").register(sub)
+        importlib.import_module(f"scrambler.cli.{MODULES.get(name, name)}").register(sub)
+    for command in sub.choices.values():
+        command.formatter_class = _WithDefaults
     return parser
+
+
+class _WithDefaults(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default, unless the text already names it (so no command can
+    forget to say it); the description keeps its line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Interrupts:

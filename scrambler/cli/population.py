@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("spec", help="the spec folder")
     p.add_argument("--persons", type=count, required=True, help="number of persons in the tables")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed and spec give the same tables")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=run)
 
@@ -32,11 +32,13 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     require_memory(spec, args.persons, "population")
     start = time.perf_counter()
-    with Progress() as progress:
-        panel = generate_population(spec, args.persons, args.seed, progress=progress.update)
-    counts = write_dataset(panel, args.out, {"kind": "population", "seed": args.seed,
-                                           "spec": str(Path(args.spec).resolve())}, LABEL, force=args.force,
-                           with_source=True, verify=True)  # the same independent check as scramble
+    with Progress("population") as progress:
+        with progress.stage("generate"):
+            panel = generate_population(spec, args.persons, args.seed, progress=progress.update)
+        with progress.stage("write and check"):
+            counts = write_dataset(panel, args.out, {"kind": "population", "seed": args.seed,
+                                                   "spec": str(Path(args.spec).resolve())}, LABEL,
+                                   force=args.force, with_source=True, verify=True)  # the check scramble runs
     print(f"{spec.name}: {panel.n} persons, {sum(counts.values())} rows in {len(counts)} tables -> {args.out} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0

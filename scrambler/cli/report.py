@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from scrambler.check import check
+from scrambler.cli.progress import Progress
 from scrambler.datasets import read_dataset
 from scrambler.distributed import input_fingerprint
 from scrambler.errors import DataError, Issue
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--rows", type=int, default=2000, help="rows sampled for fidelity and anonymeter")
     p.add_argument("--attacks", type=int, default=500, help="anonymeter attacks (linkability, inference)")
     p.add_argument("--fast", action="store_true", help="skip the anonymeter attacks and the sdmetrics report")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sampled rows and the attacks")
     p.set_defaults(func=run)
 
 
@@ -48,11 +49,16 @@ def run(args: argparse.Namespace) -> int:
     refuse_file_in_path(out)
     same_input(args.run, args.input)
     spec = load_spec(args.spec)
-    scrambled = read_dataset(spec, args.run, source_ids=False)
-    source = read_dataset(spec, args.input, source_ids=False)
-    sample = read_dataset(spec, args.sample, source_ids=False) if args.sample else None
-    report = check(spec, scrambled)
-    paths = write_run_reports(args.run, scrambled, source, report, sample, settings, out=args.out)
+    with Progress("report") as progress:
+        with progress.stage("read"):
+            scrambled = read_dataset(spec, args.run, source_ids=False)
+            source = read_dataset(spec, args.input, source_ids=False)
+            sample = read_dataset(spec, args.sample, source_ids=False) if args.sample else None
+        with progress.stage("check"):
+            report = check(spec, scrambled)
+        with progress.stage("reports"):
+            paths = write_run_reports(args.run, scrambled, source, report, sample, settings, out=args.out,
+                                      progress=progress.update)
     sizes = ", ".join(f"{name} {path.stat().st_size // 1024} KB" for name, path in sorted(paths.items()))
     folder = next(iter(paths.values())).parent
     print(f"{spec.name}: reports in {folder}: {sizes}; violations {report.violations} "

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from scrambler.cli.arguments import count
+from scrambler.cli.progress import Progress
 from scrambler.coverage import compare_coverage, format_coverage
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
 from scrambler.errors import DataError, Issue
@@ -21,10 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sample", help="draw the phase-1 sample of whole persons", description=__doc__)
     p.add_argument("population", metavar="DATA_DIR", help="a dataset folder: one Parquet file per table")
     p.add_argument("--spec", help="the spec folder (default: the one recorded in the folder's manifest.json)")
-    p.add_argument("--persons", type=count, default=10_000)
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--force", action="store_true")
+    p.add_argument("--persons", type=count, default=10_000, help="number of whole persons drawn")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same sample")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.set_defaults(func=run)
 
 
@@ -55,11 +56,15 @@ def run(args: argparse.Namespace) -> int:
     spec_dir = spec_for(args.population, args.spec)
     prepare_output(args.out, args.force, {"input": args.population, "spec folder": spec_dir})
     spec = load_spec(spec_dir)
-    data = read_dataset(spec, args.population)
-    sample = sample_panel(data, args.persons, args.seed)
-    write_dataset(sample, args.out, {"kind": "sample", "seed": args.seed, "from": str(args.population),
-                                     "spec": str(Path(spec_dir).resolve())}, LABEL,
-                  force=args.force, with_source=True, verify=True)  # the same independent check as scramble
+    with Progress("sample") as progress:
+        with progress.stage("read input"):
+            data = read_dataset(spec, args.population)
+        with progress.stage("draw"):
+            sample = sample_panel(data, args.persons, args.seed)
+        with progress.stage("write and check"):
+            write_dataset(sample, args.out, {"kind": "sample", "seed": args.seed, "from": str(args.population),
+                                             "spec": str(Path(spec_dir).resolve())}, LABEL,
+                          force=args.force, with_source=True, verify=True)  # the check scramble runs
     print(format_coverage(compare_coverage(spec, data, sample), ["input", "sample"]))
     print(f"sample of {sample.n} persons -> {args.out}")
     return 0

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--input", required=True, help="the input folder (population tables)")
     p.add_argument("--out", required=True, help="output folder (written atomically)")
     p.add_argument("--persons", type=count, required=True, help="number of scrambled persons")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed, input and spec give the same output")
     p.add_argument("--k", type=int, help="coverage: each category at least k times (default: the spec's)")
     p.add_argument("--codelist-coverage", action="store_true",
                    help="cover every code the constraints allow, not only those in the input")
@@ -45,8 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def fingerprint(folder: str | Path) -> str:
+    from scrambler.readers import find_tables
+
     digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.parquet")):
+    for path in sorted(find_tables(folder).values()) if Path(folder).is_dir() else []:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -67,23 +69,29 @@ def run(args: argparse.Namespace) -> int:
         raise ScramblerError("--scheduler and --partitions need --engine dask")
     if args.engine == "local":  # dask spreads the panel over its workers
         require_memory(spec, args.persons + input_persons(args.input), "scramble")
-    with Progress() as progress:
+    with Progress("scramble") as progress:
         if args.engine == "local":
-            result = scramble(spec, read_dataset(spec, args.input, source_ids=False), args.persons, args.seed, k=args.k,
-                              codelist_coverage=args.codelist_coverage or None, progress=progress.update)
+            with progress.stage("read input"):
+                source = read_dataset(spec, args.input, source_ids=False)
+            with progress.stage("scramble"):
+                result = scramble(spec, source, args.persons, args.seed, k=args.k,
+                                  codelist_coverage=args.codelist_coverage or None, progress=progress.update)
         else:
             from scrambler.distributed import scramble_dask
 
-            result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
-                                   scheduler=args.scheduler, k=args.k,
-                                   codelist_coverage=args.codelist_coverage or None, progress=progress.update)
-    manifest = {**result.manifest(args.seed, fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
-    extra = [f for f in formats if f != "parquet"]
-    write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)
-    if not args.no_reports:
-        from scrambler.reports import reports_after_scramble
+            with progress.stage("scramble (dask)"):
+                result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
+                                       scheduler=args.scheduler, k=args.k,
+                                       codelist_coverage=args.codelist_coverage or None, progress=progress.update)
+        manifest = {**result.manifest(args.seed, fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
+        extra = [f for f in formats if f != "parquet"]
+        with progress.stage("write and check" + (f" ({', '.join(['parquet', *extra])})" if extra else "")):
+            write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)
+        if not args.no_reports:
+            from scrambler.reports import reports_after_scramble
 
-        reports_after_scramble(args.out, spec, args.input, result)
+            with progress.stage("reports"):
+                reports_after_scramble(args.out, spec, args.input, result, progress=progress.update)
     gaps = len(result.gaps)
     print(f"{spec.name}: {result.panel.n} scrambled persons -> {args.out}; violations {result.report.violations}; "
           f"coverage gaps {gaps}; input collisions redrawn {sum(result.guard['collisions_before'].values())} -> 0 "

@@ -4,6 +4,7 @@ figures and attacks, fidelity, provenance."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,15 +21,27 @@ from scrambler.scramble.pipeline import LABEL
 
 
 def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifest: dict[str, Any],
-                   sample: Panel | None = None, settings: ReportSettings | None = None) -> dict[str, Any]:
+                   sample: Panel | None = None, settings: ReportSettings | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     settings = settings or ReportSettings()
     spec = scrambled.spec
     timings: dict[str, float] = {}
+    parts = 2 + settings.privacy_attacks + settings.fidelity
+    done = 0
+
+    def step(name: str) -> None:  # the anonymeter attacks and sdmetrics take most of the time: say which runs
+        nonlocal done
+        if progress:
+            progress(name, done, parts)
+        done += 1
+
+    step("coverage")
     clock = time.perf_counter()
     datasets = {"input": source, **({"sample": sample} if sample is not None else {}), "scrambled": scrambled}
     cov = coverage(spec, datasets)
     timings["coverage"] = time.perf_counter() - clock
     t = report_period(spec)
+    step("privacy recount and distances")
     clock = time.perf_counter()
     privacy: dict[str, Any] = {"guard": manifest.get("guard", {}), "recount": recount(source, scrambled),
                                "distance": closest_distance(source, scrambled, t, settings.distance_rows,
@@ -38,6 +51,7 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
     if settings.privacy_attacks:
         from scrambler.reports.attacks import attacks
 
+        step("anonymeter attacks")
         clock = time.perf_counter()
         privacy["anonymeter"] = attacks(source, scrambled, t, settings)
         timings["anonymeter"] = time.perf_counter() - clock
@@ -47,6 +61,7 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
     if settings.fidelity:
         from scrambler.reports.fidelity import fidelity
 
+        step("fidelity (sdmetrics)")
         clock = time.perf_counter()
         fid = fidelity(source, scrambled, t, settings)
         timings["fidelity"] = time.perf_counter() - clock

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrambler.check import CheckReport
 from scrambler.coverage import variable_counts
 from scrambler.panel import Panel
 from scrambler.reports.categories import variable_label
@@ -30,8 +31,11 @@ def _constraints(var: Variable) -> dict[str, Any]:
     c = var.constraints
     out: dict[str, Any] = {"required": c.required}
     for key in ("minimum", "maximum", "pattern"):
-        if getattr(c, key) is not None:
-            out[key] = getattr(c, key)
+        value = getattr(c, key)
+        if isinstance(value, float) and value.is_integer() and var.type != "decimal":
+            value = int(value)  # a bound on whole numbers reads 1955, not 1955.0
+        if value is not None:
+            out[key] = value
     if c.forbidden:
         out["forbidden"] = list(c.forbidden)
     if c.enum:
@@ -71,15 +75,30 @@ def codebook(spec: DatasetSpec, scrambled: Panel, threshold: int) -> dict[str, A
     return {"variables": variables, "tables": tables}
 
 
-def build_shareable(scrambled: Panel, manifest: dict[str, Any],
-                    settings: ReportSettings | None = None) -> dict[str, Any]:
+def headline(check: CheckReport | None, manifest: dict[str, Any], book: dict[str, Any]) -> dict[str, Any]:
+    """The certificate in one line, from facts about the scrambled data only: violations of the declared
+    rules, code-list coverage, and whether any person-period still equals an input one (a bare yes/no)."""
+    codes = [v for v in book["variables"] if "codes" in v]
+    after = manifest.get("guard", {}).get("collisions_after")
+    out: dict[str, Any] = {"codes_present": sum(v["codes_in_scrambled"] for v in codes),
+                           "codes": sum(len(v["codes"]) for v in codes), "variables": len(codes),
+                           "no_real_situation": after == 0 if after is not None else None}
+    if check is not None:
+        out |= {"violations": int(check.violations), "rules": len(check.results),
+                "row_checks": int(sum(r.checked for r in check.results))}
+    return out
+
+
+def build_shareable(scrambled: Panel, manifest: dict[str, Any], settings: ReportSettings | None = None,
+                    check: CheckReport | None = None) -> dict[str, Any]:
     settings = settings or ReportSettings()
     spec = scrambled.spec
-    return {"kind": "shareable", "label": LABEL, "dataset": spec.name, "title": spec.title,
+    book = codebook(spec, scrambled, settings.small_cell)
+    return {"headline": headline(check, manifest, book), "kind": "shareable", "label": LABEL, "dataset": spec.name, "title": spec.title,
             "deliberation": spec.deliberation, "small_cell_threshold": settings.small_cell,
             "panel": {"grain": spec.panel.grain, "periods": list(spec.panel.periods),
                       "identifier": spec.identifier},
             "about": {k: manifest[k] for k in PROVENANCE_KEYS if k in manifest}
             | {"scrambler": manifest.get("versions", {}).get("scrambler")},
             "coverage_k": spec.scramble.coverage_k,
-            "codebook": codebook(spec, scrambled, settings.small_cell), "relations": relations(spec)}
+            "codebook": book, "relations": relations(spec)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ INTERNAL = "report_internal"
 SHAREABLE = "report_shareable"
 FOLDER = "reports"
 
+Steps = Callable[[str, int, int], None]  # (step, done, total): what the report is busy with, for progress bars
+
 
 def write_report(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -31,13 +34,17 @@ def write_report(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
 
 def write_reports(folder: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                   manifest: dict[str, Any], sample: Panel | None = None,
-                  settings: ReportSettings | None = None) -> dict[str, Path]:
+                  settings: ReportSettings | None = None, progress: Steps | None = None) -> dict[str, Path]:
     """Build and write both reports; returns the written files by name (``report_internal.html``, ...)."""
     settings = settings or ReportSettings()
     out = Path(folder)
-    shareable = build_shareable(scrambled, manifest, settings)
-    internal = build_internal(scrambled, source, check_report, manifest, sample, settings)
+    step = progress or (lambda name, done, total: None)
+    step("shareable report", 0, 1)
+    shareable = build_shareable(scrambled, manifest, settings, check_report)
+    internal = build_internal(scrambled, source, check_report, manifest, sample, settings, progress)
+    step("writing", 0, 1)
     paths = write_report(shareable, out, SHAREABLE) + write_report(internal, out, INTERNAL)
+    step("writing", 1, 1)
     return {p.name: p for p in paths}
 
 
@@ -55,14 +62,15 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
 
 def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                       sample: Panel | None = None, settings: ReportSettings | None = None,
-                      out: str | Path | None = None) -> dict[str, Path]:
+                      out: str | Path | None = None, progress: Steps | None = None) -> dict[str, Path]:
     """Both reports of a written run folder, into ``<run_dir>/reports`` (or ``out``)."""
     folder = Path(out) if out is not None else Path(run_dir) / FOLDER
-    return write_reports(folder, scrambled, source, check_report, read_manifest(run_dir), sample, settings)
+    return write_reports(folder, scrambled, source, check_report, read_manifest(run_dir), sample, settings,
+                         progress)
 
 
 def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: str | Path,
-                           result: ScrambleResult) -> dict[str, Path]:
+                           result: ScrambleResult, progress: Steps | None = None) -> dict[str, Path]:
     """The ``scramble`` command's hook: both reports into ``<run_dir>/reports``. An input held as partitions
     (``part-NNNNN`` folders, the Dask engine) is not read into memory: the reports are skipped with a note."""
     root = Path(input_dir)
@@ -72,4 +80,5 @@ def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: st
         return {}
     from scrambler.datasets import read_dataset
 
-    return write_run_reports(run_dir, result.panel, read_dataset(spec, root, source_ids=False), result.report)
+    return write_run_reports(run_dir, result.panel, read_dataset(spec, root, source_ids=False), result.report,
+                             progress=progress)

@@ -19,11 +19,13 @@ from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
+from scrambler.scramble import outsider
 from scrambler.scramble.combos import combination_counts, combination_gaps
 from scrambler.scramble.cover import current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
 from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
-from scrambler.scramble.plan import Plan, make_plan
+from scrambler.scramble.moves import redraw_persons
+from scrambler.scramble.plan import Plan, code_counts, make_plan
 from scrambler.scramble.profile import profile_models
 from scrambler.scramble.proposals import MethodProposals
 from scrambler.spec.model import DatasetSpec
@@ -32,7 +34,7 @@ from scrambler.tables import published_observation
 LABEL = "scrambled data: depicts no real situation"
 GUARD_ROUNDS = 12
 COVERAGE_ROUNDS = 8
-GUARD_ESCALATIONS = 6
+GUARD_ESCALATIONS = 10
 Progress = Callable[[str, int, int], None]
 
 
@@ -88,7 +90,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     clock = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5C4A]))
     order = draw_order(spec)
-    plan = make_plan(spec, order, rng)
+    plan = make_plan(spec, order, rng, code_counts(source))
     uniform = {v for b in plan.blocks if b.method == "fabricate" and b.source == "uniform" for v in b.variables}
     models = profile_models(source, uniform)
     sampler = Sampler(spec, models, order)
@@ -133,7 +135,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         # the first round guards every person (the draw itself is unguarded); later rounds only those that
         # coverage rewrote since the last guard
         recheck = None if round_ == 0 else rewritten
-        guard_info = _merge_guard(guard_info, _guard(index, out, sampler, plan, proposals, rng, recheck))
+        guard_info = _merge_guard(guard_info, _guard(index, source, out, sampler, plan, proposals, rng,
+                                                              recheck))
         # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
         # what stands now is what gets reported; go on while rounds still close gaps
         before = len(gaps) if gaps else None
@@ -143,11 +146,12 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1)
     # the guard rechecked only what each round rewrote: one last look at every person-period, so that no
     # equal person-period can slip through whatever the bookkeeping
-    still = sum(len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods)))
+    still = guard_mod.remaining(index, out)
     if still:
-        raise UnsatisfiableError([Issue(code="real-situation", message=f"{still} person-period(s) still equal an "
-                                        "input person-period; nothing was written (declare fewer quasi-identifiers "
-                                        "or more scrambling)")])
+        raise UnsatisfiableError([Issue(code="real-situation", message="; ".join(still) + "; nothing was written "
+                                        "(declare fewer quasi-identifiers or more scrambling)")])
+    # beside the guard's figures, a held-out slice of real persons measured the same way: the yardstick
+    guard_info["outsider"] = outsider.figures(index, source, out, guard_info, seed)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
@@ -200,8 +204,8 @@ def _redraw_plan(out: Panel, rows: np.ndarray, t: int) -> list[tuple[int, np.nda
     return plan
 
 
-def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan, proposals: MethodProposals,
-           rng: np.random.Generator, rows: np.ndarray | None = None) -> dict[str, Any]:
+def _guard(index: guard_mod.GuardIndex, source: Panel, out: Panel, sampler: Sampler, plan: Plan,
+           proposals: MethodProposals, rng: np.random.Generator, rows: np.ndarray | None = None) -> dict[str, Any]:
     """Redraw person-periods equal to an input person-period (of ``rows``; default every person): first a
     growing share of the period's variables, then, for persons that still collide, their whole trajectory
     (statics included) with only the skeleton proposed. Raises rather than leave a collision."""
@@ -210,29 +214,87 @@ def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan
     hits = {t: guard_mod.collisions(index, out, t, None if rows is None else rows[out.present[t, rows]])
             for t in range(T)}
     initial = {t: len(h) for t, h in hits.items()}
-    rounds = escalations = 0
-    for _ in range(GUARD_ESCALATIONS):
+    rounds = escalations = path_redraws = 0
+    persons = np.nonzero(out.present.any(axis=0))[0] if rows is None else rows
+    paths_before = len(guard_mod.path_copies(index, out, persons))
+    rare_before = len(guard_mod.rare_reproductions(index, out, persons))
+    copies = persons[:0]
+    for escalation in range(GUARD_ESCALATIONS):
         for t in range(T):
             r, hits[t] = _guard_period(index, out, sampler, plan, rng, t, hits[t])
             rounds = max(rounds, r)
-        stuck = np.unique(np.concatenate(list(hits.values())))
+        # a near-copy of a real numeric path: moved as a whole by new perturbation shifts (the persons whose
+        # periods were just redrawn are checked too)
+        copies = guard_mod.path_copies(index, out, persons)
+        rare = guard_mod.rare_reproductions(index, out, persons)
+        if (len(copies) or len(rare)) and escalation % 2 == 0:  # alternating with whole-person redraws
+            # a near-copy of a real path moves as a whole, by new perturbation shifts; a tuple of a
+            # quasi-identifier combination rarer than k takes the statics of an input person without one
+            # (rows that cannot are put back and escalate below)
+            path_redraws += len(copies)
+            _redraw_paths(out, sampler, proposals, plan, rng, copies)
+            rare = np.setdiff1d(rare, copies)
+            if len(rare) and len(index.templates):
+                redraw_persons(out, sampler, rng, rare, {}, source,
+                               index.templates[rng.integers(0, len(index.templates), len(rare))])
+            # their periods changed: the next escalation rechecks them (periods, paths, tuples) and only them
+            changed = np.union1d(copies, rare)
+            hits = {t: guard_mod.collisions(index, out, t, changed[out.present[t, changed]]) for t in range(T)}
+            persons = changed
+            continue
+        stuck = np.unique(np.concatenate([*hits.values(), copies, rare]))
         if len(stuck) == 0:
             break
         escalations += 1
         _backtrack(out, sampler, proposals, plan, rng, stuck, T - 1)
         # only the redrawn persons can collide anew: recheck them, not the whole output
         hits = {t: guard_mod.collisions(index, out, t, stuck[out.present[t, stuck]]) for t in range(T)}
-    left = sum(len(h) for h in hits.values())
+        persons = stuck
+    left = guard_mod.remaining(index, out, persons)
     if left:
-        raise UnsatisfiableError([Issue(code="real-situation", message=f"{left} person-period(s) still equal an "
-                                        f"input person-period after {GUARD_ESCALATIONS} escalations; nothing was "
-                                        "written (declare fewer quasi-identifiers or more scrambling)")])
+        raise UnsatisfiableError([Issue(code="real-situation", message="; ".join(left) + f" after "
+                                        f"{GUARD_ESCALATIONS} escalations; nothing was written (declare fewer "
+                                        "quasi-identifiers or more scrambling)")])
     label = {spec.panel.periods[t]: n for t, n in initial.items()}
     return {"quasi_identifiers": "all" if spec.scramble.guard_quasi_identifiers is None
             else list(spec.scramble.guard_quasi_identifiers), "k": spec.scramble.guard_k,
             "collisions_before": {str(p): n for p, n in label.items()}, "collisions_after": 0,
             "rounds": rounds, "whole_person_redraws": escalations,
+            "tolerance": {n: round(v, 6) for n, v in index.tolerance.items()},
+            "path_copies_before": paths_before, "path_copies_after": 0, "path_redraws": path_redraws,
+            "combinations": [list(c) for c, _ in index.combos], "rare_tuples_before": rare_before,
+            "rare_tuples_after": 0,
             "input_rare_combinations": {str(spec.panel.periods[t]): n for t, n in index.rare.items()}}
+
+
+def _redraw_paths(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: Plan,
+                  rng: np.random.Generator, persons: np.ndarray) -> None:
+    """Redraw every period of these persons with new perturbation shifts: perturbed variables proposed
+    afresh from the anchor, every other value kept where the rules still allow it."""
+    persons = np.sort(persons)
+    proposals.renew_shifts(persons, rng)
+    saved = {n: v[:, persons].copy() for n, v in out.periodic.items()}
+
+    def propose(var: str, tt: int, sub: np.ndarray, frame: Any, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+        if plan.method_of[var].method == "perturb":
+            return proposals(var, tt, sub, frame, rng)
+        pos = np.searchsorted(persons, sub)
+        values = out.static[var][sub] if var in out.static else saved[var][tt, pos]
+        return values, np.ones(len(sub), dtype=bool)
+
+    saved_static = {n: v[persons].copy() for n, v in out.static.items()}
+    failed: list[np.ndarray] = []
+    for t in range(len(out.periods)):
+        live = persons[out.present[:t + 1, persons].any(axis=0)]
+        if len(live):
+            sampler.draw_period(out, t, rng, rows=live, proposals=propose, on_dead=failed.append)
+    if failed:  # put back exactly: they stay near-copies, and the guard escalates to a whole-person redraw
+        back = np.isin(persons, np.concatenate(failed))
+        for n, v in saved_static.items():
+            out.static[n][persons[back]] = v[back]
+        for n, v in saved.items():
+            out.periodic[n][:, persons[back]] = v[:, back]
 
 
 def _merge_guard(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +304,9 @@ def _merge_guard(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
     return {**more, "collisions_before": {p: total["collisions_before"][p] + n
                                           for p, n in more["collisions_before"].items()},
             "rounds": max(total["rounds"], more["rounds"]),
+            "path_copies_before": total["path_copies_before"] + more["path_copies_before"],
+            "path_redraws": total["path_redraws"] + more["path_redraws"],
+            "rare_tuples_before": total["rare_tuples_before"] + more["rare_tuples_before"],
             "whole_person_redraws": total["whole_person_redraws"] + more["whole_person_redraws"]}
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scrambler.errors import Issue, SpecError
+from scrambler.panel import Panel
 from scrambler.spec.model import (
     CombinationsSpec,
     DatasetSpec,
@@ -20,7 +21,11 @@ from scrambler.spec.model import (
 DEFAULTS = {"categorical": "swap", "ordinal": "swap", "boolean": "swap", "integer": "perturb",
             "decimal": "perturb", "year": "perturb", "year_month": "perturb", "year_quarter": "perturb",
             "identifier": "new_id"}
-DEFAULT_AMOUNT = {"integer": 3.0, "decimal": 0.1, "year": 1.0, "year_month": 3.0, "year_quarter": 1.0}
+# time variables move by calendar steps by default; integers and decimals by a share of their spread (spread.py)
+DEFAULT_AMOUNT = {"year": 1.0, "year_month": 3.0, "year_quarter": 1.0}
+# the share of a person's perturbation common to all their periods: the trajectory moves as a whole, and
+# year-to-year change gains only a little noise
+PERSON_SHARE = 0.8
 
 
 @dataclass
@@ -53,7 +58,21 @@ class Plan:
         return out
 
 
-def make_plan(spec: DatasetSpec, order: list[str], rng: np.random.Generator) -> Plan:
+def code_counts(source: Panel) -> dict[str, np.ndarray]:
+    """Each recoded variable's count of each code over the input's present person-periods."""
+    out = {}
+    recoded = {v for m in source.spec.scramble.methods if m.method == "recode" for v in m.variables}
+    for var in source.spec.data_variables:
+        if var.name in recoded:
+            values = source.static[var.name][source.present.any(axis=0)] if var.is_static \
+                else source.periodic[var.name][source.present]
+            out[var.name] = np.bincount(values[values >= 0].astype(np.int64), minlength=len(var.codes))
+    return out
+
+
+def make_plan(spec: DatasetSpec, order: list[str], rng: np.random.Generator,
+              counts: dict[str, np.ndarray] | None = None) -> Plan:
+    """``counts``: the input's count of each code of each categorical (for recode); None: unknown."""
     declared: dict[str, MethodSpec] = {}
     blocks: list[Block] = []
     for i, m in enumerate(spec.scramble.methods):
@@ -82,7 +101,7 @@ def make_plan(spec: DatasetSpec, order: list[str], rng: np.random.Generator) -> 
     for block in blocks:
         if block.method == "recode":
             for v in block.variables:
-                plan.recode[v] = recode_permutation(spec, v, rng)
+                plan.recode[v] = recode_permutation(spec, v, rng, None if counts is None else counts.get(v))
     return plan
 
 
@@ -130,12 +149,35 @@ def compatibility_classes(spec: DatasetSpec, name: str) -> list[list[int]]:
     return list(classes.values())
 
 
-def recode_permutation(spec: DatasetSpec, name: str, rng: np.random.Generator) -> np.ndarray:
-    """A random permutation of codes inside each compatibility class (null maps to null)."""
+# codes whose input counts are within this ratio of each other may be permuted among themselves
+RECODE_SIMILAR = 1.25
+
+
+def recode_permutation(spec: DatasetSpec, name: str, rng: np.random.Generator,
+                       counts: np.ndarray | None = None) -> np.ndarray:
+    """A random permutation of codes inside each compatibility class (null maps to null). With the input's
+    ``counts``, only among codes of similar frequency (within RECODE_SIMILAR of the group's most frequent):
+    a permutation of a frequent and a rare code shows in the output's marginals, and matching them to public
+    marginals would invert it. A code with no code of similar frequency in its class keeps its code."""
     K = len(spec.variables[name].codes)
     perm = np.arange(K + 1, dtype=np.int64)
     for cls in compatibility_classes(spec, name):
-        if len(cls) > 1:
-            perm[cls] = rng.permutation(cls)
+        for group in _similar(cls, counts):
+            if len(group) > 1:
+                perm[group] = rng.permutation(group)
     perm[K] = -1
     return perm
+
+
+def _similar(cls: list[int], counts: np.ndarray | None) -> list[list[int]]:
+    """The class split into runs of codes of similar input frequency (the whole class when unknown)."""
+    if counts is None:
+        return [cls]
+    ranked = sorted(cls, key=lambda c: -int(counts[c]))
+    groups: list[list[int]] = []
+    for code in ranked:
+        if groups and counts[code] * RECODE_SIMILAR >= counts[groups[-1][0]]:
+            groups[-1].append(code)
+        else:
+            groups.append([code])
+    return groups

@@ -10,7 +10,9 @@ import numpy as np
 from scrambler.constraints.base import Frame
 from scrambler.panel import Panel
 from scrambler.scramble.donors import DonorPool, stratum_keys
-from scrambler.scramble.plan import DEFAULT_AMOUNT, Block, Plan
+from scrambler.scramble.nearness import hash_columns
+from scrambler.scramble.plan import DEFAULT_AMOUNT, PERSON_SHARE, Block, Plan
+from scrambler.scramble.spread import PERTURB_SHARE, spread
 from scrambler.spec.model import DatasetSpec
 
 Proposal = tuple[np.ndarray, np.ndarray] | None
@@ -29,6 +31,9 @@ class MethodProposals:
         self.donors: dict[tuple[str, int], np.ndarray] = {}  # (block, t) -> donor per output person (-1 none)
         self.pools: dict[tuple[tuple[str, ...], int], DonorPool] = {}  # (strata, t): blocks share a grouping
         self.model_cache: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        self.shifts: dict[str, tuple[float, np.ndarray]] = {}  # perturbed variable -> (amount, person shifts)
+        self.rare_blocks: dict[tuple[str, int], np.ndarray] = {}  # (swap block, t) -> tuples rarer than guard k
+        self.broken_var: dict[str, np.ndarray] = {}  # swap block -> per output person, the variable drawn afresh
 
     def __call__(self, name: str, t: int, rows: np.ndarray, frame: Frame, rng: np.random.Generator) -> Proposal:
         block = self.plan.method_of.get(name)
@@ -43,15 +48,17 @@ class MethodProposals:
             return np.where(values < 0, -1, perm[np.where(values < 0, len(perm) - 1, values)]).astype(np.int16), has
         if block.method == "perturb":
             values, has = self._values(name, t, self.anchor[rows])
-            amount = block.amount if block.amount is not None else DEFAULT_AMOUNT.get(var.type, 1.0)
-            noise = rng.uniform(-amount, amount, size=len(rows))
+            amount, shift = self._person_shift(block, name)
+            # the person's own shift plus a smaller one of this period: the trajectory moves as a whole, so a
+            # near-copy of a real path is broken on every period at once while year-to-year change stays real
+            noise = amount * (PERSON_SHARE * shift[rows] + (1 - PERSON_SHARE) * rng.uniform(-1, 1, len(rows)))
             if var.integral:
                 noise = np.rint(noise)
             return values + noise, has
         if block.method == "swap":
             donors = self._donors(block, t, rows, frame, rng)
             values, has = self._values(name, t, np.maximum(donors, 0))
-            return values, has & (donors >= 0)
+            return values, has & (donors >= 0) & ~self._broken(block, name, t, rows, donors)
         if block.method == "model" and self.model_samples is not None:
             key = (block.name, t)
             with self.lock:
@@ -60,6 +67,56 @@ class MethodProposals:
             values = self.model_cache[key][name][rows]
             return values, np.ones(len(rows), dtype=bool)
         return None  # fabricate: draw from the profile (or uniform) inside the allowed set
+
+    def _person_shift(self, block: Block, name: str) -> tuple[float, np.ndarray]:
+        """The largest shift of a perturbed variable and each output person's own shift in [-1, 1] (drawn
+        once, from a generator of its own, so every period and every redraw of the person sees the same)."""
+        with self.lock:
+            if name not in self.shifts:
+                var = self.spec.variables[name]
+                if block.amount is not None:
+                    amount = block.amount
+                elif var.type in DEFAULT_AMOUNT:
+                    amount = DEFAULT_AMOUNT[var.type]
+                else:
+                    amount = PERTURB_SHARE * spread(self.source, name)
+                seed = np.random.SeedSequence([self.seed, *name.encode()])
+                self.shifts[name] = (amount, np.random.default_rng(seed).uniform(-1, 1, len(self.anchor)))
+            return self.shifts[name]
+
+    def _broken(self, block: Block, name: str, t: int, rows: np.ndarray, donors: np.ndarray) -> np.ndarray:
+        """Rows whose donor's block tuple is held by fewer than guard k input persons at t and whose value of
+        ``name`` is the one drawn afresh (one variable of the block per output person): a rare tuple of real
+        values is not handed over intact."""
+        if len(block.variables) < 2:
+            return np.zeros(len(rows), dtype=bool)
+        key = (block.name, t)
+        with self.lock:
+            if key not in self.rare_blocks:
+                src = self.source
+                persons = np.nonzero(src.present[t])[0]
+                cols = [src.values(v, t)[persons] for v in block.variables]
+                tuples, counts = np.unique(hash_columns(cols, len(persons)), return_counts=True)
+                self.rare_blocks[key] = tuples[counts < self.spec.scramble.guard_k]
+            if block.name not in self.broken_var:
+                seed = np.random.SeedSequence([self.seed, 0xB10C, *block.name.encode()])
+                self.broken_var[block.name] = np.random.default_rng(seed).integers(
+                    0, len(block.variables), len(self.anchor)).astype(np.int8)
+        rare = self.rare_blocks[key]
+        mine = self.broken_var[block.name][rows] == block.variables.index(name)
+        if len(rare) == 0 or not mine.any():
+            return np.zeros(len(rows), dtype=bool)
+        ok = donors >= 0
+        d = np.maximum(donors, 0)
+        h = hash_columns([self.source.values(v, t)[d] for v in block.variables], len(rows))
+        pos = np.minimum(np.searchsorted(rare, h), len(rare) - 1)
+        return ok & mine & (rare[pos] == h)
+
+    def renew_shifts(self, persons: np.ndarray, rng: np.random.Generator) -> None:
+        """New perturbation shifts for these output persons: the guard moves a near-copy of a real path."""
+        with self.lock:
+            for _, shift in self.shifts.values():
+                shift[persons] = rng.uniform(-1, 1, len(persons))
 
     def _values(self, name: str, t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         src = self.source
@@ -78,6 +135,8 @@ class MethodProposals:
                 del self.model_cache[model_key]
             for key in [k for k in self.donors if k[1] < t]:
                 del self.donors[key]
+            for key in [k for k in self.rare_blocks if k[1] == t]:
+                del self.rare_blocks[key]
 
     def _pool(self, block: Block, t: int) -> DonorPool:
         """The donor pool of a block's strata at t; built under a lock with its own seeded generator, so that

@@ -90,7 +90,7 @@ def load_scramble(reader: Reader, raw: Any, variables: dict[str, Variable], dfil
         reader.issue("bad-value", "coverage and guard must be mappings", **where)
         return ScrambleSpec(methods=tuple(methods))
     reader.check_keys(coverage, ("k", "codelist", "combinations"), dfile, rule="scramble.coverage")
-    reader.check_keys(guard, ("quasi_identifiers", "k"), dfile, rule="scramble.guard")
+    reader.check_keys(guard, ("quasi_identifiers", "k", "tolerance", "combinations"), dfile, rule="scramble.guard")
     combos = []
     for combo in coverage.get("combinations") or []:
         names = _names(reader, combo, variables, "coverage combination", **where)
@@ -102,7 +102,55 @@ def load_scramble(reader: Reader, raw: Any, variables: dict[str, Variable], dfil
                                                                           **where),
                         coverage_codelist=bool(coverage.get("codelist", False)),
                         coverage_combinations=tuple(combos), guard_quasi_identifiers=qi_names,
-                        guard_k=_positive_int(reader, guard.get("k"), "guard k", 5, **where))
+                        guard_k=_positive_int(reader, guard.get("k"), "guard k", 5, **where),
+                        guard_tolerance=_tolerances(reader, guard.get("tolerance"), variables, **where),
+                        guard_combinations=_combinations(reader, guard.get("combinations"), variables, **where))
+
+
+def _tolerances(reader: Reader, raw: Any, variables: dict[str, Variable], **where: str) -> dict[str, float]:
+    """guard.tolerance: numeric variable -> a number >= 0 in the variable's unit (0: exact equality)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        reader.issue("bad-value", "guard tolerance must map numeric variables to numbers", rule="scramble.guard",
+                     **where)
+        return {}
+    out = {}
+    for name, value in raw.items():
+        var = variables.get(name)
+        if var is None:
+            reader.issue("unknown-variable", f"guard tolerance names {name!r}, which is not declared",
+                         rule="scramble.guard", **where)
+        elif not var.is_numeric:
+            reader.issue("type-mismatch", f"guard tolerance needs a numeric variable; {name!r} is {var.type}",
+                         variable=name, rule="scramble.guard", **where)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            reader.issue("bad-value", f"guard tolerance of {name!r} must be a number >= 0, got {value!r}",
+                         variable=name, rule="scramble.guard", **where)
+        else:
+            out[name] = float(value)
+    return out
+
+
+def _combinations(reader: Reader, raw: Any, variables: dict[str, Variable],
+                  **where: str) -> tuple[tuple[str, ...], ...] | None:
+    """guard.combinations: lists of categorical variables (None when absent: the default applies)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        reader.issue("bad-value", "guard combinations must be a list of lists of variables", rule="scramble.guard",
+                     **where)
+        return None
+    out = []
+    for combo in raw:
+        names = _names(reader, combo, variables, "guard combination", **where)
+        for n in names:
+            if not variables[n].is_categorical:
+                reader.issue("type-mismatch", f"guard combination needs categorical variables; {n!r} is "
+                             f"{variables[n].type}", variable=n, rule="scramble.guard", **where)
+        if names and all(variables[n].is_categorical for n in names):
+            out.append(names)
+    return tuple(out)
 
 
 def _rate(reader: Reader, value: Any, what: str, **where: str) -> float:

@@ -284,6 +284,11 @@ class ScrambleSpec:
     coverage_combinations: tuple[tuple[str, ...], ...] = ()
     guard_quasi_identifiers: tuple[str, ...] | None = None  # None = all
     guard_k: int = 5
+    # numeric variable -> how far apart two values may be and still count as equal (default: from its spread)
+    guard_tolerance: Mapping[str, float] = field(default_factory=dict)
+    # quasi-identifier combinations no value tuple of which rarer than guard_k in the input may appear in the
+    # output (None: the default, the published static categoricals)
+    guard_combinations: tuple[tuple[str, ...], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,137 @@
+"""Near-equality at scale: which rows of one set lie within a tolerance of some row of another, on every
+coordinate, without pairwise distances.
+
+A row is an exact part (categoricals, whole-number values, which coordinates are null: hashed to one 64-bit
+key) and near coordinates (numbers with a tolerance). Input rows are sorted by (exact key, bin of one pivot
+coordinate, bin width >= its tolerance): the input rows that can be within tolerance of a query row lie in one
+contiguous run of the sort - same exact key, pivot bin within one of the query's - found by two binary
+searches; only those candidates are compared on every coordinate. The pivot is the coordinate with the most
+distinct bins, so runs stay short. Cost: O(n log n) to build, O(log n + candidates) per query row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_PAIR_CHUNK = 4_000_000  # candidate pairs compared at once: bounds the memory of one comparison
+_FIRST = 256  # candidates of a row compared before the rest (see match_counts)
+
+
+def hash_columns(columns: list[np.ndarray], n: int) -> np.ndarray:
+    """A 64-bit hash of each row's values over ``columns`` (order-sensitive; NaN hashes as one value)."""
+    h = np.full(n, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, values in enumerate(columns):
+            if values.dtype.kind == "f":
+                v = np.where(np.isnan(values), -1e300, np.round(values, 6)).view(np.uint64)
+            elif values.dtype == bool:
+                v = values.astype(np.uint64)
+            else:
+                v = values.astype(np.int64).astype(np.uint64)
+            h ^= (v + np.uint64(i + 1)) * _MIX
+            h = (h ^ (h >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+    return h
+
+
+@dataclass
+class NearIndex:
+    groups: np.ndarray  # sorted unique exact keys of the input rows
+    keys: np.ndarray  # sorted: group * span + pivot bin offset
+    values: np.ndarray  # (m, rows) near coordinates in key order, NaN as 0 (nulls are in the exact key)
+    tolerance: np.ndarray  # (m,)
+    pivot: int
+    width: float
+    low: int
+    span: int
+
+
+def _exact_key(exact: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """The exact key with the null pattern of the near coordinates folded in (a null equals only a null)."""
+    if near.shape[0] == 0:
+        return exact
+    return hash_columns([exact.view(np.int64), *np.isnan(near)], len(exact))
+
+
+def _bins(values: np.ndarray, width: float) -> np.ndarray:
+    return np.floor(np.nan_to_num(values, nan=0.0) / width).astype(np.int64)
+
+
+def build(exact: np.ndarray, near: np.ndarray, tolerance: np.ndarray) -> NearIndex:
+    """Index input rows: ``exact`` (n,) uint64 keys, ``near`` (m, n) numbers, ``tolerance`` (m,) > 0."""
+    key = _exact_key(exact, near)
+    groups, gid = np.unique(key, return_inverse=True)
+    m = near.shape[0]
+    if m == 0:
+        return NearIndex(groups, np.sort(gid.astype(np.int64)), near, tolerance, 0, 1.0, 0, 1)
+    distinct = [len(np.unique(_bins(near[i], float(tolerance[i])))) for i in range(m)]
+    pivot = int(np.argmax(distinct))
+    width = float(tolerance[pivot])
+    finite = np.nan_to_num(near[pivot], nan=0.0)
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+    # group ids times bin offsets must fit 62 bits: widen the bins (still >= the tolerance) when they would not
+    room = 2**62 // max(len(groups), 1)
+    width = max(width, (hi - lo) / max(room - 3, 1))
+    bins = _bins(near[pivot], width)
+    low = int(bins.min()) if len(bins) else 0
+    span = (int(bins.max()) if len(bins) else 0) - low + 3
+    keys = gid.astype(np.int64) * span + (bins - low + 1)
+    order = np.argsort(keys, kind="stable")
+    return NearIndex(groups, keys[order], np.nan_to_num(near[:, order], nan=0.0), tolerance, pivot, width, low,
+                     span)
+
+
+def match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int = 2) -> np.ndarray:
+    """For each query row, how many input rows lie within tolerance on every coordinate (counting stops at
+    ``cap``: "none", "one" and "more" are all the guard and its figures need)."""
+    n = len(exact)
+    counts = np.zeros(n, dtype=np.int64)
+    if n == 0 or len(index.groups) == 0:
+        return counts
+    key = _exact_key(exact, near)
+    pos = np.minimum(np.searchsorted(index.groups, key), len(index.groups) - 1)
+    found = index.groups[pos] == key
+    m = near.shape[0]
+    if m == 0:
+        lo = np.searchsorted(index.keys, pos, side="left")
+        hi = np.searchsorted(index.keys, pos, side="right")
+        return np.where(found, np.minimum(hi - lo, cap), 0)
+    offset = _bins(near[index.pivot], index.width) - index.low + 1
+    found &= (offset >= 0) & (offset <= index.span - 1)
+    base = pos.astype(np.int64) * index.span
+    lo = np.searchsorted(index.keys, base + np.clip(offset - 1, 0, index.span - 1), side="left")
+    hi = np.searchsorted(index.keys, base + np.clip(offset + 1, 0, index.span - 1), side="right")
+    sizes = np.where(found, hi - lo, 0)
+    values = np.nan_to_num(near, nan=0.0)
+    # first the nearest _FIRST candidates of each row: a common value (everyone's null, a full-time 1.00)
+    # makes runs of millions, but then the first candidates already reach the cap; the rest only for rows
+    # that did not
+    first = np.minimum(sizes, _FIRST)
+    _count(index, values, np.nonzero(first)[0], lo, first, counts, cap)
+    more = np.nonzero((counts < cap) & (sizes > _FIRST))[0]
+    if len(more):
+        rest = np.zeros(n, dtype=np.int64)
+        rest[more] = sizes[more] - _FIRST
+        _count(index, values, more, lo + _FIRST, rest, counts, cap)
+    return counts
+
+
+def _count(index: NearIndex, values: np.ndarray, rows: np.ndarray, lo: np.ndarray, sizes: np.ndarray,
+           counts: np.ndarray, cap: int) -> None:
+    """Add to ``counts`` the candidates lo..lo+sizes of ``rows`` within tolerance on every coordinate, in
+    chunks of rows whose candidate pairs fit _PAIR_CHUNK."""
+    start = 0
+    while start < len(rows):
+        total = np.cumsum(sizes[rows[start:]])
+        stop = start + max(1, int(np.searchsorted(total, _PAIR_CHUNK, side="right")))
+        chunk = rows[start:stop]
+        reps = sizes[chunk]
+        query = np.repeat(np.arange(len(chunk)), reps)
+        cand = np.repeat(lo[chunk] - np.cumsum(reps) + reps, reps) + np.arange(len(query))
+        ok = np.ones(len(query), dtype=bool)
+        for i in range(values.shape[0]):
+            ok &= np.abs(values[i, chunk[query]] - index.values[i, cand]) <= index.tolerance[i]
+        counts[chunk] = np.minimum(counts[chunk] + np.bincount(query[ok], minlength=len(chunk)), cap)
+        start = stop

@@ -1,0 +1,218 @@
+"""Depicts no real situation beyond exact equality: perturbation scaled to the variable and moving a person's
+trajectory as a whole, a guard on near-copies, rare quasi-identifier combinations. The headline case is a
+real public panel (Vella-Verbeek, 545 men x 8 years, shipped by linearmodels)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import pytest
+
+pytest.importorskip("linearmodels")
+
+from wage_panel import wage_panel, wage_panel_spec  # noqa: E402
+
+from scrambler.panel import Panel  # noqa: E402
+from scrambler.sampling.sampler import draw_order  # noqa: E402
+from scrambler.scramble import nearness  # noqa: E402
+from scrambler.scramble.donors import anchors  # noqa: E402
+from scrambler.scramble.pipeline import scramble  # noqa: E402
+from scrambler.scramble.plan import RECODE_SIMILAR, code_counts, make_plan  # noqa: E402
+from scrambler.scramble.proposals import MethodProposals  # noqa: E402
+from scrambler.scramble.spread import TOLERANCE_SHARE, spread  # noqa: E402
+from scrambler.spec import DatasetSpec  # noqa: E402
+from scrambler.spec.model import MethodSpec  # noqa: E402
+
+
+@functools.cache
+def _real() -> tuple[DatasetSpec, Panel]:
+    spec = wage_panel_spec()
+    return spec, wage_panel(spec)
+
+
+def _noise(name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """The default perturbation's noise on ``name`` at the first two periods, for persons present in both."""
+    spec, real = _real()
+    rng = np.random.default_rng(3)
+    plan = make_plan(spec, draw_order(spec), rng)
+    anchor = anchors(real, real.n, rng)
+    proposals = MethodProposals(spec, real, plan, anchor, rng)
+    rows = np.nonzero(real.present[0, anchor] & real.present[1, anchor])[0]
+    noise = []
+    for t in (0, 1):
+        proposed = proposals(name, t, rows, real.frame(t, anchor[rows]), rng)
+        assert proposed is not None
+        noise.append(proposed[0] - real.periodic[name][t, anchor[rows]])
+    return noise[0], noise[1], spread(real, name)
+
+
+def test_default_perturbation_is_scaled_to_the_variable() -> None:
+    # hours worked spread over hundreds: a fixed +-3 would leave every path within 1% of its donor's
+    first, _, scale = _noise("hours")
+    assert scale > 100
+    assert np.std(first) > 0.1 * scale
+    assert np.abs(first).max() <= 0.5 * scale + 1  # the largest shift is half a robust standard deviation
+    # a log wage spreads over less than one unit: a fixed +-0.1 would be a fifth of its spread
+    first, _, scale = _noise("lwage")
+    assert np.abs(first).max() <= 0.5 * scale + 1e-9
+    assert np.std(first) > 0.1 * scale
+
+
+def test_perturbation_moves_the_trajectory_as_a_whole() -> None:
+    first, second, _ = _noise("hours")
+    assert np.corrcoef(first, second)[0, 1] > 0.8  # independent noise per period would correlate ~0
+    # year-to-year change gains far less noise than the level
+    assert np.std(second - first) < 0.6 * np.std(first)
+
+
+def test_near_index_finds_exactly_the_rows_within_tolerance() -> None:
+    # against a brute-force comparison, with nulls, several exact groups, and runs longer than the first batch
+    rng = np.random.default_rng(5)
+    for m in (0, 1, 3):
+        exact_in, exact_out = rng.integers(0, 3, 300).astype(np.uint64), rng.integers(0, 3, 200).astype(np.uint64)
+        near_in, near_out = rng.normal(size=(m, 300)).round(1), rng.normal(size=(m, 200)).round(1)
+        near_in[:, rng.random(300) < 0.1] = np.nan
+        near_out[:, rng.random(200) < 0.1] = np.nan
+        tol = rng.uniform(0.05, 0.5, m)
+        got = nearness.match_counts(nearness.build(exact_in, near_in, tol), exact_out, near_out, cap=10**6)
+        for j in range(200):
+            ok = exact_in == exact_out[j]
+            for i in range(m):
+                a, b = near_in[i], near_out[i, j]
+                ok &= (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= tol[i])
+            assert got[j] == ok.sum()
+
+
+def _within(out: Panel, real: Panel, names: list[str], rel: float) -> float:
+    """Share of output persons whose path of ``names`` lies within ``rel`` (relative) of some real person's
+    on every period they are present (same presence pattern) - brute force, independent of the guard."""
+    hits = 0
+    for i in range(out.n):
+        here = out.present[:, i]
+        same = np.nonzero((real.present == here[:, None]).all(axis=0))[0]
+        ok = np.ones(len(same), dtype=bool)
+        for name in names:
+            a, b = out.periodic[name][:, i][:, None], real.periodic[name][:, same]
+            ok &= ((np.abs(a - b) <= rel * np.abs(b)) | ~here[:, None]).all(axis=0)
+        hits += bool(ok.any())
+    return hits / out.n
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_real_panel_scrambled_with_defaults_hands_back_no_real_path(seed: int) -> None:
+    spec, real = _real()
+    result = scramble(spec, real, real.n, seed)
+    assert result.report.violations == 0 and result.gaps == []
+    for names in (["hours"], ["lwage"], ["hours", "lwage"]):
+        assert _within(result.panel, real, names, 0.01) <= 0.05, names
+    # no closer to the population than a real outsider is: the closest record differs on as many QIs
+    closest = result.guard["outsider"]["closest_record_differing_quasi_identifiers"]
+    assert closest["output_median"] >= closest["held_out_median"] and closest["output_share_0"] == 0
+
+
+def _weak(spec: DatasetSpec) -> DatasetSpec:
+    """The spec with a perturbation too small to break anything: +-3 hours, +-0.002 log wage."""
+    methods = (MethodSpec(variables=("hours",), method="perturb", amount=3.0),
+               MethodSpec(variables=("lwage",), method="perturb", amount=0.002))
+    return dataclasses.replace(spec, scramble=dataclasses.replace(spec.scramble, methods=methods))
+
+
+def test_guard_redraws_near_copies_of_paths_and_person_periods() -> None:
+    spec, real = _real()
+    spec = _weak(spec)
+    result = scramble(spec, real, real.n, 4)
+    out, info = result.panel, result.guard
+    assert result.report.violations == 0
+    # the weak perturbation leaves (nearly) every path within tolerance of its donor's: the guard saw them all
+    assert info["path_copies_before"] > 0.9 * real.n and info["path_copies_after"] == 0
+    assert sum(info["collisions_before"].values()) > 0
+    tolerance = info["tolerance"]
+    assert tolerance["hours"] == pytest.approx(TOLERANCE_SHARE * spread(real, "hours"))
+    # brute force: no output path of hours within tolerance of fewer than k real ones (k or more: common)
+    k = spec.scramble.guard_k
+    for name in ("hours", "lwage"):
+        for i in range(out.n):
+            here = out.present[:, i]
+            same = (real.present == here[:, None]).all(axis=0)
+            diff = np.abs(out.periodic[name][:, i][:, None] - real.periodic[name][:, same])
+            near = ((diff <= tolerance[name] + 1e-9) | ~here[:, None]).all(axis=0).sum()
+            assert near == 0 or near >= k, (name, i, near)
+    # brute force: no person-period equal on the categoricals and whole numbers, near on hours and lwage
+    exact = ["black", "hisp", "educ", "exper", "married", "union", "occupation"]
+    for t in range(len(out.periods)):
+        rows_out, rows_in = np.nonzero(out.present[t])[0], np.nonzero(real.present[t])[0]
+        same = np.ones((len(rows_out), len(rows_in)), dtype=bool)
+        for name in exact:
+            same &= out.values(name, t)[rows_out][:, None] == real.values(name, t)[rows_in][None, :]
+        for name in ("hours", "lwage"):
+            diff = np.abs(out.values(name, t)[rows_out][:, None] - real.values(name, t)[rows_in][None, :])
+            same &= diff <= tolerance[name] + 1e-9
+        assert not same.any(), out.periods[t]
+    assert _within(out, real, ["hours", "lwage"], 0.01) <= 0.05
+    # beside them, the yardstick: a held-out slice of real persons is rarely a near-copy of another real one
+    outsider = info["outsider"]
+    assert outsider["output_path_copies_share_before"] > 0.9
+    assert outsider["held_out_path_copies_share"] < 0.2 and outsider["output_within_tolerance_after"] == 0
+
+
+def test_planted_unique_quasi_identifier_combination_never_comes_out() -> None:
+    spec, real = _real()
+    planted = Panel(spec=real.spec, ids=real.ids, present=real.present,
+                    static={n: v.copy() for n, v in real.static.items()}, periodic=real.periodic)
+    both = (planted.static["black"] == 1) & (planted.static["hisp"] == 1)
+    assert not both.any()  # no black hispanic man in the panel: plant exactly one
+    planted.static["black"][0] = planted.static["hisp"][0] = 1
+    # black and hisp are swapped from separate donors: about 12% x 16% of 545 persons would get both
+    for seed in (1, 2):
+        result = scramble(spec, planted, planted.n, seed)
+        out = result.panel
+        assert result.guard["combinations"] == [["black", "hisp"]]
+        assert not ((out.static["black"] == 1) & (out.static["hisp"] == 1)).any()
+        assert result.guard["rare_tuples_before"] > 0 and result.report.violations == 0
+
+
+def test_recode_permutes_only_codes_of_similar_frequency() -> None:
+    spec, real = _real()
+    spec = dataclasses.replace(spec, scramble=dataclasses.replace(spec.scramble, methods=(
+        MethodSpec(variables=("occupation",), method="recode"),)))
+    counts = code_counts(dataclasses.replace(real, spec=spec))["occupation"]
+    assert counts.sum() == real.present.sum()
+    moved = 0
+    for seed in range(20):
+        perm = make_plan(spec, draw_order(spec), np.random.default_rng(seed), {"occupation": counts}).recode[
+            "occupation"]
+        for code, target in enumerate(perm[:-1]):
+            # a code goes only to one of similar frequency: the marginals cannot tell which is which
+            low, high = sorted((counts[code], counts[target]))
+            assert high <= RECODE_SIMILAR * low, (code, target, counts)
+            moved += code != target
+    assert moved > 0  # some occupations do have a look-alike in frequency, and get permuted
+
+
+def test_rare_block_tuple_is_never_handed_over_intact() -> None:
+    spec, real = _real()
+    block = ("married", "union", "occupation")
+    spec = dataclasses.replace(spec, scramble=dataclasses.replace(spec.scramble, methods=(
+        MethodSpec(variables=block, method="swap"),)))
+    real = dataclasses.replace(real, spec=spec)
+    rng = np.random.default_rng(9)
+    plan = make_plan(spec, draw_order(spec), rng)
+    anchor = anchors(real, real.n, rng)
+    proposals = MethodProposals(spec, real, plan, anchor, rng)
+    t = 0
+    rows = np.nonzero(real.present[t, anchor])[0]
+    frame = real.frame(t, anchor[rows])
+    offered = {name: proposals(name, t, rows, frame, rng) for name in block}
+    donors = proposals.donors[("methods[0]", t)][rows]
+    # the input's tuples of the block at t, counted independently
+    tuples = np.stack([real.values(v, t)[real.present[t]] for v in block], axis=1)
+    seen, counts = np.unique(tuples, axis=0, return_counts=True)
+    rare = {tuple(x) for x, c in zip(seen, counts, strict=True) if c < spec.scramble.guard_k}
+    assert rare
+    donor_rare = np.array([tuple(real.values(v, t)[d] for v in block) in rare for d in donors])
+    assert donor_rare.sum() > 0
+    complete = np.logical_and.reduce([offered[n][1] for n in block])  # every value of the donor offered
+    assert not (complete & donor_rare).any()
+    assert complete[~donor_rare].all()  # common tuples are swapped whole
