@@ -187,7 +187,8 @@ def redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, co
 
 
 def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows: np.ndarray,
-                   fixed: dict[str, int], source: Panel, templates: np.ndarray, t: int = 0) -> np.ndarray:
+                   fixed: dict[str, int], source: Panel, templates: np.ndarray, t: int = 0,
+                   keep: int | None = None, own_statics: bool = False) -> np.ndarray:
     """Give ``rows`` the values ``fixed`` (statics, or periodic values wanted at period t: proposed at every
     period, which rules across time such as "constant" or "only towards X" accept) by redrawing their whole
     trajectory: every period is drawn again, ``fixed`` proposed as is, the other statics proposed from a
@@ -195,7 +196,9 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
     itself: they are kept wherever the new statics allow them, so the categories already covered stay. A
     static that other statics depend on (a measure that brings its own block of details) cannot be moved
     alone; the template brings a context in which it is valid. Rows that do not end with ``fixed`` are put
-    back exactly. Returns the rows that took it."""
+    back exactly, and so are those past the first ``keep`` that took it. ``own_statics``: propose each row's
+    own statics instead of the template's (a template's death month or birth month may not fit the row's
+    presence, and a rare value may have a single template). Returns the rows that took it."""
     if len(rows) == 0:
         return rows
     touch(out, rows)
@@ -213,7 +216,8 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
         if var in fixed:
             return np.full(len(sub), fixed[var], dtype=np.int16), np.ones(len(sub), dtype=bool)
         if var in source.static:
-            return source.static[var][templates[pos]], np.ones(len(sub), dtype=bool)
+            own = saved_static[var][pos] if own_statics else source.static[var][templates[pos]]
+            return own, np.ones(len(sub), dtype=bool)
         return saved_periodic[var][tt, pos], np.ones(len(sub), dtype=bool)
 
     failed: list[np.ndarray] = []
@@ -226,6 +230,8 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
         took &= out.values(var, t)[rows] == code
     if failed:
         took &= ~np.isin(rows, np.concatenate(failed))
+    if keep is not None:
+        took[np.nonzero(took)[0][keep:]] = False
     back = ~took
     for n, v in saved_static.items():
         out.static[n][rows[back]] = v[back]
@@ -254,15 +260,17 @@ def cover_whole_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, 
                                          else source.static[v] == c for v, c in fixed.items()])
     templates = np.nonzero(has)[0]
     done = 0
-    for _ in range(6):  # batches of what is still missing: most redraws take, the rest are put back (larger
-        # batches overshoot: every person who takes a value across time shows it in every period)
-        batch = candidates[: need - done]
+    for round_ in range(6):  # a few batches: many redraws fail (a rare value along a whole trajectory under rules
+        # across time), so each tries more persons than missing, but only what is missing is kept: every
+        # person who takes a value across time shows it in every period, more would overshoot
+        batch = candidates[: 5 * (need - done) + 5]
         candidates = candidates[len(batch):]
         if len(batch) == 0 or len(templates) == 0:
             break
         took = redraw_persons(out, sampler, rng, batch, fixed, source,
-                              templates[rng.integers(0, len(templates), size=len(batch))], t)
-        done += len(took)  # a few more than needed may take them: valid, and spare_rows allowed them all
+                              templates[rng.integers(0, len(templates), size=len(batch))], t, keep=need - done,
+                              own_statics=round_ % 2 == 1 and not any(v in source.static for v in fixed))
+        done += len(took)
         if done >= need:
             break
     return done
