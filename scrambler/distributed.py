@@ -110,7 +110,7 @@ def resolve_input(folder: str | Path, partitions: int | None, default: int) -> S
     if any(root.glob("*.parquet")):
         count = partitions if partitions is not None else default
         if count < 1:
-            raise DataError([Issue(code="bad-value", message=f"--partitions must be at least 1, got {count}")])
+            raise DataError([Issue(code="bad-argument", message=f"--partitions must be at least 1, got {count}")])
         return Source(str(root), count)
     parts = sorted(p for p in root.glob(f"{PART_PREFIX}*") if p.is_dir())
     if not parts:
@@ -181,7 +181,7 @@ def prepartition(spec: DatasetSpec, folder: str | Path, out: str | Path, partiti
     """Split a dataset folder into ``out/part-NNNNN/`` folders by :func:`partition_of`, streaming row groups
     (memory: one row group per table). ``source/`` (national numbers) is not copied. Written atomically."""
     if partitions < 1:
-        raise DataError([Issue(code="bad-value", message=f"partitions must be at least 1, got {partitions}")])
+        raise DataError([Issue(code="bad-argument", message=f"partitions must be at least 1, got {partitions}")])
     paths = sorted(Path(folder).glob("*.parquet"))
     if not paths:
         raise DataError([Issue(code="missing-data", file=str(folder), message="the folder holds no .parquet table")])
@@ -346,7 +346,7 @@ def scramble_dask(spec: DatasetSpec, input_folder: str | Path, persons: int, see
     scheduler at ``scheduler``, else a LocalCluster). Same guarantees as :func:`scramble`; the result depends
     on the seed and the number of partitions P (default: the partition folders, else the workers)."""
     if persons < 1:
-        raise UnsatisfiableError([Issue(code="bad-value", message=f"--persons must be at least 1, got {persons}")])
+        raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     if client is not None:
         return _run(client, str(getattr(client.scheduler, "address", "client")), spec, input_folder, persons, seed,
                     partitions, k, codelist_coverage, progress)
@@ -454,7 +454,7 @@ def allocate(persons: int, sizes: list[int]) -> list[int]:
     total = sum(sizes)
     live = sum(1 for s in sizes if s)
     if persons < live:
-        raise UnsatisfiableError([Issue(code="bad-value", message=f"--persons {persons} is smaller than the "
+        raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons {persons} is smaller than the "
                                         f"{live} non-empty partitions; use fewer partitions")])
     exact = [persons * s / total for s in sizes]
     shares = [int(x) for x in exact]

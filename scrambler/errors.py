@@ -15,8 +15,11 @@ Exception tree::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+
+from scrambler.codes import MEANINGS
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,13 @@ class Issue:
     variable: str | None = None
     table: str | None = None
     row: str | None = None
+
+    def __post_init__(self) -> None:
+        # Codes come from one catalogue (scrambler/codes.py, docs/errors.md). The test suite sets
+        # SCRAMBLER_STRICT_CODES so that a code missing from it fails loudly there; a user never gets a
+        # traceback for it.
+        if os.environ.get("SCRAMBLER_STRICT_CODES") and self.code not in MEANINGS:
+            raise ValueError(f"error code {self.code!r} is not in scrambler/codes.py")
 
     def location(self) -> str:
         parts = []
@@ -50,9 +60,9 @@ class Issue:
 class ScramblerError(Exception):
     """Base class: carries a list of issues; str() shows the first few and "+N more"."""
 
-    def __init__(self, issues: Iterable[Issue] | str, *, shown: int = 20) -> None:
-        if isinstance(issues, str):
-            issues = [Issue(code="error", message=issues)]
+    def __init__(self, issues: Iterable[Issue], *, shown: int = 20) -> None:
+        if isinstance(issues, str):  # a bare message would have no catalogued code
+            raise TypeError("ScramblerError takes Issues with a code from scrambler/codes.py, not a string")
         self.issues: list[Issue] = list(issues)
         lines = [str(i) for i in self.issues[:shown]]
         if len(self.issues) > shown:

@@ -84,7 +84,7 @@ def generate_population(spec: DatasetSpec, persons: int, seed: int,
                         progress: Callable[[str, int, int], None] | None = None) -> Panel:
     """A panel of exactly ``persons`` persons that appear in the spec's tables."""
     if persons < 1:
-        raise SpecError([Issue(code="bad-value", message=f"--persons must be at least 1, got {persons}")])
+        raise SpecError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x9E3779B9]))
     n0 = persons
     for _ in range(4):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from scrambler.spec import DatasetSpec, load_spec
+
+# Every Issue made anywhere in the suite (subprocesses inherit this) must carry a catalogued code.
+os.environ["SCRAMBLER_STRICT_CODES"] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "fixtures" / "mini"

@@ -652,9 +652,9 @@ def test_source_identifiers_unreadable(tmp_path: Path, population: Path) -> None
 @pytest.mark.parametrize("persons", ["0", "-3"])
 def test_bad_person_count(tmp_path: Path, population: Path, persons: str) -> None:
     proc = run_cli("scramble", MINI, "--input", population, "--out", tmp_path / "out", "--persons", persons)
-    assert_clean_failure(proc, ("[bad-value]", "--persons"))
+    assert_clean_failure(proc, ("[bad-argument]", "--persons"))
     proc = run_cli("sample", population, "--spec", MINI, "--persons", persons, "--out", tmp_path / "out")
-    assert_clean_failure(proc, ("[bad-value]",))
+    assert_clean_failure(proc, ("[bad-argument]",))
     assert not (tmp_path / "out").exists()
 
 
@@ -760,11 +760,11 @@ def test_bad_numbers(tmp_path: Path, population: Path) -> None:
     out = tmp_path / "out"
     scramble = ["scramble", MINI, "--input", population, "--out", out]
     cases: list[tuple[list[str | Path], tuple[str, ...]]] = [
-        (["population", MINI, "--persons", "10", "--out", out, "--seed", "-1"], ("[bad-value]", "--seed must be at least 0")),
-        ([*scramble, "--persons", "10", "--seed", "-1"], ("[bad-value]", "--seed must be at least 0, got -1")),
+        (["population", MINI, "--persons", "10", "--out", out, "--seed", "-1"], ("[bad-argument]", "--seed must be at least 0")),
+        ([*scramble, "--persons", "10", "--seed", "-1"], ("[bad-argument]", "--seed must be at least 0, got -1")),
         (["sample", population, "--spec", MINI, "--persons", "5", "--out", out, "--seed", "-1"], ("--seed",)),
-        ([*scramble, "--persons", "10", "--k", "0"], ("[bad-value]", "--k must be at least 1, got 0")),
-        ([*scramble, "--persons", "10", "--k", "-3"], ("[bad-value]", "--k must be at least 1, got -3")),
+        ([*scramble, "--persons", "10", "--k", "0"], ("[bad-argument]", "--k must be at least 1, got 0")),
+        ([*scramble, "--persons", "10", "--k", "-3"], ("[bad-argument]", "--k must be at least 1, got -3")),
         (["population", MINI, "--persons", "1e9", "--out", out], ("[too-big]", "--persons 1,000,000,000", "GB",
                                                                    "available")),
         ([*scramble, "--persons", "1e9"], ("[too-big]", "GB", "--engine dask")),

@@ -32,6 +32,6 @@ def check_arguments(args: argparse.Namespace) -> None:
     for name, (low, option) in MINIMUM.items():
         value = getattr(args, name, None)
         if isinstance(value, int) and not isinstance(value, bool) and value < low:
-            issues.append(Issue(code="bad-value", message=f"{option} must be at least {low}, got {value}"))
+            issues.append(Issue(code="bad-argument", message=f"{option} must be at least {low}, got {value}"))
     if issues:
         raise ScramblerError(issues)

@@ -31,10 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     from scrambler.draft import draft
-    from scrambler.errors import ScramblerError
+    from scrambler.errors import Issue, ScramblerError
 
     if args.k < 1 or args.max_codes < 2 or args.evidence < 0:
-        raise ScramblerError("--k must be >= 1, --max-codes >= 2 and --evidence >= 0")
+        raise ScramblerError([Issue(code="bad-argument", message="--k must be >= 1, --max-codes >= 2 and --evidence >= 0")])
     result = draft(args.data, args.out, identifier=args.identifier, grain=args.grain, k=args.k,
                    evidence=args.evidence, max_codes=args.max_codes, force=args.force)
     kinds = Counter(r.kind for r in result.rules)

@@ -55,18 +55,19 @@ def fingerprint(folder: str | Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scrambler.errors import ScramblerError
+    from scrambler.errors import Issue, ScramblerError
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ScramblerError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+        raise ScramblerError([Issue(code="unknown-format",
+                                     message=f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")])
     prepare_output(args.out, args.force, {"spec folder": args.spec, "--input": args.input})
     spec = load_spec(args.spec)
     require_exportable(spec, formats)  # a name the format refuses fails now, not after the whole run
     start = time.perf_counter()
     if args.engine == "local" and (args.scheduler or args.partitions is not None):
-        raise ScramblerError("--scheduler and --partitions need --engine dask")
+        raise ScramblerError([Issue(code="bad-argument", message="--scheduler and --partitions need --engine dask")])
     if args.engine == "local":  # dask spreads the panel over its workers
         require_memory(spec, args.persons + input_persons(args.input), "scramble")
     with Progress("scramble") as progress:

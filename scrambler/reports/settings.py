@@ -36,5 +36,5 @@ class ReportSettings:
                                                      ("n_attacks", self.n_attacks),
                                                      ("distance_rows", self.distance_rows)) if value < 1]
         if bad:
-            raise ScramblerError([Issue(code="bad-value", message=f"report settings must be at least 1 (got "
+            raise ScramblerError([Issue(code="bad-argument", message=f"report settings must be at least 1 (got "
                                         f"{', '.join(bad)})")])

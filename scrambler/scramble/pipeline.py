@@ -83,7 +83,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     output that breaks a rule or equals an input person. ``guard_index``: the input person-periods to avoid
     when ``source`` is a part of the input (default: built from ``source``)."""
     if persons < 1:
-        raise UnsatisfiableError([Issue(code="bad-value", message=f"--persons must be at least 1, got {persons}")])
+        raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     if source.n == 0 or not source.present.any():
         raise UnsatisfiableError([Issue(code="empty-input", message="the input holds no person")])
     timings: dict[str, float] = {}
