@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from scrambler.constraints.base import CompiledRule, compile_rules
+from scrambler.constraints.base import CompiledRule
 from scrambler.constraints.domain import build_domain
+from scrambler.constraints.registry import compile_rules
 from scrambler.errors import Issue
 from scrambler.panel import Panel, is_null
 from scrambler.spec.model import DatasetSpec

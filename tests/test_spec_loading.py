@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from scrambler.constraints.registry import kinds
 from scrambler.errors import Issue, SpecError
 from scrambler.spec import load_spec
-from scrambler.spec.load_rules import KIND_KEYS
 
 MARKER = "pwned-marker"  # a file that a spec string would create if it were ever executed
 
 
 def test_mini_fixture_loads_and_uses_every_rule_kind(mini_spec) -> None:
     assert mini_spec.name == "mini"
-    assert {rule.kind for rule in mini_spec.rules} == set(KIND_KEYS)
+    assert {rule.kind for rule in mini_spec.rules} == {kind.name for kind in kinds()}
     assert [name for name, _, _ in mini_spec.table_names()] == ["persons_2020", "persons_2021"]
     assert mini_spec.variables["age"].codes == ("15-19", "20-29", "30-49", "50-64")
 

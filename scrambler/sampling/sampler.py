@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scrambler.constraints.base import CompiledRule, Frame, compile_rules
+from scrambler.constraints.base import CompiledRule, Frame
 from scrambler.constraints.domain import Domain, build_domain
+from scrambler.constraints.registry import compile_rules
 from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.panel import Panel, is_null
 from scrambler.sampling.models import VariableModel, draw_numbers, pick_columns
@@ -344,11 +345,11 @@ class Sampler:
             if fn is not None:
                 force_null |= fn[0]
                 force_present |= fn[1]
-            if b is None or rule.kind != "compare":
+            if b is None or not rule.bounds_exact:
                 others.append(rule)
         temporal = plan.temporal if neighbours is not None else []
         for rule in temporal:
-            if rule.kind == "constant":  # a constant number must equal its neighbours: pin the interval
+            if rule.pins_to_neighbours:  # e.g. a constant number must equal its neighbours: pin the interval
                 for value, _ in neighbours:  # type: ignore[union-attr]
                     known = ~np.isnan(value)
                     low[known] = np.maximum(low[known], value[known])
