@@ -64,12 +64,13 @@ from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numb
 from scrambler.output import atomic_folder, write_json
 from scrambler.panel import Panel
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.gaps import Gap
+from scrambler.scramble.gaps import Gap, explain_gaps
 from scrambler.scramble.pipeline import ScrambleResult, scramble
 from scrambler.spec.model import DatasetSpec
 from scrambler.tables import panel_to_tables, tables_to_panel
 
 PART_PREFIX = "part-"
+SCHEDULER_TIMEOUT_S = 10  # connecting to --scheduler; dask's own default waits 30 s
 PARTITIONING = "splitmix64(sequence number) mod P"
 BATCH_ROWS = 65_536
 Progress = Callable[[str, int, int], None]
@@ -319,12 +320,22 @@ def connect(scheduler: str | None, workers: int) -> Iterator[tuple[Any, str]]:
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as exc:  # dask reports a refused or unknown address so
+            raise ScramblerError([Issue(code="scheduler-unreachable", message=f"cannot reach the dask scheduler "
+                                        f"at {scheduler} ({_first_line(exc)}); "
+                                        "check --scheduler, or leave it out to run a LocalCluster here")]) from None
+        with client:
             yield client, scheduler
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client, f"LocalCluster({workers} workers)"
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def scramble_dask(spec: DatasetSpec, input_folder: str | Path, persons: int, seed: int, *,
@@ -401,6 +412,10 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     k_used = k if k is not None else spec.scramble.coverage_k
     gaps = coverage_gaps(spec, wanted, have, k_used,
                          codelist if codelist is not None else spec.scramble.coverage_codelist)
+    held: dict[str, set[str]] = {}
+    for (_t, _s, name), counts in wanted.items():
+        held.setdefault(name, set()).update(spec.variables[name].codes[c] for c in np.nonzero(counts > 0)[0])
+    gaps = explain_gaps(spec, gaps, held, 1)
     report = check(spec, panel_to_tables(out))
     timings["combine_and_check"] = time.perf_counter() - clock
     if not report.ok:

@@ -265,6 +265,11 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
                                     f"(variable {var.name})"))
                 continue
             t = t0 + offset
+            if var.is_static and var.constraints.required and (nulls := np.nonzero(is_null(values))[0]).size:
+                # report the null where it is; otherwise it surfaces as a disagreement with another table's
+                # (non-null) value of the same person, in that other table
+                issues.append(Issue(code="required-null", table=name, variable=column, row=spec_ids(ids, nulls),
+                                    message=f"{nulls.size} null value(s) in required variable {var.name}"))
             target = panel.static[var.name] if var.is_static else panel.periodic[var.name][t]
             seen = observed[var.name][t]
             _merge(target, seen, rows, values, issues, name, column, ids, var)
@@ -344,6 +349,10 @@ def _merge(target: np.ndarray, seen: np.ndarray, rows: np.ndarray, values: np.nd
         differ = already & (old != values)
     else:
         differ = already & ~((old == values) | (np.isnan(old) & np.isnan(values)))
+    if var.is_static and var.constraints.required:  # a null on either side is reported as required-null
+        old_null = is_null(old)
+        differ &= ~(old_null | is_null(values))
+        already = already & ~old_null  # keep the known value, not the null
     if differ.any():
         bad = np.nonzero(differ)[0]
         issues.append(Issue(code="consistency-error", table=table, variable=column, row=spec_ids(ids, bad),

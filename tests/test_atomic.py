@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -57,11 +58,11 @@ def test_failure_inside_leaves_nothing(tmp_path: Path) -> None:
 def test_failure_keeps_old_output(tmp_path: Path) -> None:
     target = tmp_path / "out"
     target.mkdir()
-    (target / "old.txt").write_text("old")
+    (target / "manifest.json").write_text("{}")  # a scrambler output: --force may replace it
     with pytest.raises(RuntimeError), atomic_folder(target, force=True) as tmp:
         (tmp / "new.txt").write_text("new")
         raise RuntimeError("boom")
-    assert snapshot(target) == {"old.txt": b"old"}
+    assert snapshot(target) == {"manifest.json": b"{}"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -89,9 +90,16 @@ def test_cli_refuses_existing_output(tmp_path: Path, command: str) -> None:
     assert "[output-exists]" in proc.stderr and "--force" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert snapshot(target) == {"precious.txt": b"keep me"}
+    # --force replaces only a scrambler output (it has the manifest), never a folder of someone's own files
+    proc = run(*args, "--force")
+    assert proc.returncode == 1 and "[output-not-scrambler]" in proc.stderr, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshot(target) == {"precious.txt": b"keep me"}
+    shutil.rmtree(target)
+    shutil.copytree(pop, target)
     proc = run(*args, "--force")
     assert proc.returncode == 0, proc.stderr
-    assert not (target / "precious.txt").exists() and (target / "manifest.json").is_file()
+    assert (target / "manifest.json").read_bytes() != (pop / "manifest.json").read_bytes()  # the new output
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -191,3 +199,102 @@ def test_other_errors_are_not_disguised_as_interrupts(monkeypatch: pytest.Monkey
             cli_main.main(["validate", str(MINI)])
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# --- nothing is lost: an output never overlaps an input; leftovers of killed runs; permissions ---------------
+
+
+def test_library_force_refuses_folder_without_manifest(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "mine.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="output-not-scrambler"), atomic_folder(target, force=True):
+        pass
+    assert snapshot(target) == {"mine.txt": b"mine"}
+
+
+def test_output_onto_a_file_is_refused(tmp_path: Path) -> None:
+    for target in (tmp_path / "file", tmp_path / "file" / "below"):
+        (tmp_path / "file").write_text("data")
+        with pytest.raises(OutputExistsError, match="output-is-file"), atomic_folder(target, force=True):
+            pass
+        assert (tmp_path / "file").read_text() == "data"
+
+
+def test_leftover_of_killed_run_is_removed_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # that process has exited: its pid names a killed run's folder
+    killed = tmp_path / f".out.tmp-{dead_pid}-abc123"
+    legacy = tmp_path / ".out.tmp-k2j4_x9q"  # the name older versions used (no pid)
+    live = tmp_path / f".out.tmp-{os.getppid()}-def456"  # a run still going (our parent is alive)
+    other = tmp_path / ".other.tmp-1-abc"  # another target's: not ours to touch
+    for folder in (killed, legacy, live, other):
+        folder.mkdir()
+        (folder / "t.parquet").write_text("half")
+    with atomic_folder(tmp_path / "out") as tmp:
+        (tmp / "a.txt").write_text("x")
+    assert not killed.exists() and not legacy.exists()
+    assert live.exists() and other.exists()
+    err = capsys.readouterr().err
+    assert str(killed) in err and str(legacy) in err and "killed" in err
+
+
+def test_output_folder_follows_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        with atomic_folder(tmp_path / "out") as tmp:
+            (tmp / "sub").mkdir()
+            (tmp / "a.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "out" / "a.txt").stat().st_mode & 0o777 == 0o640
+
+
+@pytest.fixture(scope="module")
+def small_pop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pop = tmp_path_factory.mktemp("small") / "pop"
+    proc = run("population", MINI, "--persons", "60", "--out", pop, "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    return pop
+
+
+def _overlap_cases(pop: Path, spec: Path, run_dir: Path) -> list[tuple[str, list[str | Path]]]:
+    return [
+        ("scramble out=input", ["scramble", MINI, "--input", pop, "--out", pop, "--persons", "20", "--force"]),
+        ("scramble out inside input", ["scramble", MINI, "--input", pop, "--out", pop / "x", "--persons", "20"]),
+        ("scramble out contains input", ["scramble", MINI, "--input", pop, "--out", pop.parent, "--persons", "20",
+                                         "--force"]),
+        ("scramble out=spec", ["scramble", spec, "--input", pop, "--out", spec, "--persons", "20", "--force"]),
+        ("population out=spec", ["population", spec, "--persons", "20", "--out", spec, "--force"]),
+        ("population out inside spec", ["population", spec, "--persons", "20", "--out", spec / "pop"]),
+        ("sample out=population", ["sample", pop, "--spec", MINI, "--persons", "10", "--out", pop, "--force"]),
+        ("sample out inside spec", ["sample", pop, "--spec", spec, "--persons", "10", "--out", spec / "s"]),
+        ("export out=data", ["export", pop, "--spec", MINI, "--format", "csv", "--out", pop]),
+        ("export out contains spec", ["export", pop, "--spec", spec, "--format", "csv", "--out", spec.parent]),
+        ("demo out contains spec", ["demo", "--spec", spec, "--out", spec.parent, "--population", "50"]),
+        ("report out=input", ["report", run_dir, "--spec", MINI, "--input", pop, "--out", pop, "--fast"]),
+        ("report out=run", ["report", run_dir, "--spec", MINI, "--input", pop, "--out", run_dir, "--fast"]),
+    ]
+
+
+def test_output_overlapping_an_input_is_refused_before_any_work(tmp_path: Path, small_pop: Path) -> None:
+    """``scramble --input X --out X --force`` once replaced the input: every command that writes refuses an
+    --out equal to, inside, or containing one of its inputs, and every input stays byte-identical."""
+    pop = tmp_path / "data" / "pop"
+    shutil.copytree(small_pop, pop)
+    spec = tmp_path / "specs" / "mini"
+    shutil.copytree(MINI, spec)
+    run_dir = tmp_path / "run"
+    assert run("scramble", MINI, "--input", pop, "--out", run_dir, "--persons", "20", "--no-reports").returncode == 0
+    before = {folder: snapshot(folder) for folder in (pop, spec, run_dir)}
+    cases = _overlap_cases(pop, spec, run_dir)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        procs = list(pool.map(lambda case: run(*case[1]), cases))
+    for (name, _), proc in zip(cases, procs, strict=True):
+        assert proc.returncode == 1, f"{name}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+        assert "[output-overlaps-input]" in proc.stderr and "Traceback" not in proc.stderr, f"{name}: {proc.stderr}"
+        assert "seconds" not in proc.stdout and "->" not in proc.stdout, f"{name}: work was done: {proc.stdout}"
+    for folder, files in before.items():
+        assert snapshot(folder) == files, f"{folder} changed"
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["pop"]

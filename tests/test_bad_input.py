@@ -151,6 +151,18 @@ def _block(change: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
     return edit("dataset.yaml", lambda doc: change(doc["tables"][0]["blocks"][0]))
 
 
+def _nested_not(levels: int) -> str:
+    condition = "{not: " * levels + "{sex: {in: [M]}}" + "}" * levels
+    return f"  - id: deep-not\n    kind: implication\n    reason: x\n    if: {condition}\n    then: {{sex: {{in: [M]}}}}\n"
+
+
+def _alias_bomb(levels: int) -> str:
+    """A "billion laughs": each level lists the previous one nine times (9**levels strings once expanded)."""
+    lines = ["lol0: &l0 [" + ", ".join(["lol"] * 9) + "]"]
+    lines += [f"lol{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
 SPEC_CASES = [
     # --- YAML syntax and structure
     pytest.param(text("dataset.yaml", "name: mini\ntables: [unclosed\n"), ("[yaml-error]", "dataset.yaml", "line"),
@@ -322,6 +334,14 @@ SPEC_CASES = [
                  id="empty-domain-min-above-max"),
     pytest.param(both(constraint("age", enum=["15-19"]), rule("retired-old", then={"age": {"in": ["50-64"]}})),
                  ("[contradiction]", "rule retired-old", "variable age"), id="contradiction-with-enum"),
+    # --- hostile files: limits instead of RecursionError / MemoryError (issue 11)
+    pytest.param(append("rules.yaml", _nested_not(3000)),
+                 ("[yaml-error]", "rules.yaml", "line", "nested deeper than 100 levels"), id="nested-not-3000"),
+    pytest.param(append("rules.yaml", _nested_not(25)),
+                 ("[bad-rule]", "rules.yaml", "rule deep-not", "deeper than 20 levels"), id="nested-not-25"),
+    pytest.param(append("generator.yaml", _alias_bomb(9)),
+                 ("[yaml-error]", "generator.yaml", "(line ", "aliases expand the document to more than"),
+                 id="yaml-alias-bomb"),
 ]
 
 
@@ -630,3 +650,208 @@ def test_bad_person_count(tmp_path: Path, population: Path, persons: str) -> Non
     proc = run_cli("sample", population, "--spec", MINI, "--persons", persons, "--out", tmp_path / "out")
     assert_clean_failure(proc, ("[bad-value]",))
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------- contradictions along chains; verified outputs
+
+# The two specs of issue 11, rebuilt on the mini fixture. On the old main both passed validate, and population
+# wrote 300 persons without a single worker (status W) and without a single job: silently dropped, exit 0.
+CHAIN = both(
+    add_rule(id="workers-on-leave", kind="implication", reason="if A then B",
+             **{"if": {"status": {"in": ["W"]}}, "then": {"leave": {"in": ["MAT"]}}}),
+    # maternity-women (if leave MAT then sex F) is B -> C; this one is C -> not A
+    add_rule(id="women-not-working", kind="implication", reason="C excludes A's premise",
+             **{"if": {"sex": {"in": ["F"]}}, "then": {"status": {"not_in": ["W"]}}}))
+CYCLE = add_rule(id="since-after-end", kind="compare", reason="with since-before-end: a <= b and a > b",
+                 left="since", op=">", right="period_end")
+CHAIN_FRAGMENTS = ("[contradiction]", "rule workers-on-leave, maternity-women, women-not-working",
+                   "variable status", "status in ['W'] can never hold")
+CYCLE_FRAGMENTS = ("[contradiction]", "since-after-end", "since-before-end", "cycle", "since > period_end")
+
+
+@pytest.mark.parametrize("change, fragments", [pytest.param(CHAIN, CHAIN_FRAGMENTS, id="chain"),
+                                               pytest.param(CYCLE, CYCLE_FRAGMENTS, id="compare-cycle")])
+def test_chain_contradictions_refused(tmp_path: Path, change: Callable[[Path], None],
+                                      fragments: tuple[str, ...]) -> None:
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root)
+    change(root)
+    assert_clean_failure(run_cli("validate", root), fragments)
+    assert_clean_failure(run_cli("population", root, "--persons", "50", "--out", tmp_path / "out"), fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_chain_check_is_not_fooled_by_a_premise_that_only_narrows(tmp_path: Path) -> None:
+    """Negative control: the same chain without its closing rule is consistent (W workers take MAT leave, so
+    they are women): validate accepts it."""
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root)
+    add_rule(id="workers-on-leave", kind="implication", reason="if A then B",
+             **{"if": {"status": {"in": ["W"]}}, "then": {"sex": {"in": ["F"]}}})(root)
+    proc = run_cli("validate", root)
+    assert proc.returncode == 0 and "valid -" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_population_verifies_before_publishing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """population runs the same independent check as scramble on the written tables and publishes nothing when
+    a rule is broken (here a generator fault is simulated: one registration year after the reference year)."""
+    from scrambler.cli import main as cli_main
+    from scrambler.cli import population as population_cli
+
+    real = population_cli.generate_population
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        panel = real(*args, **kwargs)
+        panel.static["reg_year"][0] = 2030
+        return panel
+
+    monkeypatch.setattr(population_cli, "generate_population", faulty)
+    out = tmp_path / "out"
+    assert cli_main.main(["population", str(MINI), "--persons", "40", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "[check-failed]" in err and "nothing was published" in err
+    assert "rule reg-before-period" in err and "domain:reg_year" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_verifies_before_publishing(tmp_path: Path, population: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(population, data)
+    table_edit(T20, set_where("age", "15-19", status="R"))(data)
+    proc = run_cli("sample", data, "--spec", MINI, "--persons", "120", "--out", tmp_path / "out")  # everyone
+    assert_clean_failure(proc, ("[check-failed]", "rule retired-old", "nothing was published"))
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------- bad numbers, resources, paths (issue 11, item 5)
+
+
+def _shared_person_row(folder: Path) -> int:
+    """A row of persons_2020 whose person also appears in persons_2021."""
+    t20, t21 = (pq.read_table(folder / f"{n}.parquet", columns=["person_id"]) for n in (T20, T21))
+    later = set(t21.column("person_id").to_pylist())
+    return next(i for i, pid in enumerate(t20.column("person_id").to_pylist()) if pid in later)
+
+
+def test_required_static_null_reported_where_it_is(tmp_path: Path, population: Path) -> None:
+    """sex (static, required) null in persons_2020 for a person also in persons_2021: one required-null error
+    in persons_2020, not a consistency error in persons_2021."""
+    data = tmp_path / "data"
+    shutil.copytree(population, data)
+    table_edit(T20, lambda t: set_row("sex", _shared_person_row(data), None)(t))(data)
+    proc = run_cli("check", MINI, data)
+    assert_clean_failure(proc, ("[required-null]", f"table {T20}", "variable sex", "row id"))
+    assert "consistency-error" not in proc.stdout + proc.stderr
+    assert T21 not in proc.stdout
+
+
+def _in_pool(*commands: list[str | Path]) -> list[subprocess.CompletedProcess[str]]:
+    return [f.result() for f in [POOL.submit(run_cli, *c) for c in commands]]
+
+
+def test_bad_numbers(tmp_path: Path, population: Path) -> None:
+    out = tmp_path / "out"
+    scramble = ["scramble", MINI, "--input", population, "--out", out]
+    cases: list[tuple[list[str | Path], tuple[str, ...]]] = [
+        (["population", MINI, "--persons", "10", "--out", out, "--seed", "-1"], ("[bad-value]", "--seed must be at least 0")),
+        ([*scramble, "--persons", "10", "--seed", "-1"], ("[bad-value]", "--seed must be at least 0, got -1")),
+        (["sample", population, "--spec", MINI, "--persons", "5", "--out", out, "--seed", "-1"], ("--seed",)),
+        ([*scramble, "--persons", "10", "--k", "0"], ("[bad-value]", "--k must be at least 1, got 0")),
+        ([*scramble, "--persons", "10", "--k", "-3"], ("[bad-value]", "--k must be at least 1, got -3")),
+        (["population", MINI, "--persons", "1e9", "--out", out], ("[too-big]", "--persons 1,000,000,000", "GB",
+                                                                   "available")),
+        ([*scramble, "--persons", "1e9"], ("[too-big]", "GB", "--engine dask")),
+    ]
+    for (command, fragments), proc in zip(cases, _in_pool(*(c for c, _ in cases)), strict=True):
+        assert_clean_failure(proc, (*fragments, str(command[0])))
+    assert not out.exists()
+
+
+def test_memory_cap_refused_before_the_run(tmp_path: Path) -> None:
+    """Under a 1 GB address-space cap (ulimit -v) a million persons cannot fit: refused with the figures before
+    any work, where the run used to die with MemoryError or std::bad_alloc; a small run still works."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    def capped(persons: str, out: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "scrambler", "population", str(MINI), "--persons", persons,
+                               "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=cap)
+
+    proc = capped("1000000", tmp_path / "big")
+    assert_clean_failure(proc, ("[too-big]", "--persons 1,000,000", "GB"))
+    assert list(tmp_path.iterdir()) == []
+    small = capped("50", tmp_path / "small")
+    assert small.returncode == 0, small.stderr
+
+
+@pytest.mark.parametrize("error, fragments", [
+    pytest.param(MemoryError(), ("[out-of-memory]", "nothing was written"), id="MemoryError"),
+    pytest.param(OSError(28, "No space left on device", "persons_2021.parquet"),
+                 ("[disk-full]", "persons_2021.parquet", "nothing was published"), id="ENOSPC"),
+])
+def test_resource_errors_during_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str], error: BaseException,
+                                      fragments: tuple[str, ...]) -> None:
+    """The first table is written, then the memory or the disk runs out: a message, exit 1, and nothing left
+    (no output folder, no hidden temporary folder)."""
+    from scrambler import datasets
+    from scrambler.cli import main as cli_main
+
+    real = datasets.write_tables
+    written: list[str] = []
+
+    def failing(folder: Path, tables: Any) -> dict[str, int]:
+        if written:
+            raise error
+        written.extend(tables)
+        return real(folder, tables)
+
+    monkeypatch.setattr(datasets, "write_tables", failing)
+    assert cli_main.main(["population", str(MINI), "--persons", "30", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and written
+    for fragment in fragments:
+        assert fragment in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_onto_a_file(tmp_path: Path, population: Path) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("keep")
+    for proc in _in_pool(["export", population, "--spec", MINI, "--format", "csv", "--out", target],
+                         ["demo", "--spec", MINI, "--out", target, "--population", "50", "--sample", "10",
+                          "--scrambled", "20"],
+                         ["population", MINI, "--persons", "10", "--out", target, "--force"]):
+        assert_clean_failure(proc, ("[output-is-file]", "a-file"))
+    assert target.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_unreachable_scheduler(tmp_path: Path, population: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("dask.distributed")
+    from scrambler import distributed
+    from scrambler.cli import main as cli_main
+
+    monkeypatch.setattr(distributed, "SCHEDULER_TIMEOUT_S", 1)
+    code = cli_main.main(["scramble", str(MINI), "--input", str(population), "--out", str(tmp_path / "out"),
+                          "--persons", "10", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "[scheduler-unreachable]" in err and "tcp://127.0.0.1:1" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_refuses_another_input(tmp_path: Path, population: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = run_cli("scramble", MINI, "--input", population, "--out", run_dir, "--persons", "20", "--no-reports")
+    assert proc.returncode == 0, proc.stderr
+    other = tmp_path / "other"
+    shutil.copytree(population, other)
+    table_edit(T20, set_where("region_next", "E", region_next="N"))(other)  # one cell differs
+    proc = run_cli("report", run_dir, "--spec", MINI, "--input", other, "--fast")
+    assert_clean_failure(proc, ("[input-mismatch]", str(other), "fingerprint"))
+    assert not (run_dir / "reports").exists()

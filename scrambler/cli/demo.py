@@ -14,9 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from scrambler.check import check
+from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
 from scrambler.coverage import variable_counts
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
+from scrambler.distributed import input_fingerprint
+from scrambler.memory import require_memory
+from scrambler.output import check_target, refuse_overlap
 from scrambler.population import generate_population
 from scrambler.scramble import scramble
 from scrambler.scramble.pipeline import LABEL
@@ -34,9 +38,9 @@ def default_spec() -> str:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("demo", help="run the whole story on the embedded default dataset", description=__doc__)
     p.add_argument("--spec", default=None, help="spec folder (default: the one named in constraints/DEFAULT)")
-    p.add_argument("--population", type=int, default=200_000)
-    p.add_argument("--sample", type=int, default=10_000)
-    p.add_argument("--scrambled", type=int, default=100_000)
+    p.add_argument("--population", type=count, default=200_000)
+    p.add_argument("--sample", type=count, default=10_000)
+    p.add_argument("--scrambled", type=count, default=100_000)
     p.add_argument("--out", default="demo-output", help="folder for the three datasets (replaced)")
     p.add_argument("--seed", type=int, default=2024)
     p.set_defaults(func=run)
@@ -45,8 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     times: dict[str, float] = {}
     out = Path(args.out)
+    spec_dir = args.spec or default_spec()
+    refuse_overlap(out, {"spec folder": spec_dir})
+    for part in ("population", "sample", "scrambled"):  # demo replaces its own earlier output, nothing else
+        check_target(out / part, True)
     clock = time.perf_counter()
-    spec = load_spec(args.spec or default_spec())
+    spec = load_spec(spec_dir)
+    require_memory(spec, args.population + args.scrambled, "scramble")
+    require_memory(spec, args.population, "population")
     with Progress() as progress:
         print(f"1/4 stand-in population: {args.population} persons ...", flush=True)
         population = generate_population(spec, args.population, args.seed, progress=progress.update)
@@ -62,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"3/4 scrambled: {args.scrambled} persons from the population ...", flush=True)
         source = read_dataset(spec, out / "population")
         result = scramble(spec, source, args.scrambled, args.seed, progress=progress.update)
-        write_dataset(result.panel, out / "scrambled", result.manifest(args.seed, "demo population"), LABEL,
-                      force=True)
+        manifest = result.manifest(args.seed, input_fingerprint(out / "population"))  # so `report` can match it
+        write_dataset(result.panel, out / "scrambled", manifest, LABEL, force=True)
         times["scramble"] = time.perf_counter() - clock
     clock = time.perf_counter()
     print("4/4 independent check of the written scrambled tables ...", flush=True)

@@ -12,6 +12,7 @@ from scrambler.codebook import spec_codebook
 from scrambler.datasets import read_dataset
 from scrambler.errors import Issue, ScramblerError
 from scrambler.formats import FORMATS, export_tables
+from scrambler.output import refuse_file_in_path, refuse_overlap
 from scrambler.spec import load_spec
 
 
@@ -37,6 +38,10 @@ def parse_formats(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     formats = parse_formats(args.format)
+    refuse_overlap(args.out, {"dataset folder": args.data, "spec folder": args.spec})
+    refuse_file_in_path(Path(args.out))
+    for fmt in formats:
+        refuse_file_in_path(Path(args.out) / fmt)
     spec = load_spec(args.spec)
     read_dataset(spec, args.data)  # the tables must fit the spec, so the labels describe them
     frames = {name: table.to_pandas() for name, table in read_tables(args.data, spec).items()}

@@ -8,12 +8,14 @@ its sub-parser and sets ``func`` to a function ``(args) -> int`` (the exit code)
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
 import sys
 import types
 
+from scrambler.cli.arguments import check_arguments
 from scrambler.errors import ScramblerError
 
 COMMANDS = {
@@ -26,6 +28,7 @@ COMMANDS = {
     "report": "regenerate the internal and shareable reports of a run",
     "export": "write a dataset in researchers' formats",
     "smallcell": "check aggregated tables for small cells",
+    "draft": "draft a spec from a dataset folder",
 }
 
 
@@ -72,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when embedded with its own handler
         signal.signal(signal.SIGINT, _Interrupts.handler)
     try:
+        check_arguments(args)
         return int(args.func(args))
     except ScramblerError as exc:
         print(f"scrambler {args.command}: error", file=sys.stderr)
@@ -80,6 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"scrambler {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        # raised before anything was moved into place: atomic_folder removed the unfinished output
+        print(f"scrambler {args.command}: error\n[out-of-memory] the run ran out of memory and stopped; nothing "
+              "was written. Use fewer persons, --engine dask for scramble, or a machine with more memory",
+              file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"scrambler {args.command}: error\n[disk-full] no space left on the device"
+              f"{f' writing {exc.filename}' if exc.filename else ''}; the unfinished output was removed and "
+              "nothing was published. Free some space or choose another --out", file=sys.stderr)
+        return 1
     except Exception:
         if not _Interrupts.seen:
             raise

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from scrambler.check import check
 from scrambler.datasets import read_dataset
+from scrambler.distributed import input_fingerprint
+from scrambler.errors import DataError, Issue
+from scrambler.output import refuse_file_in_path, refuse_overlap
 from scrambler.reports import SMALL_CELL, ReportSettings, write_run_reports
+from scrambler.reports.write import read_manifest
 from scrambler.spec import load_spec
 
 
@@ -36,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     settings = ReportSettings(small_cell=args.small_cell, rows=args.rows, n_attacks=args.attacks, seed=args.seed,
                               privacy_attacks=not args.fast, fidelity=not args.fast)
+    out = Path(args.out) if args.out else Path(args.run) / "reports"
+    refuse_overlap(out, {"spec folder": args.spec, "--input": args.input, "--sample": args.sample})
+    if out.resolve() == Path(args.run).resolve() or out.resolve() in Path(args.run).resolve().parents:
+        refuse_overlap(out, {"run folder": args.run})  # reports go inside the run (the default), never over it
+    refuse_file_in_path(out)
+    same_input(args.run, args.input)
     spec = load_spec(args.spec)
     scrambled = read_dataset(spec, args.run, source_ids=False)
     source = read_dataset(spec, args.input, source_ids=False)
@@ -47,3 +58,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"{spec.name}: reports in {folder}: {sizes}; violations {report.violations} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0
+
+
+def same_input(run: str, given: str) -> None:
+    """The reports compare the run with its input: an input other than the one the run was scrambled from
+    (its fingerprint differs from the manifest's) would make every figure in them wrong."""
+    recorded = read_manifest(run).get("input_fingerprint")
+    if not isinstance(recorded, str):
+        raise DataError([Issue(code="bad-manifest", file=str(Path(run) / "manifest.json"),
+                               message="the manifest records no input_fingerprint, so the --input cannot be "
+                               "matched to the run")])
+    if input_fingerprint(given) != recorded:
+        raise DataError([Issue(code="input-mismatch", file=str(given),
+                               message=f"this --input is not the one the run was scrambled from (its fingerprint "
+                               f"differs from input_fingerprint in {Path(run) / 'manifest.json'}); pass that "
+                               "input folder")])

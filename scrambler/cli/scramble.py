@@ -7,9 +7,13 @@ import hashlib
 import time
 from pathlib import Path
 
+from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
 from scrambler.datasets import read_dataset, write_dataset
+from scrambler.memory import input_persons, require_memory
+from scrambler.output import prepare_output
 from scrambler.scramble import scramble
+from scrambler.scramble.gaps import format_gaps
 from scrambler.scramble.pipeline import LABEL
 from scrambler.spec import load_spec
 
@@ -21,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("spec", help="the spec folder")
     p.add_argument("--input", required=True, help="the input folder (population tables)")
     p.add_argument("--out", required=True, help="output folder (written atomically)")
-    p.add_argument("--persons", type=int, required=True, help="number of scrambled persons")
+    p.add_argument("--persons", type=count, required=True, help="number of scrambled persons")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--k", type=int, help="coverage: each category at least k times (default: the spec's)")
     p.add_argument("--codelist-coverage", action="store_true",
@@ -54,10 +58,13 @@ def run(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ScramblerError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    prepare_output(args.out, args.force, {"spec folder": args.spec, "--input": args.input})
     spec = load_spec(args.spec)
     start = time.perf_counter()
     if args.engine == "local" and (args.scheduler or args.partitions is not None):
         raise ScramblerError("--scheduler and --partitions need --engine dask")
+    if args.engine == "local":  # dask spreads the panel over its workers
+        require_memory(spec, args.persons + input_persons(args.input), "scramble")
     with Progress() as progress:
         if args.engine == "local":
             result = scramble(spec, read_dataset(spec, args.input, source_ids=False), args.persons, args.seed, k=args.k,
@@ -79,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{spec.name}: {result.panel.n} scrambled persons -> {args.out}; violations {result.report.violations}; "
           f"coverage gaps {gaps}; input collisions redrawn {sum(result.guard['collisions_before'].values())} -> 0 "
           f"({time.perf_counter() - start:.1f} s)")
-    for gap in result.gaps[:10]:
-        print(f"  not coverable under the constraints: {gap.table}{gap.block} {gap.variable}={gap.code} "
-              f"({gap.got} < {gap.wanted})")
+    for line in format_gaps(result.gaps):
+        print(line)
     return 0

@@ -79,10 +79,10 @@ class Compare(CompiledRule):
             return to_months(values, grain, anchor, ref)
         return to_quarters(values, grain, anchor, ref)
 
-    def _sum(self, frame: Frame, skip: int | None = None) -> np.ndarray:
+    def _sum(self, frame: Frame, skip: frozenset[int] = frozenset()) -> np.ndarray:
         total = np.zeros(frame.n)
         for i, term in enumerate(self.terms):
-            if i != skip:
+            if i not in skip:
                 total = total + term.sign * self._term_value(term, frame)
         return total
 
@@ -93,27 +93,44 @@ class Compare(CompiledRule):
         return ok | np.isnan(diff)
 
     def bounds(self, name: str, frame: Frame) -> tuple[np.ndarray, np.ndarray] | None:
+        """Exact bounds on ``name`` in its own values, whatever the expression's unit: a plain number counts
+        in the expression's unit (as ``_term_value`` reads it), a coarser time value is converted by the same
+        affine map as there and the bounds are mapped back, so the sampler never has to guess."""
         var = self.dataset.variables[name]
         if not var.is_numeric or self.op == "!=":
             return None
-        own = TIME_GRAIN.get(var.type, "number")
-        if own != self.unit and not (own == "number" and self.unit == "number"):
-            return None
         places = [i for i, t in enumerate(self.terms) if t.kind == "variable" and t.name == name]
-        if len(places) != 1:
+        if not places:
             return None
-        sign = self.terms[places[0]].sign
-        rest = self._sum(frame, skip=places[0])
-        limit = -rest * sign  # sign*X + rest op 0  ->  X op' -rest/sign
-        op = self.op if sign > 0 else FLIP[self.op]
-        step = 1.0 if var.integral else 10.0 ** -var.decimals
+        grain = TIME_GRAIN.get(var.type)
+        scale, offset = 1.0, 0.0
+        if grain and self.unit != "number" and grain != self.unit:
+            offset = float(self._convert(np.zeros(1), grain, "ref")[0])
+            scale = float(self._convert(np.ones(1), grain, "ref")[0]) - offset
+        coef = sum(self.terms[i].sign for i in places)  # X appears coef times: coef*(scale*X + offset)
+        rest = self._sum(frame, skip=frozenset(places)) + coef * offset
         low = np.full(frame.n, -np.inf)
         high = np.full(frame.n, np.inf)
-        known = ~np.isnan(limit)
-        if op in ("<", "<=", "="):
-            high[known] = limit[known] - (step if op == "<" else 0.0)
-        if op in (">", ">=", "="):
-            low[known] = limit[known] + (step if op == ">" else 0.0)
+        known = ~np.isnan(rest)
+        if coef == 0:  # the rule does not depend on X: it holds for every value or for none
+            with np.errstate(invalid="ignore"):
+                fails = known & ~OPS[self.op](rest, 0.0)
+            low[fails], high[fails] = np.inf, -np.inf
+            return low, high
+        # coef*scale*X + rest op 0  ->  X op' -rest / (coef*scale)
+        x = np.round(-rest / (coef * scale), 9)
+        op = self.op if coef > 0 else FLIP[self.op]
+        if var.integral:
+            below = {"<": np.ceil(x) - 1, "<=": np.floor(x), "=": np.floor(x)}
+            above = {">": np.floor(x) + 1, ">=": np.ceil(x), "=": np.ceil(x)}
+        else:
+            step = 10.0 ** -var.decimals
+            below = {"<": x - step, "<=": x, "=": x}
+            above = {">": x + step, ">=": x, "=": x}
+        if op in below:
+            high[known] = below[op][known]
+        if op in above:
+            low[known] = above[op][known]
         return low, high
 
 

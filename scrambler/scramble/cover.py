@@ -67,6 +67,11 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             rows = out.present[t0].copy()
             if var.scope == "present" and not var.is_static:
                 rows &= out.present[t]
+            # an earlier item of this pass may have covered this one too (a whole trajectory shows its
+            # value in every period): count again rather than overshoot the input's figures
+            need = k - int((out.values(name, t)[rows] == code).sum())
+            if need <= 0:
+                continue
             rows &= out.values(name, t) != code
             size = max(200 * need, 5000)
             # Take the category only from rows whose own value (and declared tuples) can spare them.

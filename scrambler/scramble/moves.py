@@ -203,6 +203,10 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
     rows, templates = rows[order], templates[order]
     saved_static = {n: v[rows].copy() for n, v in out.static.items()}
     saved_periodic = {n: v[:, rows].copy() for n, v in out.periodic.items()}
+    # the old trajectory is only proposed, never binding: left in place, its later periods would veto the new
+    # values through rules across time (step, transition) before they are redrawn themselves
+    for v in [*out.static.values(), *out.periodic.values()]:
+        v[..., rows] = -1 if v.dtype.kind != "f" else np.nan
 
     def propose(var: str, tt: int, sub: np.ndarray, frame: object, rng: object) -> tuple[np.ndarray, np.ndarray]:
         pos = np.searchsorted(rows, sub)
@@ -250,8 +254,9 @@ def cover_whole_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, 
                                          else source.static[v] == c for v, c in fixed.items()])
     templates = np.nonzero(has)[0]
     done = 0
-    for _ in range(3):  # a few small batches: most redraws take, the rest are put back
-        batch = candidates[: 2 * (need - done) + 2]
+    for _ in range(6):  # batches of what is still missing: most redraws take, the rest are put back (larger
+        # batches overshoot: every person who takes a value across time shows it in every period)
+        batch = candidates[: need - done]
         candidates = candidates[len(batch):]
         if len(batch) == 0 or len(templates) == 0:
             break

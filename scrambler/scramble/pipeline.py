@@ -22,7 +22,7 @@ from scrambler.scramble import guard as guard_mod
 from scrambler.scramble.combos import combination_counts, combination_gaps
 from scrambler.scramble.cover import current_gaps, ensure_coverage
 from scrambler.scramble.donors import anchors
-from scrambler.scramble.gaps import Gap
+from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
 from scrambler.scramble.plan import Plan, make_plan
 from scrambler.scramble.profile import profile_models
 from scrambler.scramble.proposals import MethodProposals
@@ -140,6 +140,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
         if not gaps or (before is not None and len(gaps) >= before):
             break
+    gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1)
     # the guard rechecked only what each round rewrote: one last look at every person-period, so that no
     # equal person-period can slip through whatever the bookkeeping
     still = sum(len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods)))
@@ -171,15 +172,32 @@ def _backtrack(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: P
     rows = np.sort(rows)
     for _ in range(attempts):
         failed: list[np.ndarray] = []
-        for s in range(t + 1):
-            live = rows[out.present[:s + 1, rows].any(axis=0)] if s < t else rows
-            if len(live) == 0:
-                continue
+        for s, live in _redraw_plan(out, rows, t):
             sampler.draw_period(out, s, rng, rows=live, proposals=skeleton, on_dead=failed.append)
         if not failed:
             return
+        # a person dead at any period redrawn (not only t) is redrawn whole again: nulls left in an earlier
+        # period would otherwise surface only in the final check
         rows = np.unique(np.concatenate(failed))
-    sampler.draw_period(out, t, rng, rows=rows, proposals=skeleton)  # raises, naming variables and rules
+    for s, live in _redraw_plan(out, rows, t):  # the last try raises at the first period still dead
+        sampler.draw_period(out, s, rng, rows=live, proposals=skeleton)
+
+
+def _redraw_plan(out: Panel, rows: np.ndarray, t: int) -> list[tuple[int, np.ndarray]]:
+    """The (period, rows) to redraw for a trajectory up to t, with their old values cleared first: a value
+    left from the failed draw would otherwise bind the redraw (a temporal rule reads the next period too, a
+    rule with a static reads the stale static before it is redrawn)."""
+    plan = []
+    for s in range(t + 1):
+        live = rows[out.present[:s + 1, rows].any(axis=0)] if s < t else rows
+        if len(live):
+            plan.append((s, live))
+            for values in out.periodic.values():
+                values[s, live] = -1 if values.dtype.kind != "f" else np.nan
+    ever = rows[out.present[:t + 1, rows].any(axis=0)]
+    for values in out.static.values():
+        values[ever] = -1 if values.dtype.kind != "f" else np.nan
+    return plan
 
 
 def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan, proposals: MethodProposals,

@@ -108,17 +108,28 @@ def parse_test(obj: Any) -> Test:
     return Test(op="range", low=low, high=high)
 
 
-def parse_condition(obj: Any) -> Condition:
+MAX_DEPTH = 20  # all/any/not levels in one condition; real rules use 3, and evaluation recurses per level
+
+
+def parse_condition(obj: Any, depth: int = 0) -> Condition:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the condition nests all/any/not deeper than {MAX_DEPTH} levels")
     if not isinstance(obj, dict) or not obj:
-        raise ValueError(f"a condition must be a non-empty mapping, got {obj!r}")
+        raise ValueError(f"a condition must be a non-empty mapping, got {_short(obj)}")
     parts: list[Condition] = []
     for key, value in obj.items():
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 raise ValueError(f"'{key}' needs a non-empty list of conditions")
-            parts.append(Condition(kind=key, children=tuple(parse_condition(v) for v in value)))
+            parts.append(Condition(kind=key, children=tuple(parse_condition(v, depth + 1) for v in value)))
         elif key == "not":
-            parts.append(Condition(kind="not", children=(parse_condition(value),)))
+            parts.append(Condition(kind="not", children=(parse_condition(value, depth + 1),)))
         else:
             parts.append(Condition(kind="atom", variable=str(key), test=parse_test(value)))
     return parts[0] if len(parts) == 1 else Condition(kind="all", children=tuple(parts))
+
+
+def _short(obj: Any, limit: int = 80) -> str:
+    """A value for an error message, cut short: a message must never carry a whole (hostile) document."""
+    text = repr(obj)
+    return text if len(text) <= limit else text[:limit] + "..."

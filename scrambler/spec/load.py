@@ -9,7 +9,7 @@ from typing import Any
 
 from scrambler.errors import SpecError
 from scrambler.spec.load_extras import load_generator, load_scramble
-from scrambler.spec.load_rules import load_rules
+from scrambler.spec.load_rules import is_todo, load_rules
 from scrambler.spec.model import (
     TIME_GRAIN,
     TYPES,
@@ -137,6 +137,9 @@ def _variable(reader: Reader, item: dict[str, Any], name: str, groups: set[str],
     if not isinstance(source, str) or not source.strip():
         reader.issue("missing-source", "a variable needs a 'source': the deliberation clause that authorises it "
                      "(data minimisation)", **where)
+    elif is_todo(source):
+        reader.issue("todo-source", "the source is still TODO: a deliberation clause is needed that authorises "
+                     "this variable (data minimisation)", **where)
     codelist = None
     if vtype in ("categorical", "ordinal"):
         cl_name = item.get("codelist")

@@ -45,6 +45,9 @@ def load_rules(reader: Reader, doc: dict[str, Any], variables: dict[str, Variabl
             reader.issue("missing-reason", "every rule needs a one-line 'reason'", **where)
             reason = ""
         source = item.get("source")
+        if is_todo(source):
+            reader.issue("todo-source", "the source is still TODO: name the deliberation clause that authorises "
+                         "this relation (data minimisation)", **where)
         base: dict[str, Any] = {"id": rule_id, "reason": reason, "source": None if source is None else str(source)}
         try:
             rule = kind.parse(ParseContext(reader, variables, base, where), item)
@@ -58,3 +61,8 @@ def load_rules(reader: Reader, doc: dict[str, Any], variables: dict[str, Variabl
                 reader.issue("unknown-variable", f"the rule names {name!r}, which is not declared", **where)
         rules.append(rule)
     return rules
+
+
+def is_todo(source: object) -> bool:
+    """A source still to be written (``scrambler draft`` writes ``TODO``): refused like a missing one."""
+    return isinstance(source, str) and source.strip().upper().startswith("TODO")

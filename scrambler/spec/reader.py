@@ -43,6 +43,44 @@ def _construct_mapping(loader: _SafeLoader, node: yaml.MappingNode, deep: bool =
 
 _SafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
+# A spec nests a few levels; these limits stop hostile files before they cost the machine: 3,000 nested levels
+# overflowed Python's stack (RecursionError), and a "billion laughs" of aliases nesting aliases expands
+# exponentially wherever the document is walked (a 312 MB error line at 8 levels, MemoryError at 9).
+MAX_YAML_DEPTH = 100
+MAX_YAML_VALUES = 1_000_000  # values after expanding every alias; the largest declared spec file has ~10,000
+
+
+class _LimitedLoader(_SafeLoader):
+    """SafeLoader with a nesting limit and a limit on the size the document has once aliases are expanded;
+    both errors carry the line where the limit was crossed."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0
+        self._weights: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark)
+            if self.check_event(yaml.events.AliasEvent):  # type: ignore[no-untyped-call]
+                node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+                self._expanded += self._weights.get(id(node), 1)
+            else:
+                before = self._expanded
+                node = super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+                self._expanded += 1
+                self._weights[id(node)] = self._expanded - before
+            if self._expanded > MAX_YAML_VALUES:
+                raise yaml.composer.ComposerError(None, None, f"aliases expand the document to more than "
+                                                  f"{MAX_YAML_VALUES:,} values", mark)
+            return node
+        finally:
+            self._depth -= 1
+
 
 class Reader:
     """Collects issues while reading the files of one spec folder."""
@@ -71,7 +109,7 @@ class Reader:
             self.issue("file-too-large", f"larger than {MAX_FILE_BYTES} bytes", file=self.rel(path))
             return None
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 - safe loader
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LimitedLoader)  # noqa: S506 - safe loader
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

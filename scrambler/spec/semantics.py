@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from scrambler.constraints.checks import CheckContext, value_problem
 from scrambler.constraints.domain import empty_domain_reason
 from scrambler.constraints.registry import kind_of, kinds
+from scrambler.spec.chains import check_chains
 from scrambler.spec.model import DatasetSpec, RuleSpec, Variable
 from scrambler.spec.reader import Reader
 
@@ -35,6 +36,7 @@ def check_semantics(reader: Reader, spec: DatasetSpec) -> None:
     for kind in kinds():
         if kind.check_all is not None:
             kind.check_all(CheckContext(reader, spec, {"file": rfile}), [r for r in known if kind_of(r) is kind])
+    check_chains(reader, spec, rfile)
     _check_column_names(reader, spec)
     _check_generator(reader, spec)
     for method in spec.scramble.methods:
