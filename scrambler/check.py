@@ -269,14 +269,14 @@ def _check_domains(panel: Panel) -> list[RuleResult]:
             bad = rows[~ok[rows]]
             result.violations += len(bad)
             if len(bad) and len(result.examples) < EXAMPLES:
-                result.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES]
+                result.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES - len(result.examples)]
             if not var.is_static and var.scope == "present":
                 absent = np.nonzero(obs & ~panel.present[t])[0]
                 presence.checked += len(absent)
                 bad = absent[~null[absent]]
                 presence.violations += len(bad)
                 if len(bad) and len(presence.examples) < EXAMPLES:
-                    presence.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES]
+                    presence.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES - len(presence.examples)]
         out.append(result)
         if presence.checked:
             out.append(presence)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -185,3 +186,24 @@ def test_docs_show_every_kinds_snippet() -> None:
     assert "```yaml\n" + docs_block() + "```" in text
     for kind in kinds():
         assert f"kind: {kind.name}" in text
+
+
+def test_a_dead_end_blames_the_rule_that_emptied_the_domain(toy: None, tmp_path: Path) -> None:
+    """region has two rules (a combinations table with office, and the toy rule forbidding every code): the dead
+    end names the toy rule only, with its row count, not every rule on the variable."""
+    from scrambler.errors import UnsatisfiableError
+    from scrambler.panel import Panel
+    from scrambler.sampling import Sampler
+
+    root = mini_with(tmp_path, "  - {id: no-region, kind: never, reason: toy, variable: region, codes: [N, S, E]}\n")
+    spec = load_spec(root)
+    panel = Panel.empty(spec, 20)
+    panel.present[0] = True
+    sampler = Sampler(spec, {}, max_redraws=2)
+    with pytest.raises(UnsatisfiableError) as exc:
+        sampler.draw_period(panel, 0, np.random.default_rng(1))
+    (issue,) = [i for i in exc.value.issues if i.variable == "region"]
+    # 20 rows, drawn once and redrawn until the redraws stall
+    assert re.search(r"emptied by: no-region \((\d+) failed draws\)$", issue.message), issue.message
+    assert int(re.findall(r"\d+", issue.message.split("emptied by:")[1])[0]) % 20 == 0
+    assert "office-of-region" not in issue.message

@@ -336,9 +336,6 @@ class DatasetSpec:
     generator: GeneratorSpec
     fingerprint: str = ""
 
-    def variable(self, name: str) -> Variable:
-        return self.variables[name]
-
     @property
     def data_variables(self) -> tuple[Variable, ...]:
         """Variables that carry data in the panel (every non-identifier variable)."""
