@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
-from pathlib import Path
 
 from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
 from scrambler.datasets import read_dataset, write_dataset
+from scrambler.fingerprint import input_fingerprint
 from scrambler.memory import input_persons, require_memory
 from scrambler.output import prepare_output
 from scrambler.scramble import scramble
@@ -43,14 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def fingerprint(folder: str | Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.parquet")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def run(args: argparse.Namespace) -> int:
     from scrambler.errors import ScramblerError
 
@@ -75,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
                                    scheduler=args.scheduler, k=args.k,
                                    codelist_coverage=args.codelist_coverage or None, progress=progress.update)
-    manifest = result.manifest(args.seed, fingerprint(args.input))
+    manifest = result.manifest(args.seed, input_fingerprint(args.input))
     extra = [f for f in formats if f != "parquet"]
     write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)
     if not args.no_reports:

@@ -10,6 +10,7 @@ round) by the same sampler, so they stay valid.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -80,3 +81,14 @@ def collisions(index: GuardIndex, output: Panel, t: int, rows: np.ndarray | None
     h = row_hashes(output, index.names[t], t, rows)
     pos = np.minimum(np.searchsorted(index.known[t], h), len(index.known[t]) - 1)
     return rows[index.known[t][pos] == h]
+
+
+def merge_figures(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Guard figures of two runs over the same periods (coverage rounds, or partitions): collisions and
+    whole-person redraws add up, rounds take the max. The one merge both engines use."""
+    if not total:
+        return dict(more)
+    return {**more, "collisions_before": {p: total["collisions_before"][p] + n
+                                          for p, n in more["collisions_before"].items()},
+            "rounds": max(total["rounds"], more["rounds"]),
+            "whole_person_redraws": total["whole_person_redraws"] + more["whole_person_redraws"]}

@@ -133,7 +133,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         # the first round guards every person (the draw itself is unguarded); later rounds only those that
         # coverage rewrote since the last guard
         recheck = None if round_ == 0 else rewritten
-        guard_info = _merge_guard(guard_info, _guard(index, out, sampler, plan, proposals, rng, recheck))
+        guard_info = guard_mod.merge_figures(guard_info, _guard(index, out, sampler, plan, proposals, rng, recheck))
         # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
         # what stands now is what gets reported; go on while rounds still close gaps
         before = len(gaps) if gaps else None
@@ -233,16 +233,6 @@ def _guard(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan
             "collisions_before": {str(p): n for p, n in label.items()}, "collisions_after": 0,
             "rounds": rounds, "whole_person_redraws": escalations,
             "input_rare_combinations": {str(spec.panel.periods[t]): n for t, n in index.rare.items()}}
-
-
-def _merge_guard(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """The guard's figures over the coverage rounds: collisions and redraws add up, rounds take the max."""
-    if not total:
-        return more
-    return {**more, "collisions_before": {p: total["collisions_before"][p] + n
-                                          for p, n in more["collisions_before"].items()},
-            "rounds": max(total["rounds"], more["rounds"]),
-            "whole_person_redraws": total["whole_person_redraws"] + more["whole_person_redraws"]}
 
 
 def _guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan,
