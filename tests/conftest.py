@@ -69,3 +69,27 @@ def mini_dir() -> Path:
 @pytest.fixture(scope="session")
 def arbeidsreserve_dir() -> Path:
     return ARBEIDSRESERVE
+
+
+DECLARED_PERSONS = 150
+
+
+@pytest.fixture(scope="session")
+def declared_population(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``declared_population(name)``: a small population folder of the declared spec constraints/<name>,
+    generated once per session (export and package tests share it)."""
+    from scrambler.datasets import write_dataset
+    from scrambler.population import generate_population
+
+    made: dict[str, Path] = {}
+
+    def make(name: str) -> Path:
+        if name not in made:
+            spec = load_spec(REPO / "constraints" / name)
+            folder = tmp_path_factory.mktemp("declared") / name
+            panel = generate_population(spec, DECLARED_PERSONS, seed=1)
+            write_dataset(panel, folder, {"command": "test"}, "test population", with_source=True)
+            made[name] = folder
+        return made[name]
+
+    return make

@@ -194,6 +194,7 @@ def code_outside_enum(d: Data, e: Editor) -> None:  # domain: nationality enum [
 def wage_above_maximum(d: Data, e: Editor) -> None:  # domain: wage maximum 400 (narrowed spec), rule allows 500
     pid = d.pick(d.present(2020) & d.has("job", 2020))
     e.set_value(pid, 2020, "wage", 450.0)
+    e.set_value(pid, 2020, "wage_class", "W3")  # 450 lies in W3: only the domain breaks
 
 
 def absent_with_values(d: Data, e: Editor) -> None:  # presence: status of a person gone in 2021

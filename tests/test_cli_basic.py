@@ -94,8 +94,8 @@ def test_sample_checks_clean_and_reports_misses(sample: tuple[Path, str], popula
     result = run_cli("check", mini_dir, folder)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].endswith(f"{SAMPLE} persons, 0 violations")
-    # the misses line counts the categories of the population that the sample lacks
-    found = re.search(r"sample misses (\d+) categories that population has, in (\d+) variables", stdout)
+    # the misses line counts the categories of the input (here a population) that the sample lacks
+    found = re.search(r"sample misses (\d+) categories that input has, in (\d+) variables", stdout)
     assert found, stdout
     full, part = categories(population, mini_spec), categories(folder, mini_spec)
     missed = {name: codes - part.get(name, set()) for name, codes in full.items()}

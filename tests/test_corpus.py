@@ -154,3 +154,20 @@ def test_category_reachable_only_along_a_trajectory_is_covered(real: dict[str, P
     code = spec.variables["school"].codes.index("16")
     per_year = (result.panel.periodic["school"] == code).sum(axis=1)
     assert (per_year >= 5).all() and (per_year <= 10).all(), per_year
+
+
+def test_sample_finds_the_spec_of_a_folder_outside_constraints(real: dict[str, Path], tmp_path: Path,
+                                                                 run_cli) -> None:
+    """A scrambled folder records its spec folder, so `sample` needs no --spec for a spec outside
+    constraints/; real data without a manifest get a clear error asking for --spec."""
+    name = "psid-cornwell-rupert"
+    scrambled = tmp_path / "scrambled"
+    done = run_cli("scramble", CORPUS / name, "--input", real[name], "--out", scrambled, "--persons", 100,
+                   "--seed", 1, "--no-reports")
+    assert done.returncode == 0, done.stderr
+    done = run_cli("sample", scrambled, "--persons", 10, "--out", tmp_path / "s", "--seed", 1)
+    assert done.returncode == 0, done.stderr
+    assert frames(CORPUS / name, tmp_path / "s")["person_id"].nunique() == 10
+    done = run_cli("sample", real[name], "--persons", 10, "--out", tmp_path / "t")
+    assert done.returncode != 0 and "--spec" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "t").exists()

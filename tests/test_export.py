@@ -52,7 +52,11 @@ def test_reopens_with_values_and_labels(exported: tuple[Path, Path], mini_spec: 
         value_labels = meta.variable_value_labels
         for column in original.columns:
             var = mini_spec.variables[column.removesuffix("_next")]
-            assert labels[column] == var.label.get("en", var.name)
+            if column.endswith("_next"):  # says which year it describes: the table's year + 1
+                year = int(name.rsplit("_", 1)[1]) + 1
+                assert labels[column] == f"{year} (next year): {var.label.get('en', var.name)}"
+            else:
+                assert labels[column] == var.label.get("en", var.name)
             if var.type == "boolean":
                 expected = original[column].astype("boolean").astype("Int64").astype("float64")
                 np.testing.assert_array_equal(frame[column].to_numpy(float), expected.to_numpy(float, na_value=np.nan))

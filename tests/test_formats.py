@@ -448,7 +448,7 @@ def test_crash_while_writing_leaves_old_file_and_no_temp(
         Path(dst_path).write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pyreadstat, "write_dta", crash)
+    monkeypatch.setattr(pd.DataFrame, "to_stata", crash)  # the Stata writer (scrambler.formats.stata)
     with pytest.raises(OSError, match="disk full"):
         export("stata", tmp_path)
     assert path.read_bytes() == before

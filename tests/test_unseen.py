@@ -52,7 +52,8 @@ def _compare_spec(tmp_path: Path, copy_spec, edit, mini_dir: Path, right: str, o
 
 
 @pytest.mark.parametrize("right", ["period - reg_year", "period - reg_year + 3 months",
-                                   "period_end - since_m", "2 years + reg_year - period"])
+                                   "period_end - since_m", "2 years + reg_year - period",
+                                   "period_end - since_m - years_in months", "60 months - years_in years"])
 @pytest.mark.parametrize("op", ["<", "<=", "=", ">=", ">"])
 def test_compare_bounds_agree_with_is_valid_across_units(tmp_path, copy_spec, edit, mini_dir, right, op) -> None:
     """An integer meeting a year or month expression: every value inside the bounds is valid, every value
@@ -105,3 +106,182 @@ def test_year_variable_bounds_in_month_expression(mini_dir: Path, year: int, per
         return
     inside = (years >= bounds[0][0]) & (years <= bounds[1][0])
     assert (inside == valid).all()
+
+
+def _step_spec(copy_spec, edit, mini_dir: Path, var_type: str, low: float, high: float) -> Path:
+    spec_dir = copy_spec(mini_dir)
+    extra = ", decimals: 1" if var_type == "decimal" else ""
+    edit(spec_dir / "variables.yaml", "  - {name: dead,",
+         f"  - {{name: tenure, type: {var_type}{extra}, group: status, source: \"fixture\",\n"
+         f"     constraints: {{required: true, minimum: 0, maximum: 60}}}}\n  - {{name: dead,")
+    with (spec_dir / "rules.yaml").open("a") as f:
+        f.write(f"  - id: tenure-step\n    kind: step\n    reason: test\n    variable: tenure\n"
+                f"    min: {low}\n    max: {high}\n")
+    return spec_dir
+
+
+@pytest.mark.parametrize(("var_type", "low", "high"), [("integer", 1, 1), ("decimal", 0, 0.5),
+                                                       ("integer", -2, 0)])
+def test_numeric_step_population_and_scramble(tmp_path, copy_spec, edit, mini_dir, var_type, low, high) -> None:
+    """Step on numbers: the sampler reads its bounds from the neighbours, so the stand-in population and the
+    scramble keep it exactly (0 violations) and the changes stay inside [min, max] per year."""
+    from scrambler.check import check
+    from scrambler.population import generate_population
+    from scrambler.scramble import scramble
+
+    spec = load_spec(_step_spec(copy_spec, edit, mini_dir, var_type, low, high))
+    population = generate_population(spec, 150, seed=3)
+    assert check(spec, population).ok
+    result = scramble(spec, population, 200, seed=4)
+    assert result.report.violations == 0 and check(spec, result.panel).ok
+    values = result.panel.periodic["tenure"]
+    both = ~np.isnan(values[1:]) & ~np.isnan(values[:-1])
+    delta = (values[1:] - values[:-1])[both]
+    assert len(delta) > 50
+    assert (delta >= low - 1e-9).all() and (delta <= high + 1e-9).all()
+
+
+def test_numeric_step_violation_is_found(copy_spec, edit, mini_dir) -> None:
+    from scrambler.check import check
+    from scrambler.population import generate_population
+
+    spec = load_spec(_step_spec(copy_spec, edit, mini_dir, "integer", 1, 1))
+    population = generate_population(spec, 60, seed=3)
+    values = population.periodic["tenure"]
+    person = int(np.nonzero(~np.isnan(values[0]) & ~np.isnan(values[1]))[0][0])
+    values[1, person] = values[0, person] + 3
+    report = check(spec, population)
+    assert not report.ok
+    assert {r.rule for r in report.results if r.violations} == {"tenure-step"}
+
+
+@pytest.mark.parametrize(("var_type", "low", "high", "message"), [
+    ("integer", 0, 0.5, "needs whole min and max"), ("categorical", 0, 1, "step needs an ordinal, integer")])
+def test_step_refused_where_it_cannot_hold(copy_spec, edit, mini_dir, run_cli, var_type, low, high, message):
+    spec_dir = _step_spec(copy_spec, edit, mini_dir, var_type, low, high)
+    if var_type == "categorical":
+        edit(spec_dir / "variables.yaml", "type: categorical, group: status", "type: categorical, codelist: job, "
+             "group: status")
+    done = run_cli("validate", spec_dir)
+    assert done.returncode == 1 and message in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_unit_after_a_number_variable_is_a_duration(tmp_path, copy_spec, edit, mini_dir) -> None:
+    """`years_in years <= 30 months`: years_in counts in years, so 2 passes and 3 does not."""
+    from scrambler.constraints.compare import Compare
+    from scrambler.spec.expressions import parse_expression
+    from scrambler.spec.model import CompareSpec
+
+    spec = load_spec(_compare_spec(tmp_path, copy_spec, edit, mini_dir, "period - reg_year", "<="))
+    rule = Compare(CompareSpec(id="x", reason="t", source=None, left=parse_expression("years_in years"), op="<=",
+                               right=parse_expression("30 months")), spec)
+    frame = Panel.empty(spec, 3).frame(0).with_value("years_in", np.array([2.0, 3.0, np.nan]))
+    assert rule.is_valid(frame).tolist() == [True, False, True]
+    low, high = rule.bounds("years_in", frame)
+    assert high.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_unit_after_a_time_variable_is_refused(copy_spec, edit, mini_dir, run_cli) -> None:
+    spec_dir = copy_spec(mini_dir)
+    edit(spec_dir / "rules.yaml", "    right: period - age.age_max", "    right: period - reg_year years")
+    done = run_cli("validate", spec_dir)
+    assert done.returncode == 1 and "may follow a number variable" in done.stdout + done.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(low=st.integers(-3, 3), width=st.integers(0, 3), prev=st.one_of(st.none(), st.integers(-20, 20)),
+       nxt=st.one_of(st.none(), st.integers(-20, 20)), pgap=st.integers(1, 3), ngap=st.integers(1, 3))
+def test_step_neighbour_bounds_agree_with_pair_valid(mini_dir: Path, low: int, width: int, prev: int | None,
+                                                      nxt: int | None, pgap: int, ngap: int) -> None:
+    """Every integer inside the step's neighbour bounds keeps the rule with both neighbours; none outside."""
+    from scrambler.constraints.step import Step
+    from scrambler.spec.model import StepSpec
+
+    rule = Step(StepSpec(id="s", reason="t", source=None, variable="wage", min_step=low, max_step=low + width),
+                load_spec(mini_dir))
+    p = np.array([np.nan if prev is None else float(prev)])
+    n = np.array([np.nan if nxt is None else float(nxt)])
+    lo, hi = rule.neighbour_bounds(p, np.array([pgap]), n, np.array([ngap]))
+    for value in range(-60, 61):
+        v = np.array([float(value)])
+        valid = bool(rule.pair_valid(p, v, np.array([pgap]))[0] and rule.pair_valid(v, n, np.array([ngap]))[0])
+        assert valid == bool(lo[0] <= value <= hi[0]), (value, lo, hi)
+
+
+def _classify_spec(copy_spec, edit, mini_dir: Path, extra: str = "") -> Path:
+    spec_dir = copy_spec(mini_dir)
+    (spec_dir / "codelists" / "pay_class.csv").write_text(
+        "code,label_en,low,high\nP1,below 1000,,1000\nP2,1000-2000,1000,2000\nP3,2000 and more,2000,\n")
+    edit(spec_dir / "variables.yaml", "  - {name: dead,",
+         "  - {name: pay, type: decimal, decimals: 2, group: status, source: \"fixture\",\n"
+         "     constraints: {minimum: 0, maximum: 5000}}\n"
+         "  - {name: pay_class, type: ordinal, codelist: pay_class, group: status, source: \"fixture\"}\n"
+         "  - {name: dead,")
+    with (spec_dir / "rules.yaml").open("a") as f:
+        f.write("  - id: pay-in-its-class\n    kind: classify\n    reason: A wage lies in its wage class.\n"
+                f"    variable: pay\n    class: pay_class\n    lower: low\n    upper: high\n{extra}")
+    return spec_dir
+
+
+def test_classify_population_and_scramble(copy_spec, edit, mini_dir) -> None:
+    """One rule ties an amount to its class both ways; upper bounds exclusive here, so 1000 is P2."""
+    from scrambler.check import check
+    from scrambler.population import generate_population
+    from scrambler.scramble import scramble
+
+    spec = load_spec(_classify_spec(copy_spec, edit, mini_dir, "    upper_inclusive: false\n"))
+    population = generate_population(spec, 150, seed=3)
+    assert check(spec, population).ok
+    result = scramble(spec, population, 200, seed=4)
+    assert result.report.violations == 0
+    pay, klass = result.panel.periodic["pay"], result.panel.periodic["pay_class"]
+    both = ~np.isnan(pay) & (klass >= 0)
+    assert both.sum() > 100
+    expected = np.searchsorted([1000.0, 2000.0], pay[both], side="right")  # independent: P1 <1000 <= P2 < 2000
+    assert (klass[both] == expected).all()
+    planted = population.periodic["pay"]
+    row = np.nonzero(~np.isnan(planted[0]) & (population.periodic["pay_class"][0] == 0))[0][0]
+    planted[0, row] = 1500.0
+    assert {r.rule for r in check(spec, population).results if r.violations} == {"pay-in-its-class"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(-10, 3000).map(lambda v: round(v, 2)),
+                                 st.sampled_from([1000.0, 2000.0, 999.99])), min_size=1, max_size=8),
+       codes=st.lists(st.integers(-1, 2), min_size=8, max_size=8))
+def test_classify_mask_and_bounds_agree_with_is_valid(classify_spec, values, codes) -> None:
+    rule = next(r for r in compile_rules(classify_spec) if r.id == "pay-in-its-class")
+    n = len(values)
+    frame = Panel.empty(classify_spec, n).frame(0)
+    number = np.array([np.nan if v is None else v for v in values])
+    klass = np.array(codes[:n], dtype=np.int16)
+    frame = frame.with_value("pay", number).with_value("pay_class", klass)
+    mask = rule.candidate_mask("pay_class", frame, 3)
+    for k in range(4):
+        trial = frame.with_value("pay_class", np.full(n, k if k < 3 else -1, dtype=np.int16))
+        assert (mask[:, k] == rule.is_valid(trial)).all()
+    low, high = rule.bounds("pay", frame)
+    for value in (low, high, low - 0.01, high + 0.01):
+        ok = np.isfinite(value)
+        valid = rule.is_valid(frame.with_value("pay", np.where(ok, value, 0.0)))
+        inside = (value >= low) & (value <= high)
+        assert (valid[ok] == inside[ok]).all()
+
+
+@pytest.fixture(scope="module")
+def classify_spec(tmp_path_factory):  # type: ignore[no-untyped-def]
+    import shutil
+
+    from conftest import MINI, replace_once
+
+    root = tmp_path_factory.mktemp("classify") / "mini"
+    shutil.copytree(MINI, root)
+    return load_spec(_classify_spec(lambda _src: root, replace_once, MINI))
+
+
+def test_classify_refused_without_bounds(copy_spec, edit, mini_dir, run_cli) -> None:
+    spec_dir = _classify_spec(copy_spec, edit, mini_dir)
+    edit(spec_dir / "rules.yaml", "class: pay_class\n    lower: low\n    upper: high\n",
+         "class: pay_class\n    lower: low\n    upper: top\n")
+    done = run_cli("validate", spec_dir)
+    assert done.returncode == 1 and "no numeric column 'top'" in done.stdout + done.stderr

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from scrambler.check import read_tables
-from scrambler.codebook import spec_codebook
+from scrambler.codebook import require_exportable, spec_codebook
 from scrambler.datasets import read_dataset
 from scrambler.errors import Issue, ScramblerError
 from scrambler.formats import FORMATS, export_tables
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for fmt in formats:
         refuse_file_in_path(Path(args.out) / fmt)
     spec = load_spec(args.spec)
+    require_exportable(spec, formats)  # before reading any data
     read_dataset(spec, args.data)  # the tables must fit the spec, so the labels describe them
     frames = {name: table.to_pandas() for name, table in read_tables(args.data, spec).items()}
     codebook = spec_codebook(spec)

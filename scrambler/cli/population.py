@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
@@ -33,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with Progress() as progress:
         panel = generate_population(spec, args.persons, args.seed, progress=progress.update)
-    counts = write_dataset(panel, args.out, {"kind": "population", "seed": args.seed}, LABEL, force=args.force,
+    counts = write_dataset(panel, args.out, {"kind": "population", "seed": args.seed,
+                                           "spec": str(Path(args.spec).resolve())}, LABEL, force=args.force,
                            with_source=True, verify=True)  # the same independent check as scramble
     print(f"{spec.name}: {panel.n} persons, {sum(counts.values())} rows in {len(counts)} tables -> {args.out} "
           f"({time.perf_counter() - start:.1f} s)")

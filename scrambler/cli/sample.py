@@ -1,4 +1,5 @@
-"""``scrambler sample POP_DIR --persons N --out DIR --seed S``: draw the phase-1 sample (whole persons)."""
+"""``scrambler sample DATA_DIR --persons N --out DIR --seed S``: draw a sample of whole persons (the phase-1
+sample) from any dataset folder: a stand-in population, real data, a scrambled set."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from scrambler.errors import DataError, Issue
 from scrambler.output import prepare_output
 from scrambler.spec import load_spec
 
-LABEL = "phase-1 sample of the stand-in population"
+LABEL = "sample of whole persons (phase-1 sample)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("sample", help="draw the phase-1 sample of whole persons", description=__doc__)
-    p.add_argument("population", help="a population folder (from `scrambler population`)")
-    p.add_argument("--spec", help="the spec folder (default: the one named in the population's manifest)")
+    p.add_argument("population", metavar="DATA_DIR", help="a dataset folder: one Parquet file per table")
+    p.add_argument("--spec", help="the spec folder (default: the one recorded in the folder's manifest.json)")
     p.add_argument("--persons", type=count, default=10_000)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=1)
@@ -28,28 +29,37 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def spec_for(folder: str, given: str | None) -> str:
+    """The spec folder: ``--spec``, else the one the folder's manifest records (its path, then its dataset
+    name under constraints/)."""
     if given:
         return given
     manifest = Path(folder) / "manifest.json"
     if not manifest.is_file():
         raise DataError([Issue(code="missing-manifest", file=str(manifest),
-                               message="no manifest.json: pass --spec SPEC_DIR")])
-    name = json.loads(manifest.read_text())["dataset"]
-    candidate = Path("constraints") / name
-    if not candidate.is_dir():
-        raise DataError([Issue(code="missing-spec", file=str(candidate),
-                               message=f"spec {name!r} not found under constraints/: pass --spec SPEC_DIR")])
-    return str(candidate)
+                               message="no manifest.json names this folder's spec: pass --spec SPEC_DIR")])
+    try:
+        recorded = json.loads(manifest.read_text())
+        name = recorded["dataset"]
+    except (ValueError, KeyError, TypeError):
+        raise DataError([Issue(code="bad-manifest", file=str(manifest),
+                               message="manifest.json names no dataset: pass --spec SPEC_DIR")]) from None
+    for candidate in (recorded.get("spec"), str(Path("constraints") / str(name))):
+        if candidate and Path(candidate).is_dir():
+            return candidate
+    raise DataError([Issue(code="missing-spec", file=str(manifest),
+                           message=f"spec {name!r} not found (neither the recorded spec folder nor "
+                           f"constraints/{name}): pass --spec SPEC_DIR")])
 
 
 def run(args: argparse.Namespace) -> int:
     spec_dir = spec_for(args.population, args.spec)
-    prepare_output(args.out, args.force, {"population": args.population, "spec folder": spec_dir})
+    prepare_output(args.out, args.force, {"input": args.population, "spec folder": spec_dir})
     spec = load_spec(spec_dir)
-    population = read_dataset(spec, args.population)
-    sample = sample_panel(population, args.persons, args.seed)
-    write_dataset(sample, args.out, {"kind": "sample", "seed": args.seed, "from": str(args.population)}, LABEL,
+    data = read_dataset(spec, args.population)
+    sample = sample_panel(data, args.persons, args.seed)
+    write_dataset(sample, args.out, {"kind": "sample", "seed": args.seed, "from": str(args.population),
+                                     "spec": str(Path(spec_dir).resolve())}, LABEL,
                   force=args.force, with_source=True, verify=True)  # the same independent check as scramble
-    print(format_coverage(compare_coverage(spec, population, sample), ["population", "sample"]))
+    print(format_coverage(compare_coverage(spec, data, sample), ["input", "sample"]))
     print(f"sample of {sample.n} persons -> {args.out}")
     return 0

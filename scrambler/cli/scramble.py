@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
+from scrambler.codebook import require_exportable
 from scrambler.datasets import read_dataset, write_dataset
 from scrambler.fingerprint import input_fingerprint
 from scrambler.memory import input_persons, require_memory
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise ScramblerError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     prepare_output(args.out, args.force, {"spec folder": args.spec, "--input": args.input})
     spec = load_spec(args.spec)
+    require_exportable(spec, formats)  # a name the format refuses fails now, not after the whole run
     start = time.perf_counter()
     if args.engine == "local" and (args.scheduler or args.partitions is not None):
         raise ScramblerError("--scheduler and --partitions need --engine dask")
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
                                    scheduler=args.scheduler, k=args.k,
                                    codelist_coverage=args.codelist_coverage or None, progress=progress.update)
-    manifest = result.manifest(args.seed, input_fingerprint(args.input))
+    manifest = {**result.manifest(args.seed, input_fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
     extra = [f for f in formats if f != "parquet"]
     write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)
     if not args.no_reports:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from scrambler.codebook import require_exportable
+from scrambler.formats import FORMATS
 from scrambler.spec import load_spec
 
 
@@ -17,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
+    # every export format must take the spec's names (variables, _code companions, value-label sets)
+    require_exportable(spec, FORMATS)
     kinds: dict[str, int] = {}
     for rule in spec.rules:
         kinds[rule.kind] = kinds.get(rule.kind, 0) + 1

@@ -104,6 +104,11 @@ class CompiledRule:
     def kind(self) -> str:
         return self.spec.kind
 
+    def neighbour_bounds(self, previous: np.ndarray, previous_gap: np.ndarray, following: np.ndarray,
+                         following_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Temporal rules on numbers: the [low, high] a value must keep between its observed neighbours."""
+        return None
+
     def describe(self) -> str:
         return f"{self.id} ({self.kind}): {self.spec.reason}"
 

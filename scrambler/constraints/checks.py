@@ -79,6 +79,9 @@ class CheckContext:
                 var = self.spec.variables[term.name]
                 if not var.is_numeric:
                     self.issue("type-mismatch", f"compare needs numeric or time variables; {var.name} is {var.type}")
+                elif term.unit and var.type not in ("integer", "decimal"):
+                    self.issue("type-mismatch", f"a unit ({term.unit}s) may follow a number variable (a duration), "
+                               f"not {var.name}, which is {var.type}")
             elif term.kind == "attribute":
                 var = self.spec.variables[term.name]
                 if var.codelist is None or term.attribute not in var.codelist.attributes:

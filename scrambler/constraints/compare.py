@@ -48,7 +48,8 @@ class Compare(CompiledRule):
         return None
 
     def _common_unit(self, *exprs: Expression) -> str:
-        units = [u for e in exprs for t in e.terms if (u := self._point_unit(t))]
+        # durations count too: "a years + b months" compares in months even with no point in time
+        units = [u for e in exprs for t in e.terms if (u := self._point_unit(t) or t.unit)]
         return min(units, key=FINENESS.__getitem__) if units else "number"
 
     def _term_value(self, term: Term, frame: Frame) -> np.ndarray:
@@ -69,7 +70,13 @@ class Compare(CompiledRule):
             return self._convert(values, panel.grain, ANCHOR[term.name])
         values = frame[term.name].astype(float)
         grain = TIME_GRAIN.get(self.dataset.variables[term.name].type)
-        return self._convert(values, grain, "ref") if grain else values
+        return self._convert(values, grain, "ref") if grain else values * self._unit_scale(term)
+
+    def _unit_scale(self, term: Term) -> float:
+        """A number variable followed by a unit is a duration: counted in the expression's finest unit."""
+        if term.unit and self.unit in FINENESS and term.unit != self.unit:
+            return float(PER_UNIT.get((term.unit, self.unit), 1))
+        return 1.0
 
     def _convert(self, values: np.ndarray, grain: str, anchor: str) -> np.ndarray:
         if self.unit == grain or self.unit == "number":
@@ -107,8 +114,9 @@ class Compare(CompiledRule):
         if grain and self.unit != "number" and grain != self.unit:
             offset = float(self._convert(np.zeros(1), grain, "ref")[0])
             scale = float(self._convert(np.ones(1), grain, "ref")[0]) - offset
-        coef = sum(self.terms[i].sign for i in places)  # X appears coef times: coef*(scale*X + offset)
-        rest = self._sum(frame, skip=frozenset(places)) + coef * offset
+        # X appears in several terms, each sign*(unit*scale*X + offset): sum(sign*unit)*scale*X + sum(sign)*offset
+        coef = sum(self.terms[i].sign * self._unit_scale(self.terms[i]) for i in places)
+        rest = self._sum(frame, skip=frozenset(places)) + sum(self.terms[i].sign for i in places) * offset
         low = np.full(frame.n, -np.inf)
         high = np.full(frame.n, np.inf)
         known = ~np.isnan(rest)

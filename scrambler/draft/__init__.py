@@ -18,6 +18,7 @@ from scrambler.draft.mine_time import mine_time
 from scrambler.draft.rules import Context, DraftRule, unique_ids
 from scrambler.draft.variables import DraftVariable, infer_variables
 from scrambler.draft.write import write_spec
+from scrambler.output import check_target, refuse_overlap
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Draft:
 
 def draft(data: str | Path, out: str | Path, *, identifier: str | None = None, grain: str | None = None,
           k: int = 5, evidence: float = 5.0, max_codes: int = 20, force: bool = False) -> Draft:
+    refuse_overlap(out, {"DATA": data})
+    check_target(Path(out), force)  # before the reading and mining, not after
     layout = read_layout(data, identifier=identifier, grain=grain)
     offset_blocks = {v for fam in layout.families for _, names in fam.blocks.values() for v in names}
     presence = choose_presence(layout, offset_blocks)
@@ -46,7 +49,8 @@ def draft(data: str | Path, out: str | Path, *, identifier: str | None = None, g
                   k=k, evidence=evidence, grain=layout.grain)
     rules = unique_ids(mine_period(ctx) + mine_time(ctx))
     name = Path(out).name
-    write_spec(out, name, str(data), layout, presence, variables, rules, force)
+    settings = {"kind": "draft", "data": str(data), "k": k, "evidence": evidence, "max_codes": max_codes}
+    write_spec(out, name, settings, layout, presence, variables, rules, force)
     return Draft(name=name, grain=layout.grain, identifier=layout.identifier, presence=presence,
                  tables=sum(len(f.periods) for f in layout.families), persons=int(pid.max()) + 1 if len(pid) else 0,
                  variables=variables, rules=rules)

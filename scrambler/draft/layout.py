@@ -46,6 +46,8 @@ class Layout:
     columns: dict[str, list[pa.DataType]]  # variable -> the Arrow types of the columns that show it
     cells: dict[str, pd.Series]  # variable -> value per (id, period), one per observed person-period
     present: pd.MultiIndex  # (id, period) of the persons listed in a table at its period
+    labels: dict[str, str] = field(default_factory=dict)  # variable -> label, where a file carries one
+    value_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # variable -> code -> label
 
 
 def grain_of(text: str) -> str:
@@ -88,6 +90,10 @@ def read_layout(folder: str | Path, identifier: str | None = None, grain: str | 
         if ids.null_count or len(pc.unique(ids)) != len(ids):
             raise DataError([Issue(code="bad-identifier", table=name, variable=ident, message=(
                 "the identifier must be non-null and unique within each table; pass --id COLUMN"))])
+        if not pa.types.is_integer(ids.type) or (len(ids) and pc.min(ids).as_py() <= 0):
+            raise DataError([Issue(code="bad-identifier", table=name, variable=ident, message=(
+                "the identifier must hold positive whole numbers (the spec's identifier type); renumber the "
+                "persons 1..N in every table, or pass --id COLUMN"))])
         for col in table.column_names:
             if col != ident and not NAME.match(col):
                 raise DataError([Issue(code="bad-name", table=name, variable=col, message=(
@@ -100,7 +106,7 @@ def read_layout(folder: str | Path, identifier: str | None = None, grain: str | 
 
 
 def _guess_identifier(tables: dict[str, pa.Table], files: dict[str, Path]) -> str:
-    """The first column, in every table, of whole numbers, never null and unique in each table."""
+    """The first column, in every table, of positive whole numbers, never null and unique in each table."""
     first = next(iter(tables.values()))
     for col in first.column_names:
         ok = True
@@ -109,7 +115,7 @@ def _guess_identifier(tables: dict[str, pa.Table], files: dict[str, Path]) -> st
                 ok = False
                 break
             arr = table.column(col)
-            if not pa.types.is_integer(arr.type) and not pa.types.is_string(arr.type):
+            if not pa.types.is_integer(arr.type) or (len(arr) and pc.min(arr).as_py() <= 0):
                 ok = False
                 break
             if arr.null_count or len(pc.unique(arr)) != len(arr):
@@ -181,30 +187,51 @@ def _offset(fam: Family, tables: dict[str, pa.Table], ident: str, suffix: str, s
 
 
 def _collect(layout: Layout, tables: dict[str, pa.Table]) -> None:
-    """Every variable's values per (id, period), from every block that shows it."""
-    parts: dict[str, list[pd.Series]] = defaultdict(list)
+    """Every variable's values per (id, period), from every block that shows it (the first block wins where
+    several show the same cell: the checker requires them to agree)."""
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
     arrays: dict[str, list[pa.DataType]] = defaultdict(list)
-    present: list[pd.MultiIndex] = []
+    listed_ids: list[np.ndarray] = []
+    listed_periods: list[np.ndarray] = []
     for fam in layout.families:
         blocks = [("", 0, fam.base), *((s, o, v) for s, (o, v) in fam.blocks.items())]
         for period, name in fam.periods.items():
             table = tables[name]
-            ids = table.column(layout.identifier).to_pandas()
-            present.append(pd.MultiIndex.from_arrays([ids, np.full(len(ids), period)], names=["id", "period"]))
+            ids = table.column(layout.identifier).to_numpy()
+            listed_ids.append(ids)
+            listed_periods.append(np.full(len(ids), period))
             for suffix, offset, names in blocks:
-                index = pd.MultiIndex.from_arrays([ids, np.full(len(ids), period + offset)], names=["id", "period"])
+                periods = np.full(len(ids), period + offset)
                 for var in names:
                     col = table.column(var + suffix)
                     arrays[var].append(col.type)
-                    values = col.to_pandas()
-                    if isinstance(values.dtype, pd.CategoricalDtype):
-                        values = values.astype(object)
-                    parts[var].append(pd.Series(values.to_numpy(), index=index))
-    for var, series in parts.items():
-        joined = pd.concat(series)
-        layout.cells[var] = joined[~joined.index.duplicated(keep="first")]
+                    _labels(layout, var, table.schema.field(var + suffix))
+                    if pa.types.is_dictionary(col.type):
+                        col = col.cast(col.type.value_type)
+                    parts[var].append((ids, periods, col.to_numpy(zero_copy_only=False)))
+    for var, chunks in parts.items():
+        frame = pd.DataFrame({"id": np.concatenate([c[0] for c in chunks]),
+                              "period": np.concatenate([c[1] for c in chunks]),
+                              "value": np.concatenate([np.asarray(c[2], dtype=object) for c in chunks])})
+        frame = frame.drop_duplicates(["id", "period"], keep="first")
+        series = pd.Series(frame["value"].to_numpy(), index=pd.MultiIndex.from_frame(frame[["id", "period"]]))
+        layout.cells[var] = series.where(series.notna(), np.nan)
         layout.columns[var] = arrays[var]
-    layout.present = present[0].append(present[1:]).unique() if present else layout.present
+    if listed_ids:
+        layout.present = pd.MultiIndex.from_arrays([np.concatenate(listed_ids), np.concatenate(listed_periods)],
+                                                   names=["id", "period"]).unique()
+
+
+def _labels(layout: Layout, var: str, column: pa.Field) -> None:
+    import json
+
+    from scrambler.draft.read import LABEL, VALUE_LABELS
+
+    meta = column.metadata or {}
+    if LABEL in meta:
+        layout.labels.setdefault(var, meta[LABEL].decode())
+    if VALUE_LABELS in meta:
+        layout.value_labels.setdefault(var, {}).update(json.loads(meta[VALUE_LABELS]))
 
 
 def choose_presence(layout: Layout, moving: set[str]) -> str:
@@ -212,20 +239,23 @@ def choose_presence(layout: Layout, moving: set[str]) -> str:
     preferring the one shown in most cells - it decides presence in periods no table lists (the +1 block after
     the last table period). Then the person-periods it shows filled there are present too."""
     listed = layout.present
-    best: tuple[int, str] | None = None
+    best: tuple[int, bool, str] | None = None
     for name, cells in layout.cells.items():
         at = cells.reindex(listed)
         if at.isna().any():
             continue
-        shown = len(cells)
-        if best is None or shown > best[0]:
-            best = (shown, name)
+        # shown in most cells first; then one that changes over time (a fixed trait would have to be declared
+        # a period variable to serve)
+        varies = bool(cells.astype(str).groupby(level=0).nunique().max() > 1)
+        key = (len(cells), varies, name)
+        if best is None or key[:2] > best[:2]:
+            best = key
     if best is None:
         raise DataError([Issue(code="no-presence", variable=layout.identifier, message=(
             "no variable is filled in every row, so the panel has no presence variable: a draft needs one "
             "variable that is filled whenever a person is listed in a table"))])
-    cells = layout.cells[best[1]]
+    cells = layout.cells[best[2]]
     periods = set(listed.get_level_values(1))
     extra = cells[~cells.index.get_level_values(1).isin(periods) & cells.notna().to_numpy()].index
     layout.present = listed.append(extra).unique()
-    return best[1]
+    return best[2]

@@ -94,7 +94,9 @@ def _combinations(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
     if not missing.any():
         return []
     total = table.sum()
-    expected = (np.outer(table.sum(axis=1), table.sum(axis=0)) / total)[missing].sum()
+    # in persons, not rows: a person's rows repeat one draw, so rows would overstate the evidence
+    people = int(ctx.count_persons(np.zeros(len(rows), dtype=np.int64), rows, 1)[0])
+    expected = (np.outer(table.sum(axis=1), table.sum(axis=0)) / total)[missing].sum() * people / total
     if expected < ctx.evidence:
         return []
     persons = ctx.count_persons(keys, rows, table.size).reshape(table.shape)
@@ -106,7 +108,7 @@ def _combinations(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
     return [DraftRule(
         id=slug(a.name, b.name, "combinations"), kind="combinations",
         reason=f"Observed: {len(listed)} combinations of {a.name} and {b.name} in {int(total)} rows, each held by "
-               f">= {ctx.k} persons; {expected:.0f} rows with another combination were expected by chance, none "
+               f">= {ctx.k} persons; {expected:.0f} persons with another combination were expected by chance, none "
                "occurred.",
         body={"variables": [a.name, b.name], "rows": listed}, variables=(a.name, b.name))]
 
@@ -133,7 +135,8 @@ def _implications(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
             if not part:
                 continue
             n = int(table[part].sum())
-            expected = n * col[list(excluded)].sum() / total
+            # in persons, not rows: a person's rows repeat one draw
+            expected = int(persons[part].sum()) * col[list(excluded)].sum() / total
             if expected < ctx.evidence:
                 continue
             allowed = [j for j in range(nb) if shown[j] and j not in excluded]
@@ -143,7 +146,7 @@ def _implications(ctx: Context, a: DraftVariable, b: DraftVariable, table: np.nd
             out.append(DraftRule(
                 id=slug("if", a.name, "then", b.name), kind="implication",
                 reason=f"Observed: in {n} rows with {describe(a, codes)} ({int(persons[part].sum())} persons), "
-                       f"{b.name} never took the excluded values; {expected:.0f} such rows were expected by chance; "
+                       f"{b.name} never took the excluded values; {expected:.0f} such persons were expected by chance; "
                        "held in every row.",
                 body={"if": premise_for(a, codes),
                       "then": test_for(b, [_index(j, nb) for j in allowed], [_index(j, nb) for j in excluded],
@@ -176,6 +179,12 @@ def _compares(ctx: Context) -> list[DraftRule]:
         rule = _compare(ctx, na_, nb_, va, vb, oa & ob)
         if rule:
             out.append(rule)
+    if ctx.grain == "year":  # yearly panels: two counts that add up to the year (start year + years since)
+        whole = [(n, v, o) for n, f, v, o in terms if ctx.variables[n].type in ("integer", "year")]
+        for (na_, va, oa), (nb_, vb, ob) in combinations(whole, 2):
+            rule = _sum_is_period(ctx, na_, nb_, va, vb, oa & ob)
+            if rule:
+                out.append(rule)
     for name, fam, values, observed in terms:
         if fam != "time":
             continue
@@ -210,3 +219,21 @@ def _compare(ctx: Context, left: str, right: str, a: np.ndarray, b: np.ndarray, 
         reason=f"Observed: {left} {op} {right} in all {len(rows)} rows where both are filled, although their "
                "ranges overlap; held in every row.",
         body={"left": left, "op": op, "right": right}, variables=(left,) if right == "period" else (left, right))
+
+
+def _sum_is_period(ctx: Context, left: str, right: str, a: np.ndarray, b: np.ndarray, observed: np.ndarray
+                   ) -> DraftRule | None:
+    """``a + b = period`` or ``a - b = period`` in every row (a start year and the years since it)."""
+    ok = observed & ~np.isnan(a) & ~np.isnan(b)
+    rows = np.nonzero(ok)[0]
+    if ctx.count_persons(np.zeros(len(rows), dtype=np.int64), rows, 1)[0] < ctx.k:
+        return None
+    period = ctx.period[rows].astype(float)
+    x, y = a[rows], b[rows]
+    for expr, values in ((f"{left} + {right}", x + y), (f"{left} - {right}", x - y), (f"{right} - {left}", y - x)):
+        if (values == period).all():
+            return DraftRule(
+                id=slug(left, right, "period"), kind="compare", variables=(left, right),
+                reason=f"Observed: {expr} = period in all {len(rows)} rows where both are filled; held in every row.",
+                body={"left": expr, "op": "=", "right": "period"})
+    return None

@@ -76,12 +76,12 @@ def _states(ctx: Context, var: DraftVariable, prev: np.ndarray, cur: np.ndarray,
             continue
         leaving = table[a].sum() - table[a, a]
         if leaving == 0:
-            expected = table[a].sum() * change_share
+            expected = persons[a] * change_share  # in persons: a person's observations are not independent
             if expected >= ctx.evidence:
                 out.append(DraftRule(
                     id=slug(var.name, codes[a], "absorbing"), kind="absorbing", variables=(var.name,),
                     reason=f"Observed: {persons[a]} persons with {var.name} {codes[a]} kept it in all "
-                           f"{int(table[a].sum())} later observations; {expected:.0f} changes were expected by "
+                           f"{int(table[a].sum())} later observations; {expected:.0f} persons changing were expected by "
                            "chance; held in every case.",
                     body={"variable": var.name, "values": [value(var, codes[a])]}))
             continue
@@ -91,14 +91,14 @@ def _states(ctx: Context, var: DraftVariable, prev: np.ndarray, cur: np.ndarray,
     share = table.sum(axis=0) / table.sum()
     for excluded, premise in groups.items():
         n_from = int(table[premise].sum())
-        expected = n_from * float(share[list(excluded)].sum())
+        expected = int(persons[premise].sum()) * float(share[list(excluded)].sum())
         if expected < ctx.evidence:
             continue
         out.append(DraftRule(
             id=slug(var.name, "after", *(codes[a] for a in premise[:3])), kind="transition", variables=(var.name,),
             reason=f"Observed: after {var.name} in {', '.join(codes[a] for a in premise)} "
                    f"({int(persons[premise].sum())} persons, {n_from} next observations) the next value never was "
-                   f"{', '.join(codes[j] for j in excluded)}; {expected:.0f} were expected by chance; held in every "
+                   f"{', '.join(codes[j] for j in excluded)}; {expected:.0f} persons were expected to by chance; held in every "
                    "case.",
             body={"variable": var.name, "if_previous": {"in": [value(var, codes[a]) for a in premise]},
                   "then": {"not_in": [value(var, codes[j]) for j in excluded]}}))

@@ -13,7 +13,9 @@ import pyarrow as pa
 
 from scrambler.errors import DataError, Issue
 
-SUFFIXES = (".parquet", ".csv", ".csv.gz")
+SUFFIXES = (".parquet", ".csv", ".csv.gz", ".dta", ".sav")
+LABEL = b"label"  # field metadata: the column's label
+VALUE_LABELS = b"value_labels"  # field metadata: JSON {code: label}
 
 
 def table_files(folder: str | Path) -> dict[str, Path]:
@@ -46,13 +48,15 @@ def read_table(path: Path) -> pa.Table:
             import pyarrow.parquet as pq
 
             return pq.read_table(path)
+        if path.name.endswith((".dta", ".sav")):
+            return _labelled(path)
         import pyarrow.csv as pcsv
 
         header = pcsv.read_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 16)).column_names
         table = pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
             column_types={name: pa.string() for name in header}, strings_can_be_null=True))
         return pa.table({name: _numbers(table.column(name)) for name in table.column_names})
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
         raise DataError([Issue(code="unreadable-file", file=str(path), message=f"cannot read the table: {exc}")]
                         ) from None
 
@@ -70,3 +74,36 @@ def _numbers(column: pa.ChunkedArray) -> pa.ChunkedArray:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     return column
+
+
+def _labelled(path: Path) -> pa.Table:
+    """Stata or SPSS through pyreadstat: values as stored, the column and value labels in field metadata."""
+    import json
+
+    import pyreadstat
+
+    reader = pyreadstat.read_dta if path.name.endswith(".dta") else pyreadstat.read_sav
+    frame, meta = reader(str(path), apply_value_formats=False)
+    for name in frame.columns:  # both formats store every number as a double: whole columns are whole numbers
+        col = frame[name]
+        if col.dtype.kind == "f" and col.notna().all() and (col == col.round()).all():
+            frame[name] = col.astype("int64")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for field in table.schema:
+        extra: dict[bytes, bytes] = {}
+        label = (meta.column_names_to_labels or {}).get(field.name)
+        if label:
+            extra[LABEL] = str(label).encode()
+        values = (meta.variable_value_labels or {}).get(field.name)
+        if values:
+            extra[VALUE_LABELS] = json.dumps({_code(k): str(v) for k, v in values.items()}).encode()
+        fields.append(field.with_metadata(extra) if extra else field.with_metadata(None))
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields))
+
+
+def _code(value: object) -> str:
+    """A labelled value as the code text the checker reads (3.0 -> "3")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -17,7 +17,7 @@ from scrambler.spec.time import parse_period
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 CLASS = re.compile(r"^(<|<=|>|>=)?\s*(\d+(\.\d+)?)\s*(-\s*\d+(\.\d+)?|\+)?$")
-YEAR_NAME = re.compile(r"(^|_)(year|yr|jaar|annee)(_|$)")
+YEAR_NAME = re.compile(r"(^|_)(year|yr|jaar|annee|start|birth|since|until)(_|$)")
 BOOL_TEXT = {"true": 1, "false": 0, "True": 1, "False": 0}
 TIME_GRAIN = {"year": "year", "year_month": "month", "year_quarter": "quarter"}
 
@@ -64,9 +64,15 @@ def _class_key(code: str) -> float:
     return float(m.group(2)) if m else math.inf
 
 
-def infer_type(name: str, types: list[pa.DataType], values: pd.Series, max_codes: int) -> tuple[str, pd.Series]:
+def infer_type(name: str, types: list[pa.DataType], values: pd.Series, max_codes: int,
+               labelled: bool = False) -> tuple[str, pd.Series]:
     """The spec type of a variable and its non-null values normalised for it (numbers as floats, codes as
-    texts)."""
+    texts). A column with value labels is a code list whatever its storage."""
+    if labelled:
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().all() and (numbers == np.round(numbers)).all():
+            return "categorical", numbers.astype(np.int64).astype(str)
+        return "categorical", values.astype(str).str.strip()
     if any(pa.types.is_boolean(t) for t in types):
         return "boolean", values.astype(bool).astype(int).astype(str).map({"1": "true", "0": "false"})
     numeric = all(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t) for t in types)
@@ -103,7 +109,7 @@ def infer_variables(layout: Layout, k: int, max_codes: int, moving: set[str]) ->
     out: dict[str, DraftVariable] = {}
     for name, cells in layout.cells.items():
         nonnull = cells.dropna()
-        vtype, norm = infer_type(name, layout.columns[name], nonnull, max_codes)
+        vtype, norm = infer_type(name, layout.columns[name], nonnull, max_codes, name in layout.value_labels)
         observed = np.asarray(present.isin(cells.index))
         full = pd.Series(np.nan, index=cells.index, dtype=object)
         full.loc[norm.index] = norm.to_numpy()

@@ -13,7 +13,7 @@ import yaml
 from scrambler.draft.layout import Layout
 from scrambler.draft.rules import DraftRule
 from scrambler.draft.variables import TIME_GRAIN, DraftVariable
-from scrambler.output import atomic_folder
+from scrambler.output import MANIFEST, atomic_folder, write_json
 from scrambler.spec.time import format_period
 
 HEADER = ("# Drafted by `scrambler draft` from {data}: every value below was inferred from the data.\n"
@@ -22,7 +22,8 @@ HEADER = ("# Drafted by `scrambler draft` from {data}: every value below was inf
 
 
 def _dump(path: Path, doc: dict[str, Any], data: str) -> None:
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=118, default_flow_style=None)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: a draft can hold thousands of rules
+    text = yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=118, default_flow_style=None)
     path.write_text(HEADER.format(data=data) + text, encoding="utf-8")
 
 
@@ -61,7 +62,7 @@ def dataset_doc(name: str, layout: Layout, presence: str, variables: dict[str, D
     }
 
 
-def variable_doc(var: DraftVariable) -> dict[str, Any]:
+def variable_doc(var: DraftVariable, label: str | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"name": var.name, "type": var.type}
     if var.type in ("categorical", "ordinal"):
         doc["codelist"] = var.name
@@ -69,7 +70,7 @@ def variable_doc(var: DraftVariable) -> dict[str, Any]:
         doc["timing"] = "static"
     if var.scope == "always":
         doc["scope"] = "always"
-    doc["label"] = {"en": var.name.replace("_", " ").capitalize()}
+    doc["label"] = {"en": label or var.name.replace("_", " ").capitalize()}
     doc["source"] = "TODO"
     constraints: dict[str, Any] = {}
     if var.required:
@@ -85,18 +86,24 @@ def variable_doc(var: DraftVariable) -> dict[str, Any]:
     return doc
 
 
-def write_spec(out: str | Path, name: str, data: str, layout: Layout, presence: str,
+def write_spec(out: str | Path, name: str, settings: dict[str, Any], layout: Layout, presence: str,
                variables: dict[str, DraftVariable], rules: list[DraftRule], force: bool) -> None:
+    """Write the spec atomically, with a manifest of how it was drafted (so that --force may replace it)."""
+    data = str(settings["data"])
     with atomic_folder(out, force=force) as tmp:
+        write_json(tmp / MANIFEST, settings)
         _dump(tmp / "dataset.yaml", dataset_doc(name, layout, presence, variables), data)
         ident = {"name": layout.identifier, "type": "identifier", "timing": "static",
                  "label": {"en": "Person identifier"}, "source": "TODO",
                  "constraints": {"required": True, "unique": True}}
-        _dump(tmp / "variables.yaml", {"variables": [ident, *(variable_doc(v) for v in variables.values())]}, data)
+        _dump(tmp / "variables.yaml", {"variables": [ident, *(variable_doc(v, layout.labels.get(v.name)) for v in variables.values())]},
+              data)
         _dump(tmp / "rules.yaml", {"rules": [r.as_yaml() for r in rules]}, data)
         for var in variables.values():
             if var.type in ("categorical", "ordinal"):
-                _csv(tmp / "codelists" / f"{var.name}.csv", [["code", "label_en"], *([c, c] for c in var.codes or [])])
+                texts = layout.value_labels.get(var.name, {})  # labels the files carry, else the code itself
+                _csv(tmp / "codelists" / f"{var.name}.csv",
+                     [["code", "label_en"], *([c, texts.get(c, c)] for c in var.codes or [])])
         for rule in rules:
             for rel, rows in rule.files.items():
                 _csv(tmp / rel, rows)

@@ -7,13 +7,14 @@ writes every file atomically, so a failed or interrupted export never leaves a h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from scrambler.errors import Issue, ScramblerError
 from scrambler.formats import csv, parquet, sas, spss, stata
+from scrambler.formats._common import column_issues
 from scrambler.formats.codebook import Codebook, ColumnInfo
 
 Exporter = Callable[[Mapping[str, pd.DataFrame], Codebook, Path], list[Path]]
@@ -26,6 +27,15 @@ EXPORTERS: dict[str, Exporter] = {
     "sas": sas.export,
 }
 FORMATS: tuple[str, ...] = tuple(EXPORTERS)
+#: Each format's name checks on column names alone (table -> column names), beyond every format's column check
+NameCheck = Callable[[Mapping[str, Sequence[str]], Codebook], list[Issue]]
+CHECKS: dict[str, NameCheck] = {
+    "parquet": lambda columns, codebook: [],
+    "csv": csv.check,
+    "stata": stata.check,
+    "spss": spss.check,
+    "sas": sas.check,
+}
 
 
 def export_tables(
@@ -44,4 +54,13 @@ def export_tables(
     return exporter(tables, codebook, out_dir)
 
 
-__all__ = ["FORMATS", "Codebook", "ColumnInfo", "export_tables"]
+def check_export(columns: Mapping[str, Sequence[str]], codebook: Codebook, fmt: str) -> list[Issue]:
+    """The name problems ``export_tables`` would raise for tables with these columns (table -> column names)
+    in ``fmt``, without any data: ``validate`` and ``scramble --format`` run it before any work starts."""
+    check = CHECKS.get(fmt)
+    if check is None:
+        return [Issue("unknown-format", f"format {fmt!r} is not one of {', '.join(FORMATS)}")]
+    return column_issues(columns, codebook) + check(columns, codebook)
+
+
+__all__ = ["FORMATS", "Codebook", "ColumnInfo", "check_export", "export_tables"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -59,7 +59,7 @@ def resolve(tables: Mapping[str, pd.DataFrame], codebook: Codebook) -> list[Colu
                 issues.append(Issue("duplicate-column", "column appears twice", table=table, variable=name))
                 continue
             seen.add(name)
-            info = codebook.lookup(name)
+            info = codebook.column(table, name)
             if info is None:
                 issues.append(
                     Issue("unknown-column", "column is not in the codebook", table=table, variable=name)
@@ -69,6 +69,22 @@ def resolve(tables: Mapping[str, pd.DataFrame], codebook: Codebook) -> list[Colu
     if issues:
         raise DataError(issues)
     return columns
+
+
+def column_issues(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
+    """:func:`resolve`'s checks on names only (table -> column names), for checking a spec before any data."""
+    issues: list[Issue] = []
+    for table, names in columns.items():
+        if not TABLE_NAME.match(table):
+            issues.append(
+                Issue("invalid-table-name", f"table name {table!r} is not usable as a file name", table=table)
+            )
+        issues += [
+            Issue("unknown-column", "column is not in the codebook", table=table, variable=name)
+            for name in names
+            if codebook.column(table, name) is None
+        ]
+    return issues
 
 
 def code_text(value: object) -> str:

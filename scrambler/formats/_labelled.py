@@ -13,13 +13,13 @@ Using one policy for both packages means the same script logic works on a .dta a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from scrambler.errors import DataError, Issue
-from scrambler.formats._common import CodePlan, Column, clip, normalize, plan_codes, resolve
+from scrambler.formats._common import CodePlan, Column, clip, is_plain_integer, normalize, plan_codes, resolve
 from scrambler.formats._names import NameRule, check_names
 from scrambler.formats.codebook import Codebook
 
@@ -73,6 +73,23 @@ def build(
     if issues:
         raise DataError(issues)
     return built
+
+
+def name_issues(columns: Mapping[str, Sequence[str]], codebook: Codebook, rule: NameRule) -> list[Issue]:
+    """The names :func:`build` would write for these columns (table -> column names), checked against
+    ``rule`` without any data: a coded variable gets a ``_code`` companion unless all its codes are plain
+    integers, as in :func:`~scrambler.formats._common.plan_codes` when the data hold only the codebook's codes.
+    Value-label sets are named after their column by the writers, so checking the column checks them too."""
+    names: list[tuple[str, str, str]] = []
+    for table, table_columns in columns.items():
+        for name in table_columns:
+            info = codebook.column(table, name)
+            if info is None:
+                continue
+            names.append((table, name, name))
+            if info.coded and not all(is_plain_integer(str(c)) for c in (info.value_labels or {})):
+                names.append((table, name + CODE_SUFFIX, name))
+    return check_names(rule, names)
 
 
 def _add_column(

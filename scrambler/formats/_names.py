@@ -48,13 +48,21 @@ class NameRule:
         return found
 
 
+STATA_WRITER_RESERVED = (
+    "aggregate array boolean break case catch class colvector complex const continue default delegate delete do "
+    "else eltypedef end enum explicit export external for friend function global goto inline local NULL pragma "
+    "protected quad rowvector short typedef typename virtual _se"
+).split()
+
 STATA = NameRule(
     package="Stata",
     max_length=32,
     pattern=re.compile(r"[A-Za-z_][A-Za-z0-9_]*"),
     described="use ASCII letters, digits and underscores, not starting with a digit",
+    # Stata's reserved names, plus the Mata words that the Stata writer (pandas) refuses as column names
     reserved=frozenset(
         "_all _b byte _coef _cons double float if in int long _n _N _pi _pred _rc _skip strL using with".split()
+        + STATA_WRITER_RESERVED
     ),
     reserved_pattern=re.compile(r"str[0-9]+"),
 )

@@ -9,7 +9,7 @@ so :meth:`Codebook.lookup` resolves a column to its variable by stripping one kn
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from scrambler.errors import Issue, SpecError
 
@@ -54,6 +54,15 @@ class Codebook:
     """All variables of a dataset, keyed by variable name."""
 
     columns: Mapping[str, ColumnInfo]
+    #: (table, column) -> the column's label in that table only: ``province_next`` describes 2021 in the 2020
+    #: table and 2022 in the 2021 table, and a researcher should not have to work that out
+    table_labels: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def column(self, table: str, column: str) -> ColumnInfo | None:
+        """:meth:`lookup`, with the label the column has in ``table`` where the codebook gives one."""
+        info = self.lookup(column)
+        label = self.table_labels.get((table, column))
+        return info if info is None or label is None else replace(info, label=label)
 
     def lookup(self, column: str, suffixes: Sequence[str] = ("_next", "_prev")) -> ColumnInfo | None:
         """The variable behind a table column: an exact match first, else the column minus one known suffix.

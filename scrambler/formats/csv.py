@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv as _csv
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -83,10 +83,17 @@ def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path
     """Write ``<table>.csv`` per table, then ``codebook.csv``."""
     columns = resolve(tables, codebook)
     if CODEBOOK_FILE in {f"{name}{SUFFIX}" for name in tables}:
-        raise DataError([Issue("reserved-table-name", f"would overwrite {CODEBOOK_FILE}", table="codebook")])
+        raise DataError(check(tables, codebook))
     written: list[Path] = []
     for name, frame in tables.items():
         mine = [c for c in columns if c.table == name]
         written.append(write_csv(csv_frame(frame, mine, TRUE_FALSE), out_dir / f"{name}{SUFFIX}"))
     written.append(write_text_atomic(out_dir / CODEBOOK_FILE, codebook_text(columns)))
     return written
+
+
+def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
+    """Name problems of a CSV export beyond every format's column check: no table may be called codebook."""
+    if CODEBOOK_FILE in {f"{name}{SUFFIX}" for name in columns}:
+        return [Issue("reserved-table-name", f"would overwrite {CODEBOOK_FILE}", table="codebook")]
+    return []

@@ -9,14 +9,15 @@ and 256 of a variable label; longer labels are cut (ending in "...").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 import pyreadstat
 
+from scrambler.errors import Issue
 from scrambler.formats._atomic import write_atomic
-from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build
+from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import SPSS
 from scrambler.formats.codebook import Codebook
 
@@ -71,3 +72,8 @@ def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path
     """Write ``<table>.sav`` per table; every name and value is checked before the first file is written."""
     built = build(tables, codebook, SPSS, VARIABLE_LABEL, VALUE_LABEL)
     return [write(table, out_dir / f"{table.name}{SUFFIX}") for table in built]
+
+
+def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
+    """Name problems of an export of these columns (table -> column names), before any data exist."""
+    return name_issues(columns, codebook, SPSS)

@@ -1,48 +1,89 @@
 """Stata export (.dta, format 118 = Stata 14 and later) with variable and value labels.
 
-Format 118 rather than pyreadstat's default 119: 119 exists only for more than 32,767 variables and cannot
-be opened by Stata 14, while 118 is read by every current Stata, R haven and pandas. Recoding follows the
-shared label policy in :mod:`scrambler.formats._labelled`. Stata caps variable labels at 80 characters, so
-longer labels are cut (ending in "..."); the full labels are always in the codebook.
+Format 118: read by every current Stata, R haven and pandas (119 exists only for more than 32,767 variables and
+cannot be opened by Stata 14). Recoding follows the shared label policy in :mod:`scrambler.formats._labelled`.
+Stata caps variable labels at 80 characters, so longer labels are cut (ending in "..."); the full labels are
+always in the codebook.
+
+Written with pandas' Stata writer, not pyreadstat: pyreadstat names each value-label set after its column plus a
+running counter (``province0``, ``province1``, ...), so a column of 31 or 32 characters overflows Stata's
+32-character limit for label names and the write fails. pandas names the label set after the column itself, which
+the name check has already held to 32 characters, so the label names are short, unique and stable. Numbers are
+written as doubles (a null is Stata's system missing "."), as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
-import pyreadstat
+from pandas.io.stata import InvalidColumnName
 
+from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_atomic
-from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build
+from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
 from scrambler.formats.codebook import Codebook
 
 SUFFIX = ".dta"
-DTA_VERSION = 14
+DTA_VERSION = 118
 VARIABLE_LABEL = Limit(chars=80)
 VALUE_LABEL = Limit(chars=32_000)
 FILE_LABEL_LIMIT = Limit(chars=80)
 
 
+#: Longest str# column in bytes; longer text must be a strL
+MAX_STR_BYTES = 2045
+
+
+def frame_for_stata(table: LabelledTable) -> tuple[pd.DataFrame, list[str]]:
+    """The frame as Stata stores it (whole numbers as doubles, so nulls stay missing) and the text columns too
+    long for a fixed-width string."""
+    frame = table.frame.copy()
+    long_text: list[str] = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == object:
+            if max((len(str(v).encode("utf-8")) for v in column), default=0) > MAX_STR_BYTES:
+                long_text.append(name)
+        else:
+            frame[name] = column.astype("float64")
+    return frame, long_text
+
+
 def write(table: LabelledTable, target: Path) -> Path:
     """Write one recoded table atomically."""
+    frame, long_text = frame_for_stata(table)
 
     def run(tmp: Path) -> None:
-        pyreadstat.write_dta(
-            table.frame,
-            tmp,
-            file_label=FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
-            column_labels=dict(table.column_labels),
-            version=DTA_VERSION,
-            variable_value_labels={k: dict(v) for k, v in table.value_labels.items()},
-        )
+        with warnings.catch_warnings():
+            # pandas silently renames a name Stata would not accept; names were checked, so a rename is a bug
+            warnings.simplefilter("error", InvalidColumnName)
+            frame.to_stata(
+                tmp,
+                write_index=False,
+                version=DTA_VERSION,
+                data_label=FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
+                variable_labels=dict(table.column_labels),
+                value_labels={k: dict(v) for k, v in table.value_labels.items()},
+                convert_strl=long_text,
+            )
 
-    return write_atomic(target, run)
+    try:
+        return write_atomic(target, run)
+    except InvalidColumnName as exc:
+        raise DataError([Issue("invalid-name", f"the Stata writer would rename columns: {exc}",
+                               table=table.name)]) from None
 
 
 def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path) -> list[Path]:
     """Write ``<table>.dta`` per table; every name and value is checked before the first file is written."""
     built = build(tables, codebook, STATA, VARIABLE_LABEL, VALUE_LABEL)
     return [write(table, out_dir / f"{table.name}{SUFFIX}") for table in built]
+
+
+def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
+    """Name problems of an export of these columns (table -> column names), before any data exist."""
+    return name_issues(columns, codebook, STATA)

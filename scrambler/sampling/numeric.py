@@ -56,6 +56,11 @@ def draw_numeric(vr: VariableRules, rules: list[CompiledRule], is_present: bool,
                 known = ~np.isnan(value)
                 low[known] = np.maximum(low[known], value[known])
                 high[known] = np.minimum(high[known], value[known])
+        else:  # e.g. a numeric step: the interval its neighbours leave
+            (prev, pgap), (nxt, ngap) = near  # type: ignore[misc]
+            found = rule.neighbour_bounds(prev.astype(float), pgap, nxt.astype(float), ngap)
+            if found is not None:
+                low, high = np.maximum(low, found[0]), np.minimum(high, found[1])
     if var.integral:
         low, high = np.ceil(low), np.floor(high)
     nullable = (vr.domain.nullable or not is_present) and not is_presence

@@ -3,7 +3,7 @@
 Grammar (no other syntax exists; nothing is ever evaluated as Python)::
 
     expression := term (('+' | '-') term)*
-    term       := NUMBER [unit] | NAME ['.' NAME] [unit]
+    term       := NUMBER [unit] | NAME ['.' NAME] [unit]   (no unit after a period word)
     unit       := 'years' | 'year' | 'quarters' | 'quarter' | 'months' | 'month'
 
 NAME is a variable, ``var.attribute`` (a numeric column of the variable's code list) or one of the period
@@ -30,7 +30,7 @@ class Term:
     name: str = ""  # variable name, or period word
     attribute: str = ""
     number: float = 0.0
-    unit: str | None = None  # for numbers: the unit the number is expressed in
+    unit: str | None = None  # numbers, attributes, number variables: the unit of the duration
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,8 @@ def parse_expression(text: object) -> Expression:
             elif "." in value:
                 var, attr = value.split(".", 1)
                 terms.append(Term(sign=sign, kind="attribute", name=var, attribute=attr, unit=unit))
-            else:
-                if unit:
-                    raise ValueError(f"a unit cannot follow the variable {value!r} in {source!r}")
-                terms.append(Term(sign=sign, kind="variable", name=value))
+            else:  # a unit after a number variable makes it a duration (checked against its type later)
+                terms.append(Term(sign=sign, kind="variable", name=value, unit=unit))
             i += 2 if unit else 1
             expect_term = False
         else:

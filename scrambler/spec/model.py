@@ -203,6 +203,23 @@ class CompareSpec(RuleSpec):
 
 
 @dataclass(frozen=True)
+class ClassifySpec(RuleSpec):
+    """A number lies in its class: ``class_var``'s code list gives each class its bounds (attribute columns)."""
+
+    number: str
+    class_var: str
+    lower: str  # attribute column of the lower bound (inclusive); empty cell = no lower bound
+    upper: str  # attribute column of the upper bound; empty cell = no upper bound
+    upper_inclusive: bool = True
+
+    kind = "classify"  # type: ignore[assignment]
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return (self.number, self.class_var)
+
+
+@dataclass(frozen=True)
 class TemporalSpec(RuleSpec):
     """Base of the rules across periods: each constrains one period variable between observations."""
 
@@ -224,8 +241,8 @@ class ConstantSpec(TemporalSpec):
 
 @dataclass(frozen=True)
 class StepSpec(TemporalSpec):
-    min_step: int
-    max_step: int
+    min_step: float  # whole numbers for ordinals, integers and years
+    max_step: float
 
     kind = "step"  # type: ignore[assignment]
 
