@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from scrambler.constraints.base import CompiledRule, compile_rules
+from scrambler.constraints.base import CompiledRule
 from scrambler.constraints.domain import build_domain
+from scrambler.constraints.registry import compile_rules
 from scrambler.errors import Issue
 from scrambler.panel import Panel, is_null
 from scrambler.spec.model import DatasetSpec
@@ -265,14 +266,14 @@ def _check_domains(panel: Panel) -> list[RuleResult]:
             bad = rows[~ok[rows]]
             result.violations += len(bad)
             if len(bad) and len(result.examples) < EXAMPLES:
-                result.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES]
+                result.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES - len(result.examples)]
             if not var.is_static and var.scope == "present":
                 absent = np.nonzero(obs & ~panel.present[t])[0]
                 presence.checked += len(absent)
                 bad = absent[~null[absent]]
                 presence.violations += len(bad)
                 if len(bad) and len(presence.examples) < EXAMPLES:
-                    presence.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES]
+                    presence.examples += _example(panel, t, bad, (var.name,))[:EXAMPLES - len(presence.examples)]
         out.append(result)
         if presence.checked:
             out.append(presence)

@@ -43,7 +43,6 @@ panels live on the workers (dask spills them to disk under memory pressure).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -53,164 +52,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from scrambler.check import check, read_tables
-from scrambler.constraints.domain import build_domain
+from scrambler.check import check
+from scrambler.combine import (
+    allocate,
+    concat_panels,
+    coverage_gaps,
+    merge_guard,
+    merge_index,
+    sum_counts,
+    union_names,
+    verify_combined,
+)
 from scrambler.coverage import BlockKey, block_counts
 from scrambler.errors import DataError, Issue, ScramblerError, UnsatisfiableError
+from scrambler.fingerprint import input_fingerprint
 from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numbers
-from scrambler.output import atomic_folder, write_json
 from scrambler.panel import Panel
+from scrambler.partitions import PARTITIONING, read_partition, resolve_input
 from scrambler.scramble import guard as guard_mod
 from scrambler.scramble.gaps import Gap, explain_gaps
 from scrambler.scramble.pipeline import ScrambleResult, scramble
 from scrambler.spec.model import DatasetSpec
-from scrambler.tables import panel_to_tables, tables_to_panel
+from scrambler.tables import panel_to_tables
 
-PART_PREFIX = "part-"
 SCHEDULER_TIMEOUT_S = 10  # connecting to --scheduler; dask's own default waits 30 s
-PARTITIONING = "splitmix64(sequence number) mod P"
-BATCH_ROWS = 65_536
 Progress = Callable[[str, int, int], None]
-
-
-def partition_of(ids: np.ndarray, partitions: int) -> np.ndarray:
-    """The partition (0..P-1) of each sequence number: splitmix64 finaliser, then mod P. Stable across
-    machines, runs and library versions (unlike Python's hash()); spreads structured ids evenly."""
-    if partitions < 1:
-        raise ValueError(f"partitions must be at least 1, got {partitions}")
-    z = np.asarray(ids).astype(np.int64).view(np.uint64)
-    with np.errstate(over="ignore"):
-        z = z + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z % np.uint64(partitions)).astype(np.int64)
-
-
-# --- input: a flat dataset folder or a folder of partition folders ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where the input lives: ``folders`` set when pre-partitioned (one folder per partition)."""
-
-    root: str
-    partitions: int
-    folders: tuple[str, ...] | None = None
-
-
-def resolve_input(folder: str | Path, partitions: int | None, default: int) -> Source:
-    root = Path(folder)
-    if not root.is_dir():
-        what = "is a file, not a folder" if root.exists() else "does not exist"
-        raise DataError([Issue(code="missing-data", file=str(root), message=f"the input folder {what}")])
-    if any(root.glob("*.parquet")):
-        count = partitions if partitions is not None else default
-        if count < 1:
-            raise DataError([Issue(code="bad-argument", message=f"--partitions must be at least 1, got {count}")])
-        return Source(str(root), count)
-    parts = sorted(p for p in root.glob(f"{PART_PREFIX}*") if p.is_dir())
-    if not parts:
-        raise DataError([Issue(code="missing-data", file=str(root), message="the input holds neither .parquet "
-                               f"tables nor {PART_PREFIX}NNNNN partition folders")])
-    if partitions is not None and partitions != len(parts):
-        raise DataError([Issue(code="bad-value", file=str(root), message=f"the input is pre-partitioned into "
-                               f"{len(parts)} folders; --partitions {partitions} differs (omit it)")])
-    return Source(str(root), len(parts), tuple(str(p) for p in parts))
-
-
-def input_fingerprint(folder: str | Path) -> str:
-    """sha256 over the input's Parquet files (name and bytes, streamed). For a flat folder it equals the local
-    engine's fingerprint; for a pre-partitioned one it covers every partition file."""
-    root = Path(folder)
-    files = sorted(root.glob("*.parquet")) or sorted(root.glob(f"{PART_PREFIX}*/*.parquet"))
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() if path.parent == root else path.relative_to(root).as_posix().encode())
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 22):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _unreadable(path: Path) -> DataError:
-    return DataError([Issue(code="unreadable-file", file=str(path), message="not a Parquet file")])
-
-
-def _filtered_table(path: Path, identifier: str, p: int, partitions: int) -> pa.Table:
-    """The rows of one Parquet file whose person falls in partition p, read row group by row group."""
-    try:
-        handle = pq.ParquetFile(path)
-        if identifier not in handle.schema_arrow.names:
-            return handle.read()  # the decoder reports the missing identifier column
-        pieces = []
-        for batch in handle.iter_batches(batch_size=BATCH_ROWS):
-            ids = batch.column(identifier).to_numpy(zero_copy_only=False)
-            if ids.dtype.kind not in "iu":  # nulls or a wrong type: keep, the decoder reports it
-                pieces.append(batch)
-                continue
-            pieces.append(batch.filter(pa.array(partition_of(ids, partitions) == p)))
-        if not pieces:
-            return handle.schema_arrow.empty_table()
-        return pa.Table.from_batches(pieces)
-    except (pa.ArrowInvalid, OSError):
-        raise _unreadable(path) from None
-
-
-def read_partition(spec: DatasetSpec, source: Source, p: int) -> Panel:
-    """Partition p of the input as a panel (raises DataError on structural problems, like read_dataset)."""
-    if source.folders is not None:
-        tables = read_tables(source.folders[p], spec)
-        where = source.folders[p]
-    else:
-        paths = sorted(Path(source.root).glob("*.parquet"))
-        tables = {path.stem: _filtered_table(path, spec.identifier, p, source.partitions) for path in paths}
-        where = source.root
-    decoded = tables_to_panel(spec, tables)
-    if decoded.issues:
-        raise DataError([Issue(code=i.code, message=i.message, file=where, table=i.table, variable=i.variable,
-                               row=i.row) for i in decoded.issues])
-    return decoded.panel
-
-
-def prepartition(spec: DatasetSpec, folder: str | Path, out: str | Path, partitions: int,
-                 force: bool = False) -> list[Path]:
-    """Split a dataset folder into ``out/part-NNNNN/`` folders by :func:`partition_of`, streaming row groups
-    (memory: one row group per table). ``source/`` (national numbers) is not copied. Written atomically."""
-    if partitions < 1:
-        raise DataError([Issue(code="bad-argument", message=f"partitions must be at least 1, got {partitions}")])
-    paths = sorted(Path(folder).glob("*.parquet"))
-    if not paths:
-        raise DataError([Issue(code="missing-data", file=str(folder), message="the folder holds no .parquet table")])
-    names = [f"{PART_PREFIX}{p:05d}" for p in range(partitions)]
-    with atomic_folder(out, force=force) as tmp:
-        for name in names:
-            (tmp / name).mkdir()
-        for path in paths:
-            try:
-                handle = pq.ParquetFile(path)
-                schema = handle.schema_arrow
-                writers = [pq.ParquetWriter(tmp / name / path.name, schema, compression="zstd") for name in names]
-                try:
-                    for batch in handle.iter_batches(batch_size=BATCH_ROWS):
-                        part = partition_of(batch.column(spec.identifier).to_numpy(zero_copy_only=False),
-                                            partitions)
-                        for p, writer in enumerate(writers):
-                            writer.write_table(pa.Table.from_batches([batch.filter(pa.array(part == p))], schema))
-                finally:
-                    for writer in writers:
-                        writer.close()
-            except (pa.ArrowInvalid, OSError, KeyError):
-                raise _unreadable(path) from None
-        write_json(tmp / "partitions.json", {"partitions": partitions, "partitioning": PARTITIONING,
-                                             "identifier": spec.identifier})
-    return [Path(out) / name for name in names]
-
-
-# --- worker tasks --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -406,9 +273,9 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     clock = time.perf_counter()
     ordered = [parts[p] for p in sorted(parts)]
     out = concat_panels(spec, [part.panel for part in ordered])
-    _verify(index, out, all_ids)
-    wanted = _sum_counts([s.counts for s in summaries])
-    have = _sum_counts([part.counts for part in ordered])
+    verify_combined(index, out, all_ids)
+    wanted = sum_counts([s.counts for s in summaries])
+    have = sum_counts([part.counts for part in ordered])
     k_used = k if k is not None else spec.scramble.coverage_k
     gaps = coverage_gaps(spec, wanted, have, k_used,
                          codelist if codelist is not None else spec.scramble.coverage_codelist)
@@ -421,101 +288,7 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     if not report.ok:
         raise UnsatisfiableError([Issue(code="check-failed", message="the combined scrambled data failed the "
                                         "independent check; nothing was written:\n" + report.format_text())])
-    return DistributedResult(panel=out, plan=ordered[0].plan, gaps=gaps, guard=_merge_guard(index, ordered, spec),
+    return DistributedResult(panel=out, plan=ordered[0].plan, gaps=gaps, guard=merge_guard(index, [part.guard for part in ordered], spec),
                              report=report, timings=timings, partitions=P, scheduler=described,
                              partition_persons=shares, pre_partitioned=source.folders is not None,
                              input_fingerprint=input_fingerprint(input_folder))
-
-
-def union_names(qi: list[str], parts: list[dict[int, list[str]]]) -> dict[int, list[str]]:
-    """Per period, the guard columns some partition picks, in QI order: the columns every partition hashes
-    (what build_index would pick on the whole input)."""
-    return {t: [n for n in qi if any(n in part[t] for part in parts)] for t in parts[0]}
-
-
-def merge_index(names: dict[int, list[str]], hashed: list[dict[int, tuple[np.ndarray, np.ndarray]]],
-                k: int) -> guard_mod.GuardIndex:
-    """One guard index from the partitions' (sorted unique hashes, counts) per period: what build_index gives
-    on the whole input."""
-    index = guard_mod.GuardIndex()
-    for t, columns in names.items():
-        hashes = np.concatenate([h[t][0] for h in hashed])
-        counts = np.concatenate([h[t][1] for h in hashed])
-        known, inverse = np.unique(hashes, return_inverse=True)
-        index.names[t] = columns
-        index.known[t] = known
-        index.rare[t] = int((np.bincount(inverse, weights=counts, minlength=len(known)) < k).sum())
-    return index
-
-
-def allocate(persons: int, sizes: list[int]) -> list[int]:
-    """Output persons per partition, proportional to input persons (largest remainder, ties to the lower
-    partition), at least one for every non-empty partition so each one's categories are covered."""
-    total = sum(sizes)
-    live = sum(1 for s in sizes if s)
-    if persons < live:
-        raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons {persons} is smaller than the "
-                                        f"{live} non-empty partitions; use fewer partitions")])
-    exact = [persons * s / total for s in sizes]
-    shares = [int(x) for x in exact]
-    for p in sorted(range(len(sizes)), key=lambda q: (shares[q] - exact[q], q))[:persons - sum(shares)]:
-        shares[p] += 1
-    for p in range(len(sizes)):
-        while sizes[p] and shares[p] == 0:
-            donor = max(range(len(sizes)), key=lambda q: (shares[q], -q))
-            shares[donor] -= 1
-            shares[p] += 1
-    return shares
-
-
-def concat_panels(spec: DatasetSpec, panels: list[Panel]) -> Panel:
-    return Panel(spec=spec, ids=np.concatenate([p.ids for p in panels]),
-                 present=np.concatenate([p.present for p in panels], axis=1),
-                 static={n: np.concatenate([p.static[n] for p in panels]) for n in panels[0].static},
-                 periodic={n: np.concatenate([p.periodic[n] for p in panels], axis=1) for n in panels[0].periodic})
-
-
-def _verify(index: guard_mod.GuardIndex, out: Panel, input_ids: np.ndarray) -> None:
-    """Global checks no partition can make alone: collisions against the whole input, ids unique and new."""
-    issues = []
-    hits = sum(len(guard_mod.collisions(index, out, t)) for t in range(len(out.periods)))
-    if hits:
-        issues.append(Issue(code="real-situation", message=f"{hits} person-period(s) equal an input person-period"))
-    if len(np.unique(out.ids)) != out.n:
-        issues.append(Issue(code="unique-error", message="sequence numbers repeat across partitions"))
-    if np.isin(out.ids, input_ids).any():
-        issues.append(Issue(code="id-reuse", message="a sequence number equals an input sequence number"))
-    if issues:
-        raise UnsatisfiableError(issues)
-
-
-def _sum_counts(parts: list[dict[BlockKey, np.ndarray]]) -> dict[BlockKey, np.ndarray]:
-    out: dict[BlockKey, np.ndarray] = {}
-    for counts in parts:
-        for key, c in counts.items():
-            out[key] = out[key] + c if key in out else c.copy()
-    return out
-
-
-def coverage_gaps(spec: DatasetSpec, wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray],
-                  k: int, codelist: bool) -> list[Gap]:
-    """Categories short of k in the combined output: those of the whole input (or every allowed code)."""
-    gaps = []
-    for (table, suffix, name), counts in wanted.items():
-        var = spec.variables[name]
-        needed = counts > 0
-        if codelist:
-            needed |= build_domain(var).codes_mask[:-1]  # type: ignore[index]
-        got = have.get((table, suffix, name), np.zeros_like(counts))
-        for code in np.nonzero(needed & (got < k))[0]:
-            gaps.append(Gap(table, suffix, name, var.codes[code], k, int(got[code])))
-    return gaps
-
-
-def _merge_guard(index: guard_mod.GuardIndex, parts: list[_Part], spec: DatasetSpec) -> dict[str, Any]:
-    guard = dict(parts[0].guard)
-    guard["collisions_before"] = {period: sum(p.guard["collisions_before"][period] for p in parts)
-                                  for period in guard["collisions_before"]}
-    guard["rounds"] = max(p.guard["rounds"] for p in parts)
-    guard["input_rare_combinations"] = {str(spec.panel.periods[t]): n for t, n in index.rare.items()}
-    return guard

@@ -85,6 +85,11 @@ def generate_population(spec: DatasetSpec, persons: int, seed: int,
     """A panel of exactly ``persons`` persons that appear in the spec's tables."""
     if persons < 1:
         raise SpecError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
+    if spec.source_identifier and spec.generator.persons is None:
+        raise SpecError([Issue(code="missing-key", file="generator.yaml", variable=spec.source_identifier,
+                               message="the source identifier needs fake national numbers: declare the persons' "
+                               "ages (and optionally the age and sex variables) under 'persons' "
+                               "(docs/spec-language.md)")])
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x9E3779B9]))
     n0 = persons
     for _ in range(4):
@@ -244,25 +249,33 @@ def _entry_sets(gen: object, name: str) -> list[tuple[int, str]]:
 
 
 def _national_numbers(spec: DatasetSpec, panel: Panel, rng: np.random.Generator) -> np.ndarray:
-    """Fake national numbers whose birth date agrees with the ageing variable's age_min/age_max attributes
-    when the code list has them, and whose serial parity agrees with a static variable coded M/F if any."""
+    """Fake national numbers whose birth date agrees with the age the spec declares (generator.yaml ``persons``:
+    an age range, or a variable whose code list gives each code's ages) and whose serial parity agrees with the
+    declared sex variable."""
+    persons = spec.generator.persons
+    assert persons is not None  # generate_population refuses a source identifier without it
     first_t = panel.present.argmax(axis=0)
     ref_year = np.asarray(panel.periods)[first_t]
-    age = rng.integers(20, 61, size=panel.n)
-    ageing = spec.generator.ageing_variable
-    if ageing and spec.variables[ageing].codelist is not None:
-        attrs = spec.variables[ageing].codelist.attributes  # type: ignore[union-attr]
-        if "age_min" in attrs and "age_max" in attrs:
-            codes = panel.periodic[ageing][first_t, np.arange(panel.n)]
-            lo = np.append(np.asarray(attrs["age_min"]), 20)[codes]
-            hi = np.append(np.asarray(attrs["age_max"]), 60)[codes]
-            age = (lo + np.floor(rng.random(panel.n) * (hi - lo + 1))).astype(np.int64)
+    low, high = persons.ages
+    age = rng.integers(low, high + 1, size=panel.n)
+    if persons.age_variable is not None:
+        attrs = spec.variables[persons.age_variable].codelist.attributes  # type: ignore[union-attr]
+        codes = _first_values(panel, persons.age_variable, first_t)
+        lo = np.append(np.asarray(attrs[persons.age_min]), low)[codes]  # a null code (-1) takes the range
+        hi = np.append(np.asarray(attrs[persons.age_max]), high)[codes]
+        age = (lo + np.floor(rng.random(panel.n) * (hi - lo + 1))).astype(np.int64)
     day = rng.integers(0, 365, size=panel.n)
     birth = (np.asarray(ref_year - age - 1970, dtype="datetime64[Y]").astype("datetime64[D]")
              + day.astype("timedelta64[D]"))
     male = rng.random(panel.n) < 0.5
-    for var in spec.data_variables:
-        if var.is_static and var.is_categorical and set(var.codes) >= {"M", "F"}:
-            male = panel.static[var.name] == var.codes.index("M")
-            break
+    if persons.sex_variable is not None and persons.male is not None:
+        var = spec.variables[persons.sex_variable]
+        male = panel.static[var.name] == var.codes.index(persons.male)
     return fake_national_numbers(birth, male, rng)
+
+
+def _first_values(panel: Panel, name: str, first_t: np.ndarray) -> np.ndarray:
+    """Each person's value of ``name`` at their first present period (a static variable has one value)."""
+    if name in panel.static:
+        return panel.static[name]
+    return panel.periodic[name][first_t, np.arange(panel.n)]

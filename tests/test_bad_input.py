@@ -203,7 +203,7 @@ SPEC_CASES = [
                  id="minimum-on-categorical"),
     pytest.param(constraint("sex", enum="M"), ("[bad-value]", "variable sex", "enum must be a list"),
                  id="enum-not-list"),
-    pytest.param(constraint("since", pattern="(["), ("[bad-pattern]", "variable since"), id="pattern-bad-regex"),
+    pytest.param(constraint("sex", pattern="(["), ("[bad-pattern]", "variable sex"), id="pattern-bad-regex"),
     pytest.param(var("sex", timing="sometimes"), ("[bad-value]", "variable sex", "timing"), id="timing-bad"),
     pytest.param(var("sex", name="Sex"), ("[bad-name]", "'Sex'"), id="variable-name-case"),
     pytest.param(var("wage", source=None), ("[missing-source]", "variable wage"), id="variable-no-source"),

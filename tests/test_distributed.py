@@ -13,20 +13,13 @@ import numpy as np
 import pytest
 
 from scrambler.check import check
+from scrambler.combine import allocate
 from scrambler.datasets import read_dataset, write_dataset
-from scrambler.distributed import (
-    DistributedResult,
-    allocate,
-    id_range,
-    partition_of,
-    prepartition,
-    read_partition,
-    resolve_input,
-    scramble_dask,
-)
+from scrambler.distributed import DistributedResult, id_range, scramble_dask
 from scrambler.errors import DataError
 from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW
 from scrambler.panel import Panel
+from scrambler.partitions import partition_of, prepartition, read_partition, resolve_input
 from scrambler.population import generate_population
 from scrambler.scramble import guard
 from scrambler.scramble.pipeline import content_hash
@@ -103,7 +96,8 @@ def test_scrambled_output_keeps_every_guarantee(mini_spec: DatasetSpec, populati
 def test_global_guard_index_equals_the_whole_input_index(mini_spec: DatasetSpec, population: Path,
                                                          result: DistributedResult) -> None:
     """The merged per-partition index forbids exactly what build_index on the whole input forbids."""
-    from scrambler.distributed import _hash_partition, _summarise, merge_index, union_names
+    from scrambler.combine import merge_index, union_names
+    from scrambler.distributed import _hash_partition, _summarise
 
     whole = read_dataset(mini_spec, population)
     expected = guard.build_index(whole, mini_spec.scramble.guard_quasi_identifiers, mini_spec.scramble.guard_k)

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 from scrambler.check import check
-from scrambler.cli.scramble import fingerprint
 from scrambler.coverage import variable_counts
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
+from scrambler.fingerprint import input_fingerprint as fingerprint
 from scrambler.panel import Panel
 from scrambler.population import generate_population
 from scrambler.reports import ReportSettings, write_run_reports

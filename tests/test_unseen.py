@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrambler.constraints.base import compile_rules
+from scrambler.constraints.registry import compile_rules
 from scrambler.panel import Panel
 from scrambler.scramble.gaps import Gap, explain_gaps, format_gaps
 from scrambler.spec import load_spec

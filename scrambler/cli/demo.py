@@ -17,7 +17,7 @@ from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
 from scrambler.coverage import variable_counts
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
-from scrambler.distributed import input_fingerprint
+from scrambler.fingerprint import input_fingerprint
 from scrambler.memory import require_memory
 from scrambler.output import check_target, refuse_overlap
 from scrambler.population import generate_population

@@ -13,8 +13,8 @@ from pathlib import Path
 from scrambler.check import check
 from scrambler.cli.progress import Progress
 from scrambler.datasets import read_dataset
-from scrambler.distributed import input_fingerprint
 from scrambler.errors import DataError, Issue
+from scrambler.fingerprint import input_fingerprint
 from scrambler.output import refuse_file_in_path, refuse_overlap
 from scrambler.reports import SMALL_CELL, ReportSettings, write_run_reports
 from scrambler.reports.write import read_manifest

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable
 from scrambler.datasets import read_dataset, write_dataset
+from scrambler.fingerprint import input_fingerprint
 from scrambler.memory import input_persons, require_memory
 from scrambler.output import prepare_output
 from scrambler.scramble import scramble
@@ -44,16 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def fingerprint(folder: str | Path) -> str:
-    from scrambler.readers import find_tables
-
-    digest = hashlib.sha256()
-    for path in sorted(find_tables(folder).values()) if Path(folder).is_dir() else []:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def run(args: argparse.Namespace) -> int:
     from scrambler.errors import Issue, ScramblerError
 
@@ -84,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
                                        scheduler=args.scheduler, k=args.k,
                                        codelist_coverage=args.codelist_coverage or None, progress=progress.update)
-        manifest = {**result.manifest(args.seed, fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
+        manifest = {**result.manifest(args.seed, input_fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
         extra = [f for f in formats if f != "parquet"]
         with progress.stage("write and check" + (f" ({', '.join(['parquet', *extra])})" if extra else "")):
             write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)

@@ -1,10 +1,10 @@
-"""Compiled rules: the registry, the evaluation frame and the base class every kind extends."""
+"""Compiled rules: the evaluation frame and the base class every kind's runtime extends."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -56,10 +56,16 @@ class _Override(Mapping[str, np.ndarray]):
 
 
 class CompiledRule:
-    """Base of a compiled rule. Subclasses implement ``_is_valid`` (row rules) or ``_pair_valid`` (temporal)."""
+    """Base of a compiled rule. Subclasses implement ``_is_valid`` (row rules) or ``_pair_valid`` (temporal).
 
-    kind: ClassVar[str] = ""
+    Sampler hints, all optional: ``candidate_mask`` (codes), ``bounds`` (numbers; ``bounds_exact`` when the
+    interval is the whole rule, so the sampler need not re-check it), ``forced_null``, and for temporal rules
+    ``pins_to_neighbours`` (a number must equal its previous and next observed values).
+    """
+
     temporal: ClassVar[bool] = False
+    bounds_exact: ClassVar[bool] = False
+    pins_to_neighbours: ClassVar[bool] = False
 
     def __init__(self, spec: RuleSpec, dataset: DatasetSpec) -> None:
         self.spec = spec
@@ -94,44 +100,17 @@ class CompiledRule:
         """Rows where the rule forces ``name`` to be null, and rows where it forces it present (or None)."""
         return None
 
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    def neighbour_bounds(self, previous: np.ndarray, previous_gap: np.ndarray, following: np.ndarray,
+                         following_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Temporal rules on numbers: the [low, high] a value must keep between its observed neighbours."""
+        return None
+
     def describe(self) -> str:
         return f"{self.id} ({self.kind}): {self.spec.reason}"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
-
-
-REGISTRY: dict[type, type[CompiledRule]] = {}
-
-
-def register(spec_type: type) -> Callable[[type[CompiledRule]], type[CompiledRule]]:
-    """Class decorator: the compiled rule class that runs a given spec class."""
-
-    def wrap(cls: type[CompiledRule]) -> type[CompiledRule]:
-        REGISTRY[spec_type] = cls
-        return cls
-
-    return wrap
-
-
-def compile_rules(spec: DatasetSpec) -> list[CompiledRule]:
-    # importing the kind modules fills the registry
-    from scrambler.constraints import (  # noqa: F401
-        absorbing,
-        classify,
-        combinations,
-        compare,
-        constant,
-        implication,
-        mapping,
-        step,
-        transition,
-    )
-
-    return [REGISTRY[type(rule)](rule, spec) for rule in spec.rules]
-
-
-def code_index(spec: DatasetSpec, name: str, value: Any) -> int:
-    """Index of a code (or of true/false) in a categorical variable's code list."""
-    var = spec.variables[name]
-    return var.codes.index(str(value))

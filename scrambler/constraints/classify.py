@@ -9,15 +9,17 @@ side is null.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from scrambler.constraints.base import CompiledRule, Frame, register
+from scrambler.constraints.base import CompiledRule, Frame
+from scrambler.constraints.checks import CheckContext
+from scrambler.constraints.registry import ParseContext, RuleKind, register_kind
 from scrambler.spec.model import ClassifySpec, DatasetSpec
 
 
-@register(ClassifySpec)
 class Classify(CompiledRule):
-    kind = "classify"
 
     def __init__(self, spec: ClassifySpec, dataset: DatasetSpec) -> None:  # type: ignore[override]
         super().__init__(spec, dataset)
@@ -61,3 +63,44 @@ class Classify(CompiledRule):
         codes[-1] = -1  # the last column is null, which the rule leaves to the domain
         shape = (len(value), n_codes + 1)
         return self._holds(np.broadcast_to(value, shape), np.broadcast_to(codes, shape))
+
+
+def parse(ctx: ParseContext, item: dict[str, Any]) -> ClassifySpec:
+    names = {key: item.get(key) for key in ("variable", "class", "lower", "upper")}
+    missing = [key for key, value in names.items() if not isinstance(value, str) or not value]
+    if missing:
+        raise ValueError(f"a classify rule needs {', '.join(missing)} (names)")
+    inclusive = item.get("upper_inclusive", True)
+    if not isinstance(inclusive, bool):
+        raise ValueError(f"upper_inclusive must be true or false, got {inclusive!r}")
+    return ClassifySpec(**ctx.base, number=str(names["variable"]), class_var=str(names["class"]),
+                        lower=str(names["lower"]), upper=str(names["upper"]), upper_inclusive=inclusive)
+
+
+def check(ctx: CheckContext, rule: ClassifySpec) -> None:
+    number, klass = ctx.spec.variables.get(rule.number), ctx.spec.variables.get(rule.class_var)
+    if number is not None and number.type not in ("integer", "decimal"):
+        ctx.issue("type-mismatch", f"classify needs an integer or decimal variable; {number.name} is {number.type}")
+    if klass is None:
+        return
+    if klass.codelist is None:
+        ctx.issue("type-mismatch", f"classify needs a class variable with a code list; {klass.name} has none")
+        return
+    for column in (rule.lower, rule.upper):
+        if column not in klass.codelist.attributes:
+            ctx.issue("unknown-attribute", f"code list of {klass.name} has no numeric column {column!r}")
+
+
+# no signature: the classes' bounds are attributes, so recode keeps every class code apart
+KIND = register_kind(RuleKind(
+    spec=ClassifySpec, runtime=Classify, keys=("variable", "class", "lower", "upper", "upper_inclusive"),
+    parse=parse, check=check, order=75, doc="""
+  - id: wage-in-its-class
+    kind: classify                     # a number lies in its class: the class variable's code list gives
+    reason: ...                        # each class its bounds in two numeric columns (empty = no bound)
+    variable: daily_wage
+    class: daily_wage_class
+    lower: wage_min                    # inclusive
+    upper: wage_max                    # inclusive, unless upper_inclusive: false
+    upper_inclusive: false
+"""))

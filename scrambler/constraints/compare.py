@@ -6,10 +6,14 @@ Time values are compared in the finest grain involved (a year meets a year_month
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from scrambler.constraints.base import CompiledRule, Frame, register
-from scrambler.spec.expressions import Expression, Term
+from scrambler.constraints.base import CompiledRule, Frame
+from scrambler.constraints.checks import CheckContext
+from scrambler.constraints.registry import ParseContext, RuleKind, register_kind
+from scrambler.spec.expressions import Expression, Term, parse_expression
 from scrambler.spec.model import TIME_GRAIN, CompareSpec, DatasetSpec
 from scrambler.spec.time import to_months, to_quarters
 
@@ -22,9 +26,8 @@ OPS: dict[str, np.ufunc] = {
 FLIP = {"<": ">", "<=": ">=", "=": "=", "!=": "!=", ">=": "<=", ">": "<"}
 
 
-@register(CompareSpec)
 class Compare(CompiledRule):
-    kind = "compare"
+    bounds_exact = True  # where bounds() answers, the interval is the rule: the sampler need not re-check it
 
     def __init__(self, spec: CompareSpec, dataset: DatasetSpec) -> None:  # type: ignore[override]
         super().__init__(spec, dataset)
@@ -137,3 +140,29 @@ class Compare(CompiledRule):
         if op in above:
             low[known] = above[op][known]
         return low, high
+
+
+def parse(ctx: ParseContext, item: dict[str, Any]) -> CompareSpec:
+    op = item.get("op")
+    if op not in OPS:
+        raise ValueError(f"op must be one of {' '.join(OPS)}, got {op!r}")
+    if "left" not in item or "right" not in item:
+        raise ValueError("a compare rule needs 'left' and 'right'")
+    return CompareSpec(**ctx.base, left=parse_expression(item["left"]), op=op, right=parse_expression(item["right"]))
+
+
+def check(ctx: CheckContext, rule: CompareSpec) -> None:
+    for expr in (rule.left, rule.right):
+        ctx.expression(expr)
+
+
+# no signature: a compare rule reads code-list attributes, so recode keeps every code apart
+KIND = register_kind(RuleKind(spec=CompareSpec, runtime=Compare, keys=("left", "op", "right"), parse=parse,
+                              check=check, order=40, doc="""
+  - id: registration-before-reference
+    kind: compare                      # left op right; op in <, <=, =, !=, >=, >
+    reason: Registration cannot lie after the reference date.
+    left: registration_year
+    op: "<="
+    right: period                      # an expression (see below)
+"""))

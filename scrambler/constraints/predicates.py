@@ -7,7 +7,6 @@ one fancy-indexing operation: ``lut[codes]``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from scrambler.spec.time import parse_period
 Predicate = Callable[[Frame], np.ndarray]
 
 
-def _number(var: Variable, value: object) -> float:
+def number(var: Variable, value: object) -> float:
     if var.type in TIME_GRAIN and isinstance(value, str):
         return float(parse_period(value, TIME_GRAIN[var.type]))
     return float(value)  # type: ignore[arg-type]
@@ -57,22 +56,14 @@ def test_values(var: Variable, test: Test, values: np.ndarray) -> np.ndarray:
     if test.op == "present":
         return ~np.isnan(values)
     if test.op in ("in", "not_in"):
-        hit = np.isin(values, [_number(var, v) for v in test.values])
+        hit = np.isin(values, [number(var, v) for v in test.values])
         return hit if test.op == "in" else ~hit
     ok = ~np.isnan(values)
     if test.low is not None:
-        ok &= values >= _number(var, test.low)
+        ok &= values >= number(var, test.low)
     if test.high is not None:
-        ok &= values <= _number(var, test.high)
+        ok &= values <= number(var, test.high)
     return ok
-
-
-@dataclass(frozen=True)
-class AtomInfo:
-    """A single-atom condition, kept for the sampler's fast paths."""
-
-    variable: str
-    test: Test
 
 
 def compile_condition(cond: Condition, spec: DatasetSpec) -> Predicate:

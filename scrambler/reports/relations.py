@@ -27,17 +27,6 @@ def swap_pairs(spec: DatasetSpec) -> set[frozenset[str]]:
     return out
 
 
-def pair_status(spec: DatasetSpec, a: str, b: str) -> tuple[str, list[str]]:
-    """("kept by rule", ids) | ("kept by swap block", []) | ("broken on purpose", [])."""
-    key = frozenset((a, b))
-    ids = rule_pairs(spec).get(key)
-    if ids:
-        return "kept by rule", ids
-    if key in swap_pairs(spec):
-        return "kept by swap block", []
-    return "broken on purpose", []
-
-
 def relations(spec: DatasetSpec) -> dict[str, Any]:
     """Rules (id, kind, variables, reason) and per variable the variables it is kept with or broken from."""
     names = [v.name for v in spec.published_variables]

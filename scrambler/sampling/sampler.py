@@ -15,33 +15,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
-from scrambler.constraints.base import CompiledRule, Frame, compile_rules
-from scrambler.constraints.domain import Domain, build_domain
+from scrambler.constraints.base import CompiledRule, Frame
+from scrambler.constraints.domain import build_domain
+from scrambler.constraints.registry import compile_rules
 from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.panel import Panel, is_null
-from scrambler.sampling.models import VariableModel, draw_numbers, pick_columns
-from scrambler.spec.model import DatasetSpec, Variable
+from scrambler.sampling.models import VariableModel, pick_columns
+from scrambler.sampling.numeric import draw_numeric
+from scrambler.sampling.rules import VariableRules, blame, neighbours
+from scrambler.spec.model import DatasetSpec
 
 CHUNK = 250_000
-NUMERIC_RETRIES = 8
 # Proposals: (values, has) for the rows asked, or None. values: codes (-1 null) or floats (NaN null).
 # The generator is the chunk's own (deterministic under threads): use it for any randomness.
 Proposals = Callable[[str, int, np.ndarray, Frame, np.random.Generator],
                      "tuple[np.ndarray, np.ndarray] | None"]
-
-
-@dataclass
-class _VarPlan:
-    var: Variable
-    domain: Domain
-    first_rules: list[CompiledRule]  # rules applied at a person's first present period
-    later_rules: list[CompiledRule]  # ... at later periods (statics are known then)
-    absent_rules: list[CompiledRule]  # ... on absent person-periods (scope: always variables)
-    temporal: list[CompiledRule]
 
 
 def draw_order(spec: DatasetSpec) -> list[str]:
@@ -53,7 +44,7 @@ def draw_order(spec: DatasetSpec) -> list[str]:
 class Sampler:
     def __init__(self, spec: DatasetSpec, models: dict[str, VariableModel], order: Sequence[str] | None = None,
                  max_redraws: int = 30, threads: int | None = None) -> None:
-        self._dead_vars: dict[str, int] = {}
+        self._dead_ends: dict[str, dict[str, int]] = {}  # variable -> rule (or "its domain") -> rows, last period
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         self.spec = spec
         self.models = models
@@ -64,7 +55,7 @@ class Sampler:
         statics = {v.name for v in spec.data_variables if v.is_static}
         always = {v.name for v in spec.data_variables if v.scope == "always"}
         non_always_period = {v.name for v in spec.data_variables if not v.is_static and v.scope != "always"}
-        self.plans: dict[str, _VarPlan] = {}
+        self.variable_rules: dict[str, VariableRules] = {}
         for i, name in enumerate(self.order):
             before = set(self.order[:i])
             var = spec.variables[name]
@@ -73,7 +64,7 @@ class Sampler:
             def ready(known: set[str], rs: list[CompiledRule] = row_rules, name: str = name) -> list[CompiledRule]:
                 return [r for r in rs if set(r.variables) - {name} <= known]
 
-            self.plans[name] = _VarPlan(
+            self.variable_rules[name] = VariableRules(
                 var=var, domain=build_domain(var),
                 first_rules=ready(before),
                 later_rules=ready(before | statics),
@@ -109,7 +100,7 @@ class Sampler:
         starts = list(range(0, len(rows), CHUNK)) or [0]
         seeds = rng.integers(0, 2**63 - 1, size=len(starts))
 
-        def work(i: int) -> tuple[np.ndarray, dict[str, int]]:
+        def work(i: int) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
             sl = slice(starts[i], starts[i] + CHUNK)
             return self._draw_chunk(panel, t, rows[sl], present[sl], first[sl],
                                     np.random.default_rng(seeds[i]), proposals)
@@ -120,10 +111,11 @@ class Sampler:
         else:
             results = [work(i) for i in range(len(starts))]
         dead = np.concatenate([r[0] for r in results]) if results else np.zeros(0, dtype=bool)
-        self._dead_vars = {}
+        self._dead_ends = {}
         for _, counts in results:
-            for name, c in counts.items():
-                self._dead_vars[name] = self._dead_vars.get(name, 0) + c
+            for name, per in counts.items():
+                for culprit, c in per.items():
+                    blame(self._dead_ends, name, culprit, c)
         if dead.any():
             if on_dead is None:
                 self._raise_dead(panel, t, rows[dead])
@@ -131,10 +123,11 @@ class Sampler:
                 on_dead(rows[dead])
 
     def _draw_chunk(self, panel: Panel, t: int, rows: np.ndarray, present: np.ndarray, first: np.ndarray,
-                    rng: np.random.Generator, proposals: Proposals | None) -> tuple[np.ndarray, dict[str, int]]:
+                    rng: np.random.Generator, proposals: Proposals | None
+                    ) -> tuple[np.ndarray, dict[str, dict[str, int]]]:
         """Draw, then redraw dead rows; stop early when redraws no longer reduce them (truly impossible rows
         would otherwise cost every remaining attempt)."""
-        counts: dict[str, int] = {}
+        counts: dict[str, dict[str, int]] = {}
         dead = self._draw_rows(panel, t, rows, present, first, rng, proposals, True, counts)
         attempt = stalled = 0
         best = int(dead.sum())
@@ -152,33 +145,32 @@ class Sampler:
 
     def _draw_rows(self, panel: Panel, t: int, rows: np.ndarray, present: np.ndarray, first: np.ndarray,
                    rng: np.random.Generator, proposals: Proposals | None, use_stay: bool,
-                   counts: dict[str, int]) -> np.ndarray:
+                   counts: dict[str, dict[str, int]]) -> np.ndarray:
         dead = np.zeros(len(rows), dtype=bool)
         for name in self.order:
-            plan = self.plans[name]
-            var = plan.var
+            vr = self.variable_rules[name]
+            var = vr.var
             groups: list[tuple[np.ndarray, list[CompiledRule], bool]] = []
-            groups.append((np.nonzero(present & first)[0], plan.first_rules, True))
+            groups.append((np.nonzero(present & first)[0], vr.first_rules, True))
             if not var.is_static:
-                groups.append((np.nonzero(present & ~first)[0], plan.later_rules, True))
+                groups.append((np.nonzero(present & ~first)[0], vr.later_rules, True))
                 if var.scope == "always":
-                    groups.append((np.nonzero(~present)[0], plan.absent_rules, False))
+                    groups.append((np.nonzero(~present)[0], vr.absent_rules, False))
             for idx, rules, is_present in groups:
                 if len(idx) == 0:
                     continue
-                failed = self._draw_var(panel, t, rows[idx], plan, rules, is_present, rng, proposals, use_stay)
-                if failed.any():
-                    counts[name] = counts.get(name, 0) + int(failed.sum())
+                failed = self._draw_var(panel, t, rows[idx], vr, rules, is_present, rng, proposals, use_stay,
+                                        counts)
                 dead[idx[failed]] = True
         later = np.nonzero(present & ~first)[0]
         if self.static_rules and len(later):
             frame = panel.frame(t, rows[later])
             ok = np.ones(len(later), dtype=bool)
             for rule in self.static_rules:
-                ok &= rule.is_valid(frame)
-            if not ok.all():
-                counts[self.static_rules[0].variables[0]] = int((~ok).sum())
-                dead[later[~ok]] = True
+                holds = rule.is_valid(frame)
+                blame(counts, rule.variables[0], rule.id, int((ok & ~holds).sum()))  # the first rule to fail
+                ok &= holds
+            dead[later[~ok]] = True
         return dead
 
     # ---- one variable ------------------------------------------------------------------------------------
@@ -188,40 +180,27 @@ class Sampler:
             return panel.static[name], True
         return panel.periodic[name], False
 
-    def _neighbours(self, panel: Panel, name: str, t: int, rows: np.ndarray
-                    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """(previous value, gap) and (next value, gap) of the closest non-null values around t."""
-        values = panel.periodic[name]
-        T = values.shape[0]
-        null_value = -1 if values.dtype.kind != "f" else np.nan
-        prev = np.full(len(rows), null_value, dtype=values.dtype)
-        prev_gap = np.zeros(len(rows), dtype=np.int64)
-        for s in range(t - 1, -1, -1):
-            v = values[s, rows]
-            take = is_null(prev) & ~is_null(v)
-            prev[take], prev_gap[take] = v[take], t - s
-        nxt = np.full(len(rows), null_value, dtype=values.dtype)
-        next_gap = np.zeros(len(rows), dtype=np.int64)
-        for s in range(t + 1, T):
-            v = values[s, rows]
-            take = is_null(nxt) & ~is_null(v)
-            nxt[take], next_gap[take] = v[take], s - t
-        return (prev, prev_gap), (nxt, next_gap)
-
-    def _draw_var(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
+    def _draw_var(self, panel: Panel, t: int, rows: np.ndarray, vr: VariableRules, rules: list[CompiledRule],
                   is_present: bool, rng: np.random.Generator, proposals: Proposals | None,
-                  use_stay: bool = True) -> np.ndarray:
+                  use_stay: bool, counts: dict[str, dict[str, int]]) -> np.ndarray:
         frame = panel.frame(t, rows)
-        name = plan.var.name
+        name = vr.var.name
         proposal = proposals(name, t, rows, frame, rng) if proposals is not None else None
         if proposal is None and use_stay:
             proposal = self._stay_proposal(panel, name, t, rows, rng)
-        if plan.var.is_categorical:
-            values, dead = self._draw_codes(panel, t, rows, plan, rules, is_present, frame, proposal, rng)
+        if vr.var.is_categorical:
+            values, dead = self._draw_codes(panel, t, rows, vr, rules, is_present, frame, proposal, rng)
+            if dead.any():  # which rule emptied each dead row's codes (recomputed for those rows only)
+                lost = rows[dead]
+                self._allowed_codes(panel, t, lost, vr, rules, is_present, panel.frame(t, lost),
+                                    culprits=counts)
         else:
-            neighbours = (self._neighbours(panel, name, t, rows) if plan.temporal and not plan.var.is_static
-                          else None)
-            values, dead = self._draw_numeric(plan, rules, is_present, frame, proposal, rng, neighbours)
+            near = neighbours(panel, name, t, rows) if vr.temporal and not vr.var.is_static else None
+            values, dead, blamed = draw_numeric(vr, rules, is_present, frame, proposal, rng,
+                                                self.models.get(name) or VariableModel(),
+                                                name == self.spec.panel.presence, near)
+            for culprit, c in blamed.items():
+                blame(counts, name, culprit, c)
         target, static = self._target(panel, name)
         if static:
             target[rows] = values
@@ -238,40 +217,56 @@ class Sampler:
         has = ~is_null(prev) & (rng.random(len(rows)) < model.stay)
         return prev, has
 
-    def _allowed_codes(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
-                       is_present: bool, frame: Frame) -> np.ndarray:
-        var = plan.var
+    def _allowed_codes(self, panel: Panel, t: int, rows: np.ndarray, vr: VariableRules, rules: list[CompiledRule],
+                       is_present: bool, frame: Frame, culprits: dict[str, dict[str, int]] | None = None
+                       ) -> np.ndarray:
+        """Per row, the codes (and null, last column) that keep the domain and every rule. ``culprits``: count
+        each row left with none against the rule that removed its last code."""
+        var = vr.var
         K = len(var.codes)
         n = len(rows)
-        base = plan.domain.codes_mask.copy()  # type: ignore[union-attr]
+        base = vr.domain.codes_mask.copy()  # type: ignore[union-attr]
         if not is_present:
             base[-1] = True  # absent person-periods may hold null even for required variables
         elif var.name == self.spec.panel.presence:
             base[-1] = False
         mask = np.broadcast_to(base, (n, K + 1)).copy()
+        alive = mask.any(axis=1)
+        if culprits is not None:
+            blame(culprits, var.name, "its domain", int((~alive).sum()))
+
+        def emptied_by(rule: CompiledRule) -> None:
+            nonlocal alive
+            if culprits is not None:
+                now = mask.any(axis=1)
+                blame(culprits, var.name, rule.id, int((alive & ~now).sum()))
+                alive = now
+
         for rule in rules:
             fast = rule.candidate_mask(var.name, frame, K)
             if fast is not None:
                 mask &= fast
-                continue
-            for k in np.nonzero(mask.any(axis=0))[0]:
-                code = -1 if k == K else k
-                trial = frame.with_value(var.name, np.full(n, code, dtype=np.int16))
-                mask[:, k] &= rule.is_valid(trial)
-        if plan.temporal and not var.is_static:
-            (prev, pgap), (nxt, ngap) = self._neighbours(panel, var.name, t, rows)
-            for rule in plan.temporal:
+            else:
+                for k in np.nonzero(mask.any(axis=0))[0]:
+                    code = -1 if k == K else k
+                    trial = frame.with_value(var.name, np.full(n, code, dtype=np.int16))
+                    mask[:, k] &= rule.is_valid(trial)
+            emptied_by(rule)
+        if vr.temporal and not var.is_static:
+            (prev, pgap), (nxt, ngap) = neighbours(panel, var.name, t, rows)
+            for rule in vr.temporal:
                 for k in np.nonzero(mask.any(axis=0))[0]:
                     cand = np.full(n, -1 if k == K else k, dtype=np.int16)
                     mask[:, k] &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
+                emptied_by(rule)
         return mask
 
-    def _proposal_valid(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
+    def _proposal_valid(self, panel: Panel, t: int, rows: np.ndarray, vr: VariableRules, rules: list[CompiledRule],
                         is_present: bool, frame: Frame, values: np.ndarray) -> np.ndarray:
         """Whether each row's proposed code keeps the domain and every rule: one evaluation per rule, instead
         of one per code - most rows keep their proposal (last period's value, a donor's value)."""
-        var = plan.var
-        base = plan.domain.codes_mask.copy()  # type: ignore[union-attr]
+        var = vr.var
+        base = vr.domain.codes_mask.copy()  # type: ignore[union-attr]
         if not is_present:
             base[-1] = True
         elif var.name == self.spec.panel.presence:
@@ -280,16 +275,16 @@ class Sampler:
         trial = frame.with_value(var.name, values)
         for rule in rules:
             ok &= rule.is_valid(trial)
-        if plan.temporal and not var.is_static:
-            (prev, pgap), (nxt, ngap) = self._neighbours(panel, var.name, t, rows)
-            for rule in plan.temporal:
+        if vr.temporal and not var.is_static:
+            (prev, pgap), (nxt, ngap) = neighbours(panel, var.name, t, rows)
+            for rule in vr.temporal:
                 ok &= rule.pair_valid(prev, values, pgap) & rule.pair_valid(values, nxt, ngap)
         return ok
 
-    def _draw_codes(self, panel: Panel, t: int, rows: np.ndarray, plan: _VarPlan, rules: list[CompiledRule],
+    def _draw_codes(self, panel: Panel, t: int, rows: np.ndarray, vr: VariableRules, rules: list[CompiledRule],
                     is_present: bool, frame: Frame, proposal: tuple[np.ndarray, np.ndarray] | None,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        var = plan.var
+        var = vr.var
         K = len(var.codes)
         n = len(rows)
         out = np.full(n, -1, dtype=np.int16)
@@ -297,14 +292,14 @@ class Sampler:
         if proposal is not None:
             values, has = proposal
             values = np.where(has, values, -1).astype(np.int16)
-            keep = has & self._proposal_valid(panel, t, rows, plan, rules, is_present, frame, values)
+            keep = has & self._proposal_valid(panel, t, rows, vr, rules, is_present, frame, values)
             out[keep] = values[keep]
             todo &= ~keep
         idx = np.nonzero(todo)[0]
         if len(idx) == 0:
             return out, np.zeros(n, dtype=bool)
         sub = frame if len(idx) == n else panel.frame(t, rows[idx])
-        m = self._allowed_codes(panel, t, rows[idx], plan, rules, is_present, sub)
+        m = self._allowed_codes(panel, t, rows[idx], vr, rules, is_present, sub)
         model = self.models.get(var.name)
         if model is not None and model.weights is not None:
             given = None
@@ -324,101 +319,15 @@ class Sampler:
         dead_rows[idx[dead]] = True
         return out, dead_rows
 
-    def _draw_numeric(self, plan: _VarPlan, rules: list[CompiledRule], is_present: bool, frame: Frame,
-                      proposal: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
-                      neighbours: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        """``neighbours``: the previous and next observed values (see ``_neighbours``) for temporal rules."""
-        var = plan.var
-        n = frame.n
-        low = np.full(n, plan.domain.low)
-        high = np.full(n, plan.domain.high)
-        force_null = np.zeros(n, dtype=bool)
-        force_present = np.zeros(n, dtype=bool)
-        others: list[CompiledRule] = []
-        for rule in rules:
-            b = rule.bounds(var.name, frame)
-            fn = rule.forced_null(var.name, frame)
-            if b is not None:
-                low, high = np.maximum(low, b[0]), np.minimum(high, b[1])
-            if fn is not None:
-                force_null |= fn[0]
-                force_present |= fn[1]
-            if b is None or rule.kind != "compare":
-                others.append(rule)
-        temporal = plan.temporal if neighbours is not None else []
-        for rule in temporal:
-            if rule.kind == "constant":  # a constant number must equal its neighbours: pin the interval
-                for value, _ in neighbours:  # type: ignore[union-attr]
-                    known = ~np.isnan(value)
-                    low[known] = np.maximum(low[known], value[known])
-                    high[known] = np.minimum(high[known], value[known])
-            elif hasattr(rule, "neighbour_bounds"):  # a numeric step: the interval its neighbours leave
-                (prev, pgap), (nxt, ngap) = neighbours  # type: ignore[misc]
-                lo, hi = rule.neighbour_bounds(prev.astype(float), pgap, nxt.astype(float), ngap)
-                low, high = np.maximum(low, lo), np.minimum(high, hi)
-        if var.integral:
-            low, high = np.ceil(low), np.floor(high)
-        nullable = (plan.domain.nullable or not is_present) and var.name != self.spec.panel.presence
-        null_ok = (nullable & ~force_present) | force_null
-        model = self.models.get(var.name) or VariableModel()
-        out = np.full(n, np.nan)
-        todo = ~force_null
-        if proposal is not None:
-            values, has = proposal
-            has = has & todo
-            pv = values.copy()
-            clip = has & ~np.isnan(pv) & (low <= high)
-            # on the variable's grid, as published (decimals): the guard and the check see the same values
-            pv[clip] = self._round(plan.var, pv[clip], low[clip], high[clip])
-            ok = has & ((np.isnan(pv) & null_ok) | (~np.isnan(pv) & (low <= high)))
-            out[ok] = pv[ok]
-            todo &= ~ok
-        want_null = todo & null_ok & (rng.random(n) < model.null_share)
-        todo &= ~want_null
-        empty = todo & (low > high)
-        todo &= ~empty
-        idx = np.nonzero(todo)[0]
-        out[idx] = self._round(var, draw_numbers(model, low[idx], high[idx], rng), low[idx], high[idx])
-        dead = empty & ~null_ok
-        # verify the rules that gave no bounds (and forbidden values); retry, then fall back to null
-        for attempt in range(NUMERIC_RETRIES + 1):
-            bad = ~plan.domain.valid_numbers(out)
-            if others:
-                trial = frame.with_value(var.name, out)
-                for rule in others:
-                    bad |= ~rule.is_valid(trial)
-            if temporal:
-                (prev, pgap), (nxt, ngap) = neighbours  # type: ignore[misc]
-                for rule in temporal:
-                    bad |= ~(rule.pair_valid(prev, out, pgap) & rule.pair_valid(out, nxt, ngap))
-            bad &= ~dead
-            if not bad.any():
-                break
-            idx = np.nonzero(bad)[0]
-            if attempt == NUMERIC_RETRIES:
-                fallback = null_ok[idx]
-                out[idx[fallback]] = np.nan
-                dead[idx[~fallback]] = True
-                break
-            out[idx] = self._round(var, draw_numbers(model, low[idx], high[idx], rng, uniform=attempt > 1),
-                                   low[idx], high[idx])
-        return out, dead
-
-    @staticmethod
-    def _round(var: Variable, values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        if var.integral:
-            values = np.floor(values + 0.5)
-        else:
-            values = np.round(values, var.decimals)
-        return np.clip(values, low, high)
-
     def _raise_dead(self, panel: Panel, t: int, rows: np.ndarray) -> None:
+        """Name, per variable, the rules that removed the last value of the dead rows, counted over the draw and
+        its redraws."""
         issues = []
-        for name, _count in sorted(self._dead_vars.items(), key=lambda kv: -kv[1])[:5]:
-            plan = self.plans[name]
-            rule_ids = ", ".join(r.id for r in plan.first_rules + plan.later_rules + plan.temporal) or "its domain"
+        ranked = sorted(self._dead_ends.items(), key=lambda kv: -sum(kv[1].values()))[:5]
+        for name, per in ranked:
+            culprits = ", ".join(f"{rule} ({count} failed draw{'s' if count > 1 else ''})"
+                                 for rule, count in sorted(per.items(), key=lambda kv: -kv[1]))
             issues.append(Issue(code="unsatisfiable", variable=name,
                                 message=f"{len(rows)} person(s) at period {panel.periods[t]} have no value left "
-                                f"for {name} after {self.max_redraws} redraws; rules involved: {rule_ids}"))
+                                f"for {name} after {self.max_redraws} redraws; emptied by: {culprits}"))
         raise UnsatisfiableError(issues or [Issue(code="unsatisfiable", message="dead ends remain")])

@@ -42,8 +42,8 @@ class Gap:
 def explain_gaps(spec: DatasetSpec, gaps: Iterable[Gap], input_codes: dict[str, set[str]], rounds: int) -> list[Gap]:
     """Each gap with its status and reason. ``input_codes``: per variable (or "a×b" tuple) the codes the input
     holds; ``rounds``: the coverage rounds run."""
-    from scrambler.constraints.base import compile_rules
     from scrambler.constraints.domain import build_domain
+    from scrambler.constraints.registry import compile_rules
 
     rules = compile_rules(spec)
     out = []

@@ -18,6 +18,7 @@ values (:mod:`scrambler.scramble.nearness`), never pairwise distances: it runs o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -246,3 +247,16 @@ def remaining(index: GuardIndex, output: Panel, persons: np.ndarray | None = Non
         left.append(f"{rare} person(s) hold a tuple of the quasi-identifier combination(s) ({combos}) that fewer "
                     f"than {index.k} input persons hold")
     return left
+def merge_figures(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Guard figures of two runs over the same periods (coverage rounds, or partitions): collisions and
+    whole-person redraws add up, rounds take the max. The one merge both engines use."""
+    if not total:
+        return dict(more)
+    return {**more, "collisions_before": {p: total["collisions_before"][p] + n
+                                          for p, n in more["collisions_before"].items()},
+            "rounds": max(total["rounds"], more["rounds"]),
+            **{key: total.get(key, 0) + more.get(key, 0) for key in ADDED_UP}}
+
+
+#: guard figures that add up over coverage rounds and partitions
+ADDED_UP = ("whole_person_redraws", "path_copies_before", "path_redraws", "rare_tuples_before")

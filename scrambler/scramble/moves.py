@@ -9,6 +9,7 @@ import numpy as np
 from scrambler.constraints.base import CompiledRule
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
+from scrambler.sampling.rules import neighbours
 
 
 def touch(out: Panel, rows: np.ndarray) -> None:
@@ -19,7 +20,7 @@ def touch(out: Panel, rows: np.ndarray) -> None:
 
 def rules_for(sampler: Sampler, name: str) -> tuple[list[CompiledRule], list[CompiledRule]]:
     """Every row rule naming the variable (whatever the draw order), and its temporal rules."""
-    return [r for r in sampler.rules if name in r.variables and not r.temporal], sampler.plans[name].temporal
+    return [r for r in sampler.rules if name in r.variables and not r.temporal], sampler.variable_rules[name].temporal
 
 
 def sample_rows(mask: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -120,11 +121,11 @@ def valid_with(out: Panel, name: str, code: int, t: int, rows: np.ndarray, row_r
         for rule in row_rules:
             ok &= ~live | rule.is_valid(frame)
     if temporal and not var.is_static:
-        (prev, pgap), (nxt, ngap) = sampler._neighbours(out, name, t, rows)
+        (prev, pgap), (nxt, ngap) = neighbours(out, name, t, rows)
         cand = np.full(len(rows), code, dtype=np.int16)
         for rule in temporal:
             ok &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
-    ok &= bool(sampler.plans[name].domain.codes_mask[code])  # type: ignore[index]
+    ok &= bool(sampler.variable_rules[name].domain.codes_mask[code])  # type: ignore[index]
     return ok
 
 
@@ -170,9 +171,10 @@ def redraw(out: Panel, sampler: Sampler, rng: np.random.Generator, name: str, co
             values = saved[var][pos]
         return values, np.ones(len(sub), dtype=bool)
 
-    try:
-        sampler.draw_period(out, t, rng, rows=rows, proposals=keep_current, first=np.zeros(len(rows), dtype=bool))
-    except Exception:  # noqa: BLE001 - a failed attempt is put back, never half-applied
+    dead: list[np.ndarray] = []
+    sampler.draw_period(out, t, rng, rows=rows, proposals=keep_current, first=np.zeros(len(rows), dtype=bool),
+                        on_dead=dead.append)
+    if dead:  # a failed attempt is put back, never half-applied
         for n, v in saved.items():
             out.periodic[n][t, rows] = v
         return 0

@@ -135,8 +135,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         # the first round guards every person (the draw itself is unguarded); later rounds only those that
         # coverage rewrote since the last guard
         recheck = None if round_ == 0 else rewritten
-        guard_info = _merge_guard(guard_info, _guard(index, source, out, sampler, plan, proposals, rng,
-                                                              recheck))
+        guard_info = guard_mod.merge_figures(guard_info, _guard(index, source, out, sampler, plan, proposals, rng,
+                                                                recheck))
         # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
         # what stands now is what gets reported; go on while rounds still close gaps
         before = len(gaps) if gaps else None
@@ -295,19 +295,6 @@ def _redraw_paths(out: Panel, sampler: Sampler, proposals: MethodProposals, plan
             out.static[n][persons[back]] = v[back]
         for n, v in saved.items():
             out.periodic[n][:, persons[back]] = v[:, back]
-
-
-def _merge_guard(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
-    """The guard's figures over the coverage rounds: collisions and redraws add up, rounds take the max."""
-    if not total:
-        return more
-    return {**more, "collisions_before": {p: total["collisions_before"][p] + n
-                                          for p, n in more["collisions_before"].items()},
-            "rounds": max(total["rounds"], more["rounds"]),
-            "path_copies_before": total["path_copies_before"] + more["path_copies_before"],
-            "path_redraws": total["path_redraws"] + more["path_redraws"],
-            "rare_tuples_before": total["rare_tuples_before"] + more["rare_tuples_before"],
-            "whole_person_redraws": total["whole_person_redraws"] + more["whole_person_redraws"]}
 
 
 def _guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan: Plan,

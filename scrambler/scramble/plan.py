@@ -6,17 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scrambler.constraints.registry import kind_of
 from scrambler.errors import Issue, SpecError
 from scrambler.panel import Panel
-from scrambler.spec.model import (
-    CombinationsSpec,
-    DatasetSpec,
-    ImplicationSpec,
-    MappingSpec,
-    MethodSpec,
-    StepSpec,
-    TransitionSpec,
-)
+from scrambler.spec.model import DatasetSpec, MethodSpec
 
 DEFAULTS = {"categorical": "swap", "ordinal": "swap", "boolean": "swap", "integer": "perturb",
             "decimal": "perturb", "year": "perturb", "year_month": "perturb", "year_quarter": "perturb",
@@ -108,41 +101,21 @@ def make_plan(spec: DatasetSpec, order: list[str], rng: np.random.Generator,
 def compatibility_classes(spec: DatasetSpec, name: str) -> list[list[int]]:
     """Codes of a categorical variable that every rule treats alike: swapping them keeps every rule's verdict.
 
-    A code's signature is its membership in every code set a rule names for the variable, its rows in
-    combination tables (with the other columns' values), its mapping target or source, and for ordinals
-    used in step rules its position. Codes with equal signatures form a class.
+    A code's signature is what every rule naming the variable says about it: its kind's recode signature
+    (membership in the code sets an implication tests, rows of a combinations table, mapping targets). A kind
+    that registers no signature keeps every code apart (its position), the safe default for order- or
+    attribute-based rules and for kinds that do not say. Codes with equal signatures form a class.
     """
-    var = spec.variables[name]
-    codes = var.codes
+    codes = spec.variables[name].codes
     sig: list[list[object]] = [[] for _ in codes]
     for rule in spec.rules:
         if name not in rule.variables:
             continue
-        if isinstance(rule, ImplicationSpec):
-            for atom in (*rule.condition.atoms(), *rule.consequence.atoms()):
-                if atom.variable == name and atom.test is not None:
-                    members = {str(v) for v in atom.test.values}
-                    for i, c in enumerate(codes):
-                        if atom.test.op == "range":
-                            sig[i].append((rule.id, "pos", i))
-                        else:
-                            sig[i].append((rule.id, c in members))
-        elif isinstance(rule, CombinationsSpec):
-            col = rule.columns.index(name)
-            for i, c in enumerate(codes):
-                others = sorted(tuple(str(x) for j, x in enumerate(row) if j != col) for row in rule.rows
-                                if row[col] == c)
-                sig[i].append((rule.id, tuple(others)))
-        elif isinstance(rule, MappingSpec):
-            pairs = dict(rule.pairs)
-            for i, c in enumerate(codes):
-                if name == rule.source_var:
-                    sig[i].append((rule.id, pairs.get(c, "<unmapped>")))
-                else:
-                    sig[i].append((rule.id, tuple(sorted(a for a, b in rule.pairs if b == c))))
-        elif isinstance(rule, (StepSpec, TransitionSpec)) or rule.kind in ("compare", "absorbing", "classify"):
-            for i in range(len(codes)):
-                sig[i].append((rule.id, "pos", i))  # order-sensitive or attribute-based: keep codes apart
+        signature = kind_of(rule).signature
+        entries = signature(rule, name, codes) if signature is not None else [(rule.id, "pos", i)
+                                                                              for i in range(len(codes))]
+        for i, entry in enumerate(entries):
+            sig[i].append(entry)
     classes: dict[str, list[int]] = {}
     for i, s in enumerate(sig):
         classes.setdefault(repr(s), []).append(i)

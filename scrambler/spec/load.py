@@ -22,6 +22,7 @@ from scrambler.spec.model import (
 )
 from scrambler.spec.reader import Reader
 from scrambler.spec.semantics import check_semantics
+from scrambler.spec.supports import SUPPORTED
 from scrambler.spec.time import GRAINS, parse_period
 
 DATASET_KEYS = ("name", "title", "deliberation", "identifier", "source_identifier", "panel", "tables", "scramble",
@@ -184,6 +185,12 @@ def _constraints(reader: Reader, raw: Any, vtype: str, where: dict[str, str]) ->
         reader.issue("bad-value", "constraints must be a mapping", **where)
         return VariableConstraints()
     reader.check_keys(raw, CONSTRAINT_KEYS, **where)
+    supported = SUPPORTED[vtype]
+    for key in [k for k in CONSTRAINT_KEYS if k in raw and k not in supported]:
+        if raw[key] is not None and raw[key] is not False:  # an explicit "no" asks nothing of the engine
+            reader.issue("type-mismatch", f"constraint {key!r} does not apply to a {vtype} variable (a {vtype} "
+                         f"supports {', '.join(sorted(supported))}; docs/spec-language.md)", **where)
+        raw = {k: v for k, v in raw.items() if k != key}
     for flag in ("required", "unique"):
         if flag in raw and not isinstance(raw[flag], bool):
             reader.issue("bad-value", f"constraint {flag} must be true or false, got {raw[flag]!r}", **where)
@@ -202,10 +209,8 @@ def _constraints(reader: Reader, raw: Any, vtype: str, where: dict[str, str]) ->
                 bounds[key] = float(parse_period(value, TIME_GRAIN[vtype]))
             except ValueError as exc:
                 reader.issue("type-mismatch", f"{key}: {exc}", **where)
-        elif vtype == "ordinal":
+        else:  # ordinal: the only other type that supports bounds
             bounds[key] = str(value)
-        else:
-            reader.issue("type-mismatch", f"{key} does not apply to a {vtype} variable", **where)
     lists: dict[str, tuple[str, ...]] = {}
     for key in ("enum", "forbidden"):
         if raw.get(key) is None:

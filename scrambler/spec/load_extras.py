@@ -10,6 +10,7 @@ from scrambler.spec.model import (
     GeneratorSpec,
     MethodSpec,
     NumericDistribution,
+    PersonsSpec,
     ScrambleSpec,
     Variable,
 )
@@ -17,7 +18,8 @@ from scrambler.spec.reader import Reader, code_text
 
 SCRAMBLE_KEYS = ("methods", "coverage", "guard")
 METHOD_KEYS = ("variables", "method", "strata", "amount", "source")
-GENERATOR_KEYS = ("weights", "conditional", "numeric", "null_share", "stay", "dynamics", "order", "groups")
+GENERATOR_KEYS = ("weights", "conditional", "numeric", "null_share", "stay", "dynamics", "order", "groups",
+                  "persons")
 DYNAMICS_KEYS = ("death", "emigration", "ageing", "entries")
 
 
@@ -271,7 +273,56 @@ def load_generator(reader: Reader, raw: dict[str, Any], variables: dict[str, Var
         death_value=None if death_value is None else ("true" if death_value is True else str(death_value)),
         emigration_rate=_rate(reader, emigration.get("rate"), "emigration rate", **where),
         ageing_variable=ageing.get("variable"), ageing_rate=_rate(reader, ageing.get("rate"), "ageing rate", **where),
-        entries=tuple(entries), order=order, groups=groups)
+        entries=tuple(entries), order=order, groups=groups, persons=_persons(reader, raw.get("persons"), variables,
+                                                                             where))
+
+
+def _persons(reader: Reader, raw: Any, variables: dict[str, Variable], where: dict[str, Any]) -> PersonsSpec | None:
+    """``persons: {ages: [lo, hi], age: {variable, min, max}, sex: {variable, male}}``: what the fake national
+    numbers encode (only a spec with a source identifier needs it)."""
+    if raw is None:
+        return None
+    table = _mapping_of(reader, raw, "persons", **where)
+    pwhere = {**where, "rule": "persons"}
+    reader.check_keys(table, ("ages", "age", "sex"), where["file"], rule="persons")
+    ages = table.get("ages")
+    if not (isinstance(ages, list) and len(ages) == 2 and all(isinstance(a, int) and not isinstance(a, bool)
+                                                              for a in ages) and 0 <= ages[0] <= ages[1] <= 120):
+        reader.issue("bad-value", f"persons.ages must be [lowest, highest] whole ages 0..120, got {ages!r}"[:200],
+                     **pwhere)
+        ages = [0, 0]
+    age = _mapping_of(reader, table.get("age"), "persons.age", **where)
+    reader.check_keys(age, ("variable", "min", "max"), where["file"], rule="persons.age")
+    age_variable = age.get("variable")
+    age_min, age_max = str(age.get("min", "")), str(age.get("max", ""))
+    if age:
+        var = variables.get(age_variable) if isinstance(age_variable, str) else None
+        if var is None or var.codelist is None:
+            reader.issue("bad-value", f"persons.age.variable must be a declared variable with a code list, got "
+                         f"{age_variable!r}"[:200], **pwhere)
+            age_variable = None
+        else:
+            for column in (age_min, age_max):
+                if column not in var.codelist.attributes:
+                    reader.issue("unknown-attribute", f"persons.age needs 'min' and 'max': numeric columns of "
+                                 f"the code list of {var.name}; it has no {column!r}", **pwhere, variable=var.name)
+                    age_variable = None
+    sex = _mapping_of(reader, table.get("sex"), "persons.sex", **where)
+    reader.check_keys(sex, ("variable", "male"), where["file"], rule="persons.sex")
+    sex_variable, male = sex.get("variable"), sex.get("male")
+    if sex:
+        var = variables.get(sex_variable) if isinstance(sex_variable, str) else None
+        if var is None or not (var.is_static and var.is_categorical):
+            reader.issue("bad-value", f"persons.sex.variable must be a static categorical variable, got "
+                         f"{sex_variable!r}"[:200], **pwhere)
+            sex_variable = None
+        elif code_text(male) not in var.codes:
+            reader.issue("unknown-code", f"persons.sex.male {male!r} is not a code of {var.name}"[:200], **pwhere,
+                         variable=var.name)
+            sex_variable = None
+    return PersonsSpec(ages=(ages[0], ages[1]), age_variable=age_variable if age else None, age_min=age_min,
+                       age_max=age_max, sex_variable=sex_variable if sex else None,
+                       male=code_text(male) if sex and sex_variable else None)
 
 
 def _groups(reader: Reader, raw: Any, variables: dict[str, Variable], where: dict[str, Any]

@@ -304,6 +304,20 @@ class EntrySpec:
 
 
 @dataclass(frozen=True)
+class PersonsSpec:
+    """What the fake national numbers of the source identifier encode (generator.yaml ``persons``): the age at a
+    person's first present period and the sex. Declared, because which variable means age or sex is the
+    dataset's business, not the engine's."""
+
+    ages: tuple[int, int]  # age range when no age variable tells (none declared, or its value is null)
+    age_variable: str | None = None  # a categorical variable whose code list gives each code's age range ...
+    age_min: str = ""  # ... in these numeric attribute columns
+    age_max: str = ""
+    sex_variable: str | None = None  # a static categorical variable; persons with ``male`` get a man's serial
+    male: str | None = None
+
+
+@dataclass(frozen=True)
 class GeneratorSpec:
     weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     conditional: Mapping[str, tuple[str, Mapping[str, Mapping[str, float]]]] = field(default_factory=dict)
@@ -322,6 +336,7 @@ class GeneratorSpec:
     # populations sampled separately: (static categorical variable, code -> relative size); the population
     # holds exactly its share of persons of each group, each drawn from that group's own simulated persons
     groups: tuple[str, Mapping[str, float]] | None = None
+    persons: PersonsSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -342,9 +357,6 @@ class DatasetSpec:
     scramble: ScrambleSpec
     generator: GeneratorSpec
     fingerprint: str = ""
-
-    def variable(self, name: str) -> Variable:
-        return self.variables[name]
 
     @property
     def data_variables(self) -> tuple[Variable, ...]:

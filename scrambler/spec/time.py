@@ -12,7 +12,6 @@ import re
 import numpy as np
 
 GRAINS = ("year", "quarter", "month")
-PER_YEAR = {"year": 1, "quarter": 4, "month": 12}
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
