@@ -87,7 +87,8 @@ def test(rest: list[str]) -> int:
     py = str(BIN / "python")
     for step in ([py, "-m", "ruff", "check", "scrambler", "tests", "benchmarks"],
                  [py, "-m", "mypy"],
-                 [py, "-m", "pytest", *rest]):
+                 # two workers: the suite is CPU-bound and CI has two cores (pytest-xdist)
+                 [py, "-m", "pytest", "-n", "2", *rest]):
         code = run(step)
         if code != 0:
             return code

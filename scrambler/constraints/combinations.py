@@ -109,5 +109,5 @@ KIND = register_kind(RuleKind(
     reason: The competent service follows from the residence.
     variables: [province, employment_service]
     allowed: codelists/province_service.csv   # CSV with one column per variable; empty cell = null
-    # or inline: rows: [["10000", "VDAB"], ["21000", "ACTIRIS"], ...]
+    # or inline: rows: [["10000", "north"], ["21000", "capital"], ...]
 """))

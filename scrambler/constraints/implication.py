@@ -158,9 +158,9 @@ def signature(rule: ImplicationSpec, name: str, codes: tuple[str, ...]) -> list[
 KIND = register_kind(RuleKind(
     spec=ImplicationSpec, runtime=Implication, keys=("if", "then"), parse=parse, check=check,
     check_all=check_contradictions, signature=signature, order=10, doc="""
-  - id: no-job-no-nace
+  - id: no-job-no-sector
     kind: implication                  # if condition then condition
     reason: Persons without a job have no sector.
     if: {position: {in: ["21", "22", "23", "31", "32"]}}
-    then: {nace: {is: null}}
+    then: {sector: {is: null}}
 """))

@@ -247,6 +247,8 @@ def remaining(index: GuardIndex, output: Panel, persons: np.ndarray | None = Non
         left.append(f"{rare} person(s) hold a tuple of the quasi-identifier combination(s) ({combos}) that fewer "
                     f"than {index.k} input persons hold")
     return left
+
+
 def merge_figures(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
     """Guard figures of two runs over the same periods (coverage rounds, or partitions): collisions and
     whole-person redraws add up, rounds take the max. The one merge both engines use."""

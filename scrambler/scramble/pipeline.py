@@ -148,6 +148,13 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     # equal person-period can slip through whatever the bookkeeping
     still = guard_mod.remaining(index, out)
     if still:
+        # a rewrite the bookkeeping missed: one full guard pass over every person, then the gaps as they now
+        # stand (the guard's redraws may take a category below k again; the manifest then says so)
+        guard_info = guard_mod.merge_figures(guard_info, _guard(index, source, out, sampler, plan, proposals, rng))
+        gaps = explain_gaps(spec, current_gaps(wanted, out, k, codelist)
+                            + combination_gaps(source, out, k, wanted_combos), input_codes(source), round_ + 1)
+        still = guard_mod.remaining(index, out)
+    if still:
         raise UnsatisfiableError([Issue(code="real-situation", message="; ".join(still) + "; nothing was written "
                                         "(declare fewer quasi-identifiers or more scrambling)")])
     # beside the guard's figures, a held-out slice of real persons measured the same way: the yardstick
