@@ -1,6 +1,7 @@
 """Rules across time, mined between consecutive filled observations of a person (the checker's reading):
-constant, step (an ordinal that never decreases, or moves a bounded number of codes per period), absorbing
-states and transitions that never happened although chance would have produced some."""
+constant, step (an ordinal that never decreases, or moves a bounded number of codes per period; a number that
+never decreases, or never increases, by at most what was seen per period), absorbing states and transitions that
+never happened although chance would have produced some."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from collections import defaultdict
 import numpy as np
 
 from scrambler.draft.rules import Context, DraftRule, slug, value
-from scrambler.draft.variables import DraftVariable
+from scrambler.draft.variables import DraftVariable, nice
+
+NUMBER_STEP_TYPES = ("integer", "decimal", "year")
 
 
 def mine_time(ctx: Context) -> list[DraftRule]:
     out: list[DraftRule] = []
     for var in ctx.variables.values():
+        if var.timing == "period" and var.number is not None and var.type in NUMBER_STEP_TYPES:
+            out += _number_step(ctx, var)
         if var.timing != "period" or var.code is None or var.type == "identifier":
             continue
         rows = np.nonzero(var.observed & (var.code >= 0))[0]
@@ -58,6 +63,40 @@ def _step(ctx: Context, var: DraftVariable, prev: np.ndarray, cur: np.ndarray, g
         id=slug(var.name, "step"), kind="step", variables=(var.name,),
         reason=f"Observed: {var.name} {what}, moving {lo}..{hi} codes per period over {len(prev)} consecutive "
                f"observations of {persons} persons ({moves} moves); held in every case.",
+        body={"variable": var.name, "min": low, "max": high})]
+
+
+def _number_step(ctx: Context, var: DraftVariable) -> list[DraftRule]:
+    """A number that never decreased (total experience, age) or never increased between a person's consecutive
+    filled observations: a `step` with min 0 and the largest change per period seen, rounded outward."""
+    assert var.number is not None
+    rows = np.nonzero(var.observed & ~np.isnan(var.number))[0]
+    same = ctx.pid[rows][1:] == ctx.pid[rows][:-1]
+    first, second = rows[:-1][same], rows[1:][same]
+    if not len(first):
+        return []
+    delta = var.number[second] - var.number[first]
+    gap = np.maximum(ctx.period[second] - ctx.period[first], 1)
+    ratio = delta / gap
+    rising = bool((delta >= -1e-9).all())
+    if not rising and not (delta <= 1e-9).all():
+        return []
+    moved = ctx.count_persons(np.zeros(int((delta != 0).sum()), dtype=np.int64), first[delta != 0], 1)[0]
+    # under chance (values shuffled within the variable) about half of the moves would go the other way
+    expected = moved / 2
+    if moved < ctx.k or expected < ctx.evidence:
+        return []
+    largest = float(np.abs(ratio).max())
+    bound = math.ceil(largest) if var.type != "decimal" else nice(largest, up=True)
+    if bound == 0:
+        return []
+    low, high = (0, bound) if rising else (-bound, 0)
+    persons = ctx.count_persons(np.zeros(len(first), dtype=np.int64), first, 1)[0]
+    what = "never decreased" if rising else "never increased"
+    return [DraftRule(
+        id=slug(var.name, "step"), kind="step", variables=(var.name,),
+        reason=f"Observed: {var.name} {what}, changing by at most {largest:g} per period over {len(first)} "
+               f"consecutive observations of {persons} persons ({moved} persons changed); held in every case.",
         body={"variable": var.name, "min": low, "max": high})]
 
 

@@ -42,7 +42,7 @@ class DraftVariable:
         return self.code is not None
 
 
-def _nice(value: float, up: bool) -> float:
+def nice(value: float, up: bool) -> float:
     """Round a bound outward to two significant digits: a published range should not quote one person's
     extreme value."""
     if value == 0 or not math.isfinite(value):
@@ -155,7 +155,7 @@ def infer_variables(layout: Layout, k: int, max_codes: int, moving: set[str]) ->
             if len(norm):
                 vals = norm.astype(float).to_numpy()
                 decimals = 0 if vtype == "integer" else _decimals(vals)
-                low, high = _nice(float(vals.min()), False), _nice(float(vals.max()), True)
+                low, high = nice(float(vals.min()), False), nice(float(vals.max()), True)
                 minimum, maximum = (int(low), int(high)) if vtype == "integer" else (low, high)
         out[name] = DraftVariable(name=name, type=vtype, codes=codes, timing="static" if static else "period",
                                   scope=scope, required=required, minimum=minimum, maximum=maximum,
