@@ -216,3 +216,31 @@ def test_rare_block_tuple_is_never_handed_over_intact() -> None:
     complete = np.logical_and.reduce([offered[n][1] for n in block])  # every value of the donor offered
     assert not (complete & donor_rare).any()
     assert complete[~donor_rare].all()  # common tuples are swapped whole
+
+
+def test_guard_keeps_the_collisions_its_period_rounds_left_while_it_moves_paths(monkeypatch) -> None:
+    """With no per-period rounds at all, every exact collision is left for the escalations, and near-copies of
+    paths are moved in the same escalation: the guard must carry both forward, so a single full guard pass
+    leaves nothing for the final look at every person-period (which would cost a second full pass)."""
+    from scrambler.scramble import pipeline
+
+    spec, real = _real()
+    spec = _weak(spec)
+    monkeypatch.setattr(pipeline, "GUARD_ROUNDS", 0)
+    # only even persons' near-copies are seen, so the odd persons' exact collisions are left by the period
+    # rounds and are not among the paths moved: exactly the rows the bookkeeping used to drop
+    copies = pipeline.guard_mod.path_copies
+    monkeypatch.setattr(pipeline.guard_mod, "path_copies", lambda *a: (found := copies(*a))[found % 2 == 0])
+    full_passes = []
+    inner = pipeline._guard
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rows = args[7] if len(args) > 7 else kwargs.get("rows")
+        full_passes.append(rows is None)
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_guard", counting)
+    result = scramble(spec, real, real.n, 4)
+    assert sum(result.guard["collisions_before"].values()) > 0 and result.guard["path_redraws"] > 0
+    assert result.report.violations == 0
+    assert sum(full_passes) == 1, full_passes

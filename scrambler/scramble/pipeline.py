@@ -244,10 +244,13 @@ def _guard(index: guard_mod.GuardIndex, source: Panel, out: Panel, sampler: Samp
             if len(rare) and len(index.templates):
                 redraw_persons(out, sampler, rng, rare, {}, source,
                                index.templates[rng.integers(0, len(index.templates), len(rare))])
-            # their periods changed: the next escalation rechecks them (periods, paths, tuples) and only them
+            # their periods changed: the next escalation rechecks them (periods, paths, tuples), together with
+            # the rows the period rounds left colliding (dropping those would leave them to a second full pass)
             changed = np.union1d(copies, rare)
-            hits = {t: guard_mod.collisions(index, out, t, changed[out.present[t, changed]]) for t in range(T)}
-            persons = changed
+            left = np.unique(np.concatenate(list(hits.values()))).astype(changed.dtype)
+            hits = {t: guard_mod.collisions(index, out, t, np.union1d(hits[t], changed[out.present[t, changed]]))
+                    for t in range(T)}
+            persons = np.union1d(changed, left)
             continue
         stuck = np.unique(np.concatenate([*hits.values(), copies, rare]))
         if len(stuck) == 0:
