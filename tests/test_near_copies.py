@@ -69,10 +69,14 @@ def test_perturbation_moves_the_trajectory_as_a_whole() -> None:
 
 def test_near_index_finds_exactly_the_rows_within_tolerance() -> None:
     # against a brute-force comparison, with nulls, several exact groups, and runs longer than the first batch
+    # and with most input rows on one shared path (stored once with its count: the counts must not change)
     rng = np.random.default_rng(5)
-    for m in (0, 1, 3):
+    for m, shared in ((0, False), (1, False), (3, False), (1, True), (3, True)):
         exact_in, exact_out = rng.integers(0, 3, 300).astype(np.uint64), rng.integers(0, 3, 200).astype(np.uint64)
         near_in, near_out = rng.normal(size=(m, 300)).round(1), rng.normal(size=(m, 200)).round(1)
+        if shared:
+            near_in[:, rng.random(300) < 0.7] = 0.2
+            near_out[:, rng.random(200) < 0.3] = 0.2
         near_in[:, rng.random(300) < 0.1] = np.nan
         near_out[:, rng.random(200) < 0.1] = np.nan
         tol = rng.uniform(0.05, 0.5, m)

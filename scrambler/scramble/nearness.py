@@ -6,7 +6,9 @@ key) and near coordinates (numbers with a tolerance). Input rows are sorted by (
 coordinate, bin width >= its tolerance): the input rows that can be within tolerance of a query row lie in one
 contiguous run of the sort - same exact key, pivot bin within one of the query's - found by two binary
 searches; only those candidates are compared on every coordinate. The pivot is the coordinate with the most
-distinct bins, so runs stay short. Cost: O(n log n) to build, O(log n + candidates) per query row.
+distinct bins, so runs stay short. Input rows equal on every coordinate are stored once with their count: a
+path most persons share (full time in every period) would otherwise make runs of a hundred thousand rows that
+every query near it compares one by one. Cost: O(n log n) to build, O(log n + candidates) per query row.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class NearIndex:
     width: float
     low: int
     span: int
+    weight: np.ndarray | None = None  # how many input rows each stored row stands for (None: one each)
 
 
 def _exact_key(exact: np.ndarray, near: np.ndarray) -> np.ndarray:
@@ -78,9 +81,15 @@ def build(exact: np.ndarray, near: np.ndarray, tolerance: np.ndarray) -> NearInd
     low = int(bins.min()) if len(bins) else 0
     span = (int(bins.max()) if len(bins) else 0) - low + 3
     keys = gid.astype(np.int64) * span + (bins - low + 1)
-    order = np.argsort(keys, kind="stable")
-    return NearIndex(groups, keys[order], np.nan_to_num(near[:, order], nan=0.0), tolerance, pivot, width, low,
-                     span)
+    values = np.nan_to_num(near, nan=0.0)
+    # sorted by key, then by every coordinate: equal rows end up side by side and are stored once, counted
+    order = np.lexsort((*values[::-1], keys))
+    keys, values = keys[order], values[:, order]
+    distinct = np.ones(len(keys), dtype=bool)
+    distinct[1:] = (keys[1:] != keys[:-1]) | (values[:, 1:] != values[:, :-1]).any(axis=0)
+    starts = np.nonzero(distinct)[0]
+    weight = np.diff(np.append(starts, len(keys)))
+    return NearIndex(groups, keys[starts], values[:, starts], tolerance, pivot, width, low, span, weight)
 
 
 def match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int = 2) -> np.ndarray:
@@ -130,8 +139,10 @@ def _count(index: NearIndex, values: np.ndarray, rows: np.ndarray, lo: np.ndarra
         reps = sizes[chunk]
         query = np.repeat(np.arange(len(chunk)), reps)
         cand = np.repeat(lo[chunk] - np.cumsum(reps) + reps, reps) + np.arange(len(query))
-        ok = np.ones(len(query), dtype=bool)
-        for i in range(values.shape[0]):
-            ok &= np.abs(values[i, chunk[query]] - index.values[i, cand]) <= index.tolerance[i]
-        counts[chunk] = np.minimum(counts[chunk] + np.bincount(query[ok], minlength=len(chunk)), cap)
+        for i in range(values.shape[0]):  # each coordinate compares only the pairs the previous ones kept
+            keep = np.abs(values[i, chunk[query]] - index.values[i, cand]) <= index.tolerance[i]
+            query, cand = query[keep], cand[keep]
+        found = (np.bincount(query, minlength=len(chunk)) if index.weight is None
+                 else np.bincount(query, weights=index.weight[cand], minlength=len(chunk)).astype(np.int64))
+        counts[chunk] = np.minimum(counts[chunk] + found, cap)
         start = stop
