@@ -85,9 +85,9 @@ def build(exact: np.ndarray, near: np.ndarray, tolerance: np.ndarray) -> NearInd
     # sorted by key, then by every coordinate: equal rows end up side by side and are stored once, counted
     order = np.lexsort((*values[::-1], keys))
     keys, values = keys[order], values[:, order]
-    distinct = np.ones(len(keys), dtype=bool)
-    distinct[1:] = (keys[1:] != keys[:-1]) | (values[:, 1:] != values[:, :-1]).any(axis=0)
-    starts = np.nonzero(distinct)[0]
+    unique_row = np.ones(len(keys), dtype=bool)
+    unique_row[1:] = (keys[1:] != keys[:-1]) | (values[:, 1:] != values[:, :-1]).any(axis=0)
+    starts = np.nonzero(unique_row)[0]
     weight = np.diff(np.append(starts, len(keys)))
     return NearIndex(groups, keys[starts], values[:, starts], tolerance, pivot, width, low, span, weight)
 
