@@ -4,6 +4,7 @@ shareable report, rendering in headless Chromium, and the ``report`` / ``scrambl
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -382,3 +383,28 @@ def test_scramble_writes_reports_unless_told_not_to(run: Run, run_cli: RunCli, t
                    "--no-reports")
     assert proc.returncode == 0, proc.stderr
     assert not (without / "reports").exists()
+
+
+def test_anonymeter_kernels_compile_once_into_the_cache_folder(tmp_path: Path) -> None:
+    """anonymeter's numba kernels have no disk cache of their own: the reports turn it on, in the folder the
+    docs name (``$SCRAMBLER_CACHE/numba``), before their first call; a run then compiles them into it, and a
+    second process loads them from there instead of compiling again (asked of numba, not timed)."""
+    pytest.importorskip("anonymeter")
+    code = """
+import sys, numpy as np
+import anonymeter.evaluators
+from anonymeter.neighbors import mixed_types_kneighbors as k
+from scrambler.reports.jit import cache_anonymeter_kernels
+assert cache_anonymeter_kernels() == ["gower_distance", "_nearest_neighbors"]
+x = np.zeros((3, 2)); idx, dist = k._nearest_neighbors(x, x, 1, 1)
+assert idx.shape == (3, 1)
+print(k._nearest_neighbors.stats.cache_hits and "hit" or "miss")
+"""
+    env = {**os.environ, "SCRAMBLER_CACHE": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout.split()[-1] == "miss"
+    assert list((tmp_path / "numba").rglob("*_nearest_neighbors*.nbi"))
+    second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert second.stdout.split()[-1] == "hit"

@@ -16,6 +16,7 @@ import pandas as pd
 
 from scrambler.panel import Panel
 from scrambler.reports.frames import columns, cross_section, sample_rows, split_rows
+from scrambler.reports.jit import cache_anonymeter_kernels
 from scrambler.reports.settings import ReportSettings
 
 
@@ -40,6 +41,7 @@ def attacks(source: Panel, scrambled: Panel, t: int, settings: ReportSettings) -
         from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
     except ImportError:
         return {"skipped": "anonymeter is not installed (pip install 'scrambler[privacy]')"}
+    cache_anonymeter_kernels()
     rng = np.random.default_rng(settings.seed)
     names = columns(source.spec)
     ori_rows, control_rows = split_rows(source, t, settings.rows, rng)
