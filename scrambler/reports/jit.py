@@ -31,7 +31,8 @@ def cache_anonymeter_kernels() -> list[str]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return []
-    setattr(numba.config, "CACHE_DIR", str(folder))  # noqa: B010 - read when a function's cache is set up, so it applies after import
+    # read when a function's cache is set up, so it applies after numba's import too
+    setattr(numba.config, "CACHE_DIR", str(folder))  # noqa: B010
     done = []
     for name in KERNELS:
         kernel = getattr(kernels, name, None)
