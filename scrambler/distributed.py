@@ -11,28 +11,24 @@ Design (guarantees in docs/distributed.md):
    the Parquet row groups and keeping its persons, or from a folder of ``part-NNNNN/`` folders (one per
    partition, written by :func:`prepartition`) by reading its own folder - what a real cluster should use,
    since then no node reads the whole input. The source identifiers (``source/``) are never read.
-2. **A global guard index.** "Depicts no real situation" must hold against the *whole* input, not the
-   partition. Each partition sends back the guard's columns per period (``guard.period_variables``), its
-   sorted person ids and its category counts (small); the driver unions the columns per period (today they
-   follow from the spec alone, the own-year blocks; the union keeps every partition hashing the same columns
-   should that choice ever depend on the data), each partition hashes its person-periods, and the driver
-   merges the sorted hash arrays (and their counts, for the rare-combination figure) into one
-   :class:`~scrambler.scramble.guard.GuardIndex` - what ``build_index`` gives on the whole input - broadcast
-   to every worker: 8 bytes per distinct person-period, a fraction of the input.
+2. **A global guard index**, built by the local engine's own steps (``guard.index_skeleton``,
+   ``guard.index_part``, ``guard.assemble_index``; locally there is one part): each partition sends back its
+   sorted person ids, its category counts, its codes and a sample of its numeric values; the driver derives
+   the tolerances and the skeleton, each partition computes its part of the index, and the driver assembles
+   them into the :class:`~scrambler.scramble.guard.GuardIndex` of the whole input (exact keys, near-equality
+   rows, numeric paths, rare tuples), broadcast to every worker.
 3. **Scramble per partition.** Partition p turns its persons into its share N_p of the N output persons
    (largest-remainder shares proportional to its input size) with the library call
-   :func:`scrambler.scramble.scramble`, seed drawn from ``SeedSequence([seed, P, p])`` and the global guard
-   index (``guard_index=``): one pass with the usual coverage + guard loop, so redraws made for the guard
-   cannot undo coverage and vice versa. Every category of the partition reaches k in the partition's output,
-   hence globally; 0 violations (scramble() checks its own output); no output person-period equals any input
-   person-period.
-4. **Identifiers.** Partition p redraws its N_p sequence numbers in its own sub-range
-   ``[low + p*W, low + (p+1)*W)`` of the id space, excluding the input ids that fall in that sub-range: unique
-   across partitions without coordination, disjoint from every input id.
-5. **Combine and check on the driver.** The partition panels are concatenated in partition order; the driver
-   recounts collisions against the global index, checks id uniqueness and disjointness, recomputes coverage
-   gaps from the summed counts (a category short in one partition may be covered by another), and runs the
-   independent :func:`scrambler.check.check` on the combined tables. The caller writes atomically as usual.
+   :func:`scrambler.scramble.scramble`, seed drawn from ``SeedSequence([seed, P, p])`` (P = 1: the seed) and
+   the global guard index: one pass with the usual coverage + guard loop, so redraws made for the guard
+   cannot undo coverage and vice versa.
+4. **Identifiers.** Partition p draws its N_p sequence numbers in its own sub-range
+   ``[low + p*W, low + (p+1)*W)`` of the id space, excluding the input ids that fall in it: unique across
+   partitions without coordination, disjoint from every input id.
+5. **Combine on the driver** with the local engine's last stages: the guard's last look against the global
+   index, ids unique and new, the gaps stated from the summed counts (``cover.stated_gaps``), the independent
+   check (``pipeline.independent_check``). The caller writes atomically as usual. One partition is the local
+   engine: the same output and manifest figures.
 
 The result depends only on the input, the spec, N, the seed and P: not on the number of workers, the
 scheduling order or whether the input was pre-partitioned (same P, same persons per partition).
@@ -53,28 +49,18 @@ from typing import Any
 
 import numpy as np
 
-from scrambler.check import check
-from scrambler.combine import (
-    allocate,
-    concat_panels,
-    coverage_gaps,
-    merge_guard,
-    merge_index,
-    sum_counts,
-    union_names,
-    verify_combined,
-)
-from scrambler.coverage import BlockKey, block_counts
+from scrambler.combine import allocate, concat_panels, merge_guard, sum_counts, verify_combined
 from scrambler.errors import DataError, Issue, ScramblerError, UnsatisfiableError
 from scrambler.fingerprint import input_fingerprint
-from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numbers
+from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW
 from scrambler.panel import Panel
 from scrambler.partitions import PARTITIONING, read_partition, resolve_input
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble.gaps import Gap, explain_gaps
-from scrambler.scramble.pipeline import ScrambleResult, scramble
+from scrambler.scramble.cover import CoverageCounts, stated_gaps
+from scrambler.scramble.gaps import input_codes
+from scrambler.scramble.pipeline import ScrambleResult, independent_check, scramble
+from scrambler.scramble.spread import spread_of, spread_values
 from scrambler.spec.model import DatasetSpec
-from scrambler.tables import panel_to_tables
 
 SCHEDULER_TIMEOUT_S = 10  # connecting to --scheduler; dask's own default waits 30 s
 Progress = Callable[[str, int, int], None]
@@ -113,43 +99,35 @@ def _unwrap(value: Any, p: int) -> Any:
 
 @dataclass
 class _Summary:
+    """What the driver needs of a partition's input before the scramble: small, or bounded by the spread
+    sample."""
+
     ids: np.ndarray  # sorted
-    names: dict[int, list[str]]  # the guard's columns per period, as picked on this partition
-    counts: dict[BlockKey, np.ndarray]
+    counts: CoverageCounts
+    held: dict[str, set[str]]  # the codes each categorical holds anywhere
+    spreads: dict[str, np.ndarray]  # the values the spreads of the guard's tolerances are estimated from
 
 
 def _summarise(panel: Panel, qi: list[str]) -> _Summary:
-    names = {t: guard_mod.period_variables(panel, qi, t) for t in range(len(panel.periods))}
-    return _Summary(np.sort(panel.ids), names, block_counts(panel))
-
-
-def _hash_partition(panel: Panel, names: dict[int, list[str]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    out = {}
-    for t, columns in names.items():
-        rows = np.nonzero(panel.present[t])[0]
-        out[t] = np.unique(guard_mod.row_hashes(panel, columns, t, rows), return_counts=True)
-    return out
+    return _Summary(np.sort(panel.ids), CoverageCounts.of(panel), input_codes(panel),
+                    {n: spread_values(panel, n) for n in guard_mod.spread_names(panel.spec, qi)})
 
 
 @dataclass
 class _Part:
-    panel: Panel
-    gaps: list[Gap]
-    guard: dict[str, Any]
-    plan: Any
-    counts: dict[BlockKey, np.ndarray]
-    timings: dict[str, float]
+    result: ScrambleResult
+    counts: CoverageCounts
 
 
 def _scramble_partition(spec: DatasetSpec, panel: Panel, persons: int, seed: int, p: int, partitions: int,
                         index: guard_mod.GuardIndex, exclude: np.ndarray, k: int | None,
                         codelist: bool | None) -> _Part:
-    part_seed = int(np.random.SeedSequence([seed, partitions, p]).generate_state(1, np.uint64)[0])
-    result = scramble(spec, panel, persons, part_seed, k=k, codelist_coverage=codelist, guard_index=index)
-    low, high = id_range(p, partitions)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, partitions, p, 0x1D]))
-    result.panel.ids = new_sequence_numbers(persons, rng, exclude=exclude, low=low, high=high)
-    return _Part(result.panel, result.gaps, result.guard, result.plan, block_counts(result.panel), result.timings)
+    # one partition is the local engine: same seed, so the same output as `scramble` without --engine dask
+    part_seed = seed if partitions == 1 else int(
+        np.random.SeedSequence([seed, partitions, p]).generate_state(1, np.uint64)[0])
+    result = scramble(spec, panel, persons, part_seed, k=k, codelist_coverage=codelist, guard_index=index,
+                      id_space=id_range(p, partitions), input_ids=exclude)
+    return _Part(result, CoverageCounts.of(result.panel))
 
 
 def id_range(p: int, partitions: int) -> tuple[int, int]:
@@ -231,7 +209,7 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     P = source.partitions
     spec_f = client.scatter(spec, broadcast=True, hash=False)
     panels = [client.submit(_Catching(read_partition), spec_f, source, p, pure=False) for p in range(P)]
-    qi = guard_mod._qi_variables(spec.scramble.guard_quasi_identifiers, Panel.empty(spec, 0))
+    qi = guard_mod.qi_variables(spec)
     summaries: list[_Summary] = [_unwrap(s, p) for p, s in enumerate(client.gather(
         [client.submit(_Catching(_summarise), panel, qi, pure=False) for panel in panels]))]
     timings["read"] = time.perf_counter() - clock
@@ -242,9 +220,13 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     if len(np.unique(all_ids)) != len(all_ids):
         raise DataError([Issue(code="unique-error", file=str(input_folder), variable=spec.identifier,
                                message="a person occurs in more than one partition folder")])
-    names = union_names(qi, [s.names for s in summaries])
-    hashed = client.gather([client.submit(_hash_partition, panel, names, pure=False) for panel in panels])
-    index = merge_index(names, hashed, spec.scramble.guard_k)
+    # the whole input's guard index, as build_index gives it on one machine: tolerances from the spreads of
+    # every partition's values, then each partition's part, assembled in partition order
+    spreads = {n: spread_of(np.concatenate([s.spreads[n] for s in summaries])) for n in summaries[0].spreads}
+    skeleton = guard_mod.index_skeleton(spec, qi, guard_mod.tolerances(spec, qi, spreads), spec.scramble.guard_k)
+    skeleton_f = client.scatter(skeleton, broadcast=True, hash=False)
+    index = guard_mod.assemble_index(skeleton, client.gather(
+        [client.submit(guard_mod.index_part, skeleton_f, panel, pure=False) for panel in panels]))
     timings["index"] = time.perf_counter() - clock
     clock = time.perf_counter()
     sizes = [len(s.ids) for s in summaries]
@@ -271,24 +253,24 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     del panels, futures
     timings["scramble"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    ordered = [parts[p] for p in sorted(parts)]
+    ordered = [parts[p].result for p in sorted(parts)]
     out = concat_panels(spec, [part.panel for part in ordered])
     verify_combined(index, out, all_ids)
+    # the gaps as the local engine states them, from the summed counts: a category short in one partition
+    # may be covered by another
     wanted = sum_counts([s.counts for s in summaries])
-    have = sum_counts([part.counts for part in ordered])
-    k_used = k if k is not None else spec.scramble.coverage_k
-    gaps = coverage_gaps(spec, wanted, have, k_used,
-                         codelist if codelist is not None else spec.scramble.coverage_codelist)
+    have = sum_counts([parts[p].counts for p in sorted(parts)])
     held: dict[str, set[str]] = {}
-    for (_t, _s, name), counts in wanted.items():
-        held.setdefault(name, set()).update(spec.variables[name].codes[c] for c in np.nonzero(counts > 0)[0])
-    gaps = explain_gaps(spec, gaps, held, 1)
-    report = check(spec, panel_to_tables(out))
+    for s in summaries:
+        for name, codes in s.held.items():
+            held.setdefault(name, set()).update(codes)
+    gaps = stated_gaps(spec, wanted, have, k if k is not None else spec.scramble.coverage_k,
+                       codelist if codelist is not None else spec.scramble.coverage_codelist, held,
+                       max(part.coverage_rounds for part in ordered))
+    report = independent_check(out)
     timings["combine_and_check"] = time.perf_counter() - clock
-    if not report.ok:
-        raise UnsatisfiableError([Issue(code="check-failed", message="the combined scrambled data failed the "
-                                        "independent check; nothing was written:\n" + report.format_text())])
     return DistributedResult(panel=out, plan=ordered[0].plan, gaps=gaps, guard=merge_guard(index, [part.guard for part in ordered], spec),
+                             coverage_rounds=max(part.coverage_rounds for part in ordered),
                              report=report, timings=timings, partitions=P, scheduler=described,
                              partition_persons=shares, pre_partitioned=source.folders is not None,
                              input_fingerprint=input_fingerprint(input_folder))

@@ -16,6 +16,7 @@ from scrambler.errors import DataError, Issue
 from scrambler.fingerprint import PART_PREFIX
 from scrambler.output import atomic_folder, write_json
 from scrambler.panel import Panel
+from scrambler.readers import find_tables, read_table, suffix_of
 from scrambler.spec.model import DatasetSpec
 from scrambler.tables import tables_to_panel
 
@@ -54,15 +55,15 @@ def resolve_input(folder: str | Path, partitions: int | None, default: int) -> S
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError([Issue(code="missing-data", file=str(root), message=f"the input folder {what}")])
-    if any(root.glob("*.parquet")):
+    if find_tables(root):
         count = partitions if partitions is not None else default
         if count < 1:
             raise DataError([Issue(code="bad-argument", message=f"--partitions must be at least 1, got {count}")])
         return Source(str(root), count)
     parts = sorted(p for p in root.glob(f"{PART_PREFIX}*") if p.is_dir())
     if not parts:
-        raise DataError([Issue(code="missing-data", file=str(root), message="the input holds neither .parquet "
-                               f"tables nor {PART_PREFIX}NNNNN partition folders")])
+        raise DataError([Issue(code="missing-data", file=str(root), message="the input holds neither tables "
+                               f"(.parquet, .csv, .dta, ...) nor {PART_PREFIX}NNNNN partition folders")])
     if partitions is not None and partitions != len(parts):
         raise DataError([Issue(code="bad-value", file=str(root), message=f"the input is pre-partitioned into "
                                f"{len(parts)} folders; --partitions {partitions} differs (omit it)")])
@@ -93,14 +94,28 @@ def _filtered_table(path: Path, identifier: str, p: int, partitions: int) -> pa.
         raise _unreadable(path) from None
 
 
+def _filtered_other(path: Path, spec: DatasetSpec, p: int, partitions: int) -> pa.Table:
+    """The rows of a CSV, SAS, Stata or SPSS file whose person falls in partition p, decoded by the spec.
+    The file is read whole by each worker (its reader streams it, but every worker reads all of it): for a
+    large input, `scrambler import` it to Parquet once, or prepartition it."""
+    table = read_table(path, spec)
+    if spec.identifier not in table.column_names:
+        return table  # the decoder reports the missing identifier column
+    ids = table.column(spec.identifier).to_numpy(zero_copy_only=False)
+    if ids.dtype.kind not in "iu":
+        return table
+    return table.filter(pa.array(partition_of(ids, partitions) == p))
+
+
 def read_partition(spec: DatasetSpec, source: Source, p: int) -> Panel:
     """Partition p of the input as a panel (raises DataError on structural problems, like read_dataset)."""
     if source.folders is not None:
         tables = read_tables(source.folders[p], spec)
         where = source.folders[p]
     else:
-        paths = sorted(Path(source.root).glob("*.parquet"))
-        tables = {path.stem: _filtered_table(path, spec.identifier, p, source.partitions) for path in paths}
+        tables = {name: _filtered_table(path, spec.identifier, p, source.partitions) if suffix_of(path) == ".parquet"
+                  else _filtered_other(path, spec, p, source.partitions)
+                  for name, path in find_tables(Path(source.root)).items()}
         where = source.root
     decoded = tables_to_panel(spec, tables)
     if decoded.issues:

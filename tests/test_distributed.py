@@ -90,26 +90,69 @@ def test_scrambled_output_keeps_every_guarantee(mini_spec: DatasetSpec, populati
     assert result.gaps == []
     assert result.guard["collisions_after"] == 0
     assert equal_year_blocks(source, out) == 0
+    # near-copies too, judged against the whole input (a partition's persons near another partition's)
+    assert guard.remaining(guard.build_index(source), out) == []
+    assert result.guard["path_copies_before"] >= 0 and "outsider" in result.guard
     assert equal_year_blocks(source, source) > 0  # the recount does find equal blocks
 
 
 def test_global_guard_index_equals_the_whole_input_index(mini_spec: DatasetSpec, population: Path,
                                                          result: DistributedResult) -> None:
-    """The merged per-partition index forbids exactly what build_index on the whole input forbids."""
-    from scrambler.combine import merge_index, union_names
-    from scrambler.distributed import _hash_partition, _summarise
+    """The index assembled from the partitions' parts forbids exactly what build_index on the whole input
+    forbids: the same exact keys, the same near-copy verdicts for person-periods and paths."""
+    from scrambler.distributed import _summarise
+    from scrambler.scramble.spread import spread_of
 
     whole = read_dataset(mini_spec, population)
-    expected = guard.build_index(whole, mini_spec.scramble.guard_quasi_identifiers, mini_spec.scramble.guard_k)
+    expected = guard.build_index(whole)
     source = resolve_input(population, PARTITIONS, default=2)
     parts = [read_partition(mini_spec, source, p) for p in range(PARTITIONS)]
-    qi = [v.name for v in mini_spec.data_variables if v.publish]
-    names = union_names(qi, [_summarise(p, qi).names for p in parts])
-    assert names == expected.names
-    merged = merge_index(names, [_hash_partition(p, names) for p in parts], mini_spec.scramble.guard_k)
+    qi = guard.qi_variables(mini_spec)
+    summaries = [_summarise(p, qi) for p in parts]
+    spreads = {n: spread_of(np.concatenate([s.spreads[n] for s in summaries])) for n in summaries[0].spreads}
+    tolerance = guard.tolerances(mini_spec, qi, spreads)
+    assert tolerance == pytest.approx(expected.tolerance, rel=0.05)  # a strided sample of other persons
+    skeleton = guard.index_skeleton(mini_spec, qi, expected.tolerance, mini_spec.scramble.guard_k)
+    merged = guard.assemble_index(skeleton, [guard.index_part(skeleton, p) for p in parts])
+    assert merged.names == expected.names and set(merged.near) == set(expected.near)
+    assert set(merged.path) == set(expected.path) and expected.path  # the mini spec guards numeric paths
     for t in expected.known:
         assert np.array_equal(merged.known[t], expected.known[t])
         assert merged.rare[t] == expected.rare[t]
+    # the verdicts on the scrambled persons and on real ones (which match themselves)
+    for panel in (result.panel, whole):
+        for t in range(len(panel.periods)):
+            assert np.array_equal(guard.collisions(merged, panel, t), guard.collisions(expected, panel, t))
+        for name in expected.path:
+            persons = np.arange(panel.n)
+            assert np.array_equal(guard.path_counts(merged, panel, name, persons, 5),
+                                  guard.path_counts(expected, panel, name, persons, 5))
+    assert len(guard.path_copies(expected, whole)) > 0  # real persons are near-copies of someone: it finds them
+
+
+def test_one_partition_is_the_local_engine(mini_dir: Path, population: Path, client: Any, run_cli,
+                                           tmp_path: Path) -> None:
+    """--engine dask --partitions 1 runs the local engine's stages on the same seed: every manifest figure
+    (output hash, methods, gaps, guard and near-copy figures, violations, input fingerprint) equals the local
+    run's; only how it ran differs."""
+    manifests = {}
+    for engine in ("local", "dask"):
+        extra = ["--engine", "dask", "--partitions", 1, "--scheduler", client.scheduler.address] \
+            if engine == "dask" else []
+        out = tmp_path / engine
+        run = run_cli("scramble", mini_dir, "--input", population, "--out", out, "--persons", 700,
+                      "--seed", SEED, "--k", 400, "--no-reports", *extra)
+        assert run.returncode == 0, run.stderr
+        manifests[engine] = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    local, dask = manifests["local"], manifests["dask"]
+    assert dask["engine"] == "dask" and dask["partitions"] == 1
+    ran = {"engine", "partitions", "scheduler", "partitioning", "partition_persons", "timings_s", "created",
+           "command", "elapsed_s"}
+    assert set(local) - ran == set(dask) - ran
+    for key in sorted(set(local) - ran):
+        assert dask[key] == local[key], key
+    assert local["guard"]["path_copies_before"] > 0 or local["guard"]["collisions_before"]  # the guard worked
+    assert local["coverage_gaps"]  # k = 400 on 700 persons leaves gaps: both engines state the same ones
 
 
 def test_same_seed_and_partitions_give_the_same_output(mini_spec: DatasetSpec, population: Path, client: Any,
@@ -124,6 +167,18 @@ def test_same_seed_and_partitions_give_the_same_output(mini_spec: DatasetSpec, p
     assert content_hash(pre.panel) == content_hash(result.panel)
     other = scramble_dask(mini_spec, population, PERSONS, SEED + 1, partitions=PARTITIONS, client=client)
     assert content_hash(other.panel) != content_hash(result.panel)
+
+
+def test_a_csv_folder_is_taken_as_its_parquet_form(mini_spec: DatasetSpec, population: Path, client: Any,
+                                                   result: DistributedResult, tmp_path: Path) -> None:
+    """The dask engine reads what the local one reads: the population written by pandas as CSV (codes as text,
+    booleans as True/False) gives the same output as its Parquet form, same seed and P."""
+    import pyarrow.parquet as pq
+
+    for path in population.glob("*.parquet"):
+        pq.read_table(path).to_pandas().to_csv(tmp_path / f"{path.stem}.csv", index=False)
+    from_csv = scramble_dask(mini_spec, tmp_path, PERSONS, SEED, partitions=PARTITIONS, client=client)
+    assert content_hash(from_csv.panel) == content_hash(result.panel)
 
 
 def test_pre_partitioned_count_must_match(mini_spec: DatasetSpec, population: Path, tmp_path: Path) -> None:

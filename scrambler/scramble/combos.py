@@ -18,6 +18,7 @@ from scrambler.scramble.moves import (
     spare_rows,
     tuple_keys,
 )
+from scrambler.spec.model import DatasetSpec
 
 ComboKey = tuple[str, str, tuple[str, ...]]  # (table, block suffix, variables)
 
@@ -110,12 +111,16 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
 def combination_gaps(source: Panel, out: Panel, k: int,
                      wanted: dict[ComboKey, dict[tuple[int, ...], int]] | None = None) -> list[Gap]:
     """Tuples of declared combinations the input shows and the output holds fewer than k times, as it stands."""
-    spec = out.spec
-    combos = spec.scramble.coverage_combinations
+    combos = out.spec.scramble.coverage_combinations
     if not combos:
         return []
     wanted = combination_counts(source, combos) if wanted is None else wanted
-    have = combination_counts(out, combos)
+    return tuple_gaps(out.spec, wanted, combination_counts(out, combos), k)
+
+
+def tuple_gaps(spec: DatasetSpec, wanted: dict[ComboKey, dict[tuple[int, ...], int]],
+               have: dict[ComboKey, dict[tuple[int, ...], int]], k: int) -> list[Gap]:
+    """The tuple gaps from tuple counts: the input's (``wanted``) and the output's (``have``)."""
     gaps = []
     for (table_name, suffix, combo), tuples in wanted.items():
         for tup in tuples:

@@ -8,6 +8,8 @@ rows where the category does not survive are put back. What stays short is repor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from scrambler.constraints.base import CompiledRule
@@ -15,16 +17,16 @@ from scrambler.constraints.domain import build_domain
 from scrambler.coverage import BlockKey, block_counts
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
-from scrambler.scramble.combos import ComboKey, ensure_combinations
-from scrambler.scramble.gaps import Gap
+from scrambler.scramble.combos import ComboKey, combination_counts, ensure_combinations, tuple_gaps
+from scrambler.scramble.gaps import Gap, explain_gaps
 from scrambler.scramble.moves import cover_whole_persons, direct, redraw, rules_for, sample_rows, spare_rows
+from scrambler.spec.model import DatasetSpec
 
 
-def _targets(wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray], out: Panel, k: int,
+def _targets(wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray], spec: DatasetSpec, k: int,
              codelist: bool) -> list[tuple[str, str, str, int, int]]:
     """(table, block, variable, code, shortfall) for every category below k. ``wanted``: the input's block
     counts, ``have``: the output's (each costs a pass over every table block: computed once per use)."""
-    spec = out.spec
     todo = []
     for key, counts in wanted.items():
         table, suffix, name = key
@@ -52,7 +54,7 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     wanted = block_counts(source) if wanted is None else wanted
     previous: int | None = None
     for _ in range(passes):
-        todo = _targets(wanted, block_counts(out), out, k, codelist)
+        todo = _targets(wanted, block_counts(out), out.spec, k, codelist)
         if not todo or (previous is not None and len(todo) >= previous):
             break  # done, or a pass that closed nothing: the declared combinations below still need their turn
         previous = len(todo)
@@ -103,9 +105,44 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
 def current_gaps(wanted: dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool = False) -> list[Gap]:
     """The categories the output holds fewer than k times where the input (its block counts ``wanted``) has
     them, as it stands now."""
-    have = block_counts(out)
-    gaps = []
-    for table_name, suffix, name, code, _ in _targets(wanted, have, out, k, codelist):
-        got = int(have[(table_name, suffix, name)][code])
-        gaps.append(Gap(table_name, suffix, name, out.spec.variables[name].codes[code], k, got))
-    return gaps
+    return count_gaps(out.spec, wanted, block_counts(out), k, codelist)
+
+
+def count_gaps(spec: DatasetSpec, wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray], k: int,
+               codelist: bool) -> list[Gap]:
+    """The gaps from block counts: the input's (``wanted``) and the output's (``have``), each possibly summed
+    over partitions."""
+    return [Gap(table_name, suffix, name, spec.variables[name].codes[code], k, int(have[(table_name, suffix, name)][code]))
+            for table_name, suffix, name, code, _ in _targets(wanted, have, spec, k, codelist)]
+
+
+def stated_gaps(spec: DatasetSpec, counts: CoverageCounts, have: CoverageCounts, k: int, codelist: bool,
+                held: dict[str, set[str]], rounds: int) -> list[Gap]:
+    """The coverage gaps a run reports, explained (the last stage of both engines): categories and declared
+    tuples short of k, from the input's counts and the output's."""
+    gaps = count_gaps(spec, counts.blocks, have.blocks, k, codelist) + tuple_gaps(spec, counts.tuples,
+                                                                                  have.tuples, k)
+    return explain_gaps(spec, gaps, held, rounds)
+
+
+@dataclass
+class CoverageCounts:
+    """Category counts per table block and tuple counts per declared combination: of the input (what coverage
+    wants) or of the output (what it has); partitions' counts add up (:meth:`plus`)."""
+
+    blocks: dict[BlockKey, np.ndarray]
+    tuples: dict[ComboKey, dict[tuple[int, ...], int]]
+
+    @classmethod
+    def of(cls, panel: Panel) -> CoverageCounts:
+        return cls(block_counts(panel), combination_counts(panel, panel.spec.scramble.coverage_combinations))
+
+    def plus(self, other: CoverageCounts) -> CoverageCounts:
+        blocks = {key: self.blocks[key] + c if key in self.blocks else c.copy() for key, c in other.blocks.items()}
+        blocks.update({key: c for key, c in self.blocks.items() if key not in other.blocks})
+        tuples = {key: dict(c) for key, c in self.tuples.items()}
+        for key, c in other.tuples.items():
+            mine = tuples.setdefault(key, {})
+            for tup, n in c.items():
+                mine[tup] = mine.get(tup, 0) + n
+        return CoverageCounts(blocks, tuples)

@@ -17,7 +17,7 @@ values (:mod:`scrambler.scramble.nearness`), never pairwise distances: it runs o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,9 +31,11 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 MIN_PATH_VALUES = 3  # a path guarded as a whole has at least this many values
 
 
-def _qi_variables(spec_qi: tuple[str, ...] | None, panel: Panel) -> list[str]:
-    names = [v.name for v in panel.spec.data_variables if v.publish]
-    return [n for n in names if n in spec_qi] if spec_qi is not None else names
+def qi_variables(spec: DatasetSpec) -> list[str]:
+    """The quasi-identifiers the guard compares: those declared, else every published variable."""
+    names = [v.name for v in spec.data_variables if v.publish]
+    qi = spec.scramble.guard_quasi_identifiers
+    return [n for n in names if n in qi] if qi is not None else names
 
 
 def period_variables(source: Panel, qi: list[str], t: int) -> list[str]:
@@ -64,10 +66,16 @@ def row_hashes(panel: Panel, names: list[str], t: int, rows: np.ndarray) -> np.n
     return h
 
 
-def tolerances(source: Panel, names: list[str]) -> dict[str, float]:
-    """The tolerance of each numeric quasi-identifier: declared, else TOLERANCE_SHARE of its spread; time
-    values and whole numbers whose tolerance is below one step compare exactly (tolerance 0)."""
-    spec = source.spec
+def spread_names(spec: DatasetSpec, names: list[str]) -> list[str]:
+    """The numeric quasi-identifiers whose tolerance comes from their spread (not declared, not time)."""
+    return [n for n in names if spec.variables[n].is_numeric and spec.variables[n].type not in TIME_TYPES
+            and spec.scramble.guard_tolerance.get(n) is None]
+
+
+def tolerances(spec: DatasetSpec, names: list[str], spreads: dict[str, float]) -> dict[str, float]:
+    """The tolerance of each numeric quasi-identifier: declared, else TOLERANCE_SHARE of its spread
+    (``spreads``, for :func:`spread_names`); time values and whole numbers whose tolerance is below one step
+    compare exactly (tolerance 0)."""
     out = {}
     for name in names:
         var = spec.variables[name]
@@ -79,7 +87,7 @@ def tolerances(source: Panel, names: list[str]) -> dict[str, float]:
         elif var.type in TIME_TYPES:
             tol = 0.0
         else:
-            tol = TOLERANCE_SHARE * spread(source, name)
+            tol = TOLERANCE_SHARE * spreads[name]
         out[name] = 0.0 if var.integral and tol < 1 else tol
     return out
 
@@ -101,31 +109,96 @@ class GuardIndex:
     templates: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # input persons, no rare tuple
 
 
-def build_index(source: Panel, qi: tuple[str, ...] | None, k: int) -> GuardIndex:
-    index = GuardIndex(k=k)
-    names = _qi_variables(qi, source)
-    index.tolerance = tolerances(source, names)
-    for t in range(len(source.periods)):
-        rows = np.nonzero(source.present[t])[0]
-        index.names[t] = period_variables(source, names, t)
-        hashes, counts = np.unique(row_hashes(source, index.names[t], t, rows), return_counts=True)
-        index.known[t] = hashes  # every input combination is forbidden; those < k are the rare ones
-        index.rare[t] = int((counts < k).sum())
-        if any(index.tolerance.get(n, 0) > 0 for n in index.names[t]):
-            exact, near, tol = _period_columns(index, source, t, rows)
-            index.near[t] = nearness.build(exact, near, tol)
-    shown = {n for names_t in index.names.values() for n in names_t}
-    index.combos = [(combo, _rare_tuples(source, combo, k)) for combo in combinations(source.spec, names)]
-    if index.combos:
-        index.templates = np.setdiff1d(np.nonzero(source.in_tables())[0], rare_reproductions(index, source))
-    persons = np.nonzero(source.present.any(axis=0))[0]
-    for name in names:
-        if index.tolerance.get(name, 0) > 0 and name in shown and name in source.periodic:
-            index.path[name] = nearness.build(*_path_columns(index, source, name, persons))
+def build_index(source: Panel) -> GuardIndex:
+    """The guard index of the whole input: one part, assembled (the dask engine assembles many)."""
+    names = qi_variables(source.spec)
+    k = source.spec.scramble.guard_k
+    tolerance = tolerances(source.spec, names, {n: spread(source, n) for n in spread_names(source.spec, names)})
+    skeleton = index_skeleton(source.spec, names, tolerance, k)
+    return with_templates(assemble_index(skeleton, [index_part(skeleton, source)]), source)
+
+
+def index_skeleton(spec: DatasetSpec, names: list[str], tolerance: dict[str, float], k: int) -> GuardIndex:
+    """What the index needs before it sees data: the guarded columns per period, the tolerances, k and the
+    declared combinations. Partitions compute their :func:`index_part` against it."""
+    index = GuardIndex(k=k, tolerance=tolerance)
+    empty = Panel.empty(spec, 0)
+    index.names = {t: period_variables(empty, names, t) for t in range(len(spec.panel.periods))}
+    index.combos = [(combo, {}) for combo in combinations(spec, names)]
     return index
 
 
-def _period_columns(index: GuardIndex, panel: Panel, t: int, rows: np.ndarray
+@dataclass
+class IndexPart:
+    """What one part of the input contributes to the guard index. Parts concatenated in order give the whole
+    input's index (:func:`assemble_index`): exact keys as (sorted unique, counts), near rows and paths raw."""
+
+    known: dict[int, tuple[np.ndarray, np.ndarray]]
+    near: dict[int, tuple[np.ndarray, np.ndarray]]  # per period: (exact keys, near values (m, rows))
+    path: dict[str, tuple[np.ndarray, np.ndarray]]  # per variable: (presence keys, values (T, persons))
+    tuples: list[dict[int, tuple[np.ndarray, np.ndarray]]]  # per combination, per period: (unique, counts)
+
+
+def index_part(skeleton: GuardIndex, source: Panel) -> IndexPart:
+    part = IndexPart({}, {}, {}, [])
+    for t, names in skeleton.names.items():
+        rows = np.nonzero(source.present[t])[0]
+        part.known[t] = np.unique(row_hashes(source, names, t, rows), return_counts=True)
+        if any(skeleton.tolerance.get(n, 0) > 0 for n in names):
+            exact, near, _ = period_columns(skeleton, source, t, rows)
+            part.near[t] = (exact, near)
+    shown = {n for names_t in skeleton.names.values() for n in names_t}
+    persons = np.nonzero(source.present.any(axis=0))[0]
+    for name in skeleton.tolerance:
+        if skeleton.tolerance[name] > 0 and name in shown and name in source.periodic:
+            part.path[name] = _path_columns(skeleton, source, name, persons)[:2]
+    everyone = np.arange(source.n)
+    part.tuples = [{t: np.unique(_tuples(source, combo, t, everyone)[1], return_counts=True)
+                    for t in _tuple_periods(source, combo)} for combo, _ in skeleton.combos]
+    return part
+
+
+def _merge_counts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]), minlength=len(keys))
+    return keys, counts.astype(np.int64)
+
+
+def assemble_index(skeleton: GuardIndex, parts: list[IndexPart]) -> GuardIndex:
+    """The guard index of the input made of ``parts`` (in order): what one part of the whole input gives."""
+    index = GuardIndex(names=dict(skeleton.names), tolerance=dict(skeleton.tolerance), k=skeleton.k)
+    k = skeleton.k
+    for t in skeleton.names:
+        index.known[t], counts = _merge_counts([p.known[t] for p in parts])
+        index.rare[t] = int((counts < k).sum())  # every input combination is forbidden; those < k are rare
+        if t in parts[0].near:
+            tol = np.array([index.tolerance[n] for n in index.names[t] if index.tolerance.get(n, 0) > 0])
+            index.near[t] = nearness.build(np.concatenate([p.near[t][0] for p in parts]),
+                                           np.concatenate([p.near[t][1] for p in parts], axis=1), tol)
+    T = len(skeleton.names)
+    for name in parts[0].path:
+        index.path[name] = nearness.build(np.concatenate([p.path[name][0] for p in parts]),
+                                          np.concatenate([p.path[name][1] for p in parts], axis=1),
+                                          np.full(T, index.tolerance[name]))
+    for i, (combo, _) in enumerate(skeleton.combos):
+        rare = {}
+        for t in parts[0].tuples[i]:
+            tuples, counts = _merge_counts([p.tuples[i][t] for p in parts])
+            rare[t] = tuples[counts < k]
+        index.combos.append((combo, rare))
+    return index
+
+
+def with_templates(index: GuardIndex, source: Panel) -> GuardIndex:
+    """The index with ``source``'s persons that hold no rare tuple as templates for the redraws of those
+    that do (indices into ``source``: a partition sets its own)."""
+    if not index.combos:
+        return index
+    templates = np.setdiff1d(np.nonzero(source.in_tables())[0], rare_reproductions(index, source))
+    return replace(index, templates=templates)
+
+
+def period_columns(index: GuardIndex, panel: Panel, t: int, rows: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(exact hash, near values (m, rows), tolerances) of person-periods at t."""
     names = index.names[t]
@@ -150,7 +223,7 @@ def collisions(index: GuardIndex, output: Panel, t: int, rows: np.ndarray | None
     person-period."""
     rows = np.nonzero(output.present[t])[0] if rows is None else rows
     if t in index.near and len(rows):
-        exact, near, _ = _period_columns(index, output, t, rows)
+        exact, near, _ = period_columns(index, output, t, rows)
         return rows[nearness.match_counts(index.near[t], exact, near, cap=1) > 0]
     if len(rows) == 0 or len(index.known[t]) == 0 or not index.names[t]:
         return rows[:0]
@@ -202,16 +275,6 @@ def _tuples(panel: Panel, combo: tuple[str, ...], t: int, persons: np.ndarray) -
     live = panel.in_tables()[persons] if t < 0 else panel.present[t, persons]
     rows = persons[live]
     return rows, nearness.hash_columns([panel.values(n, max(t, 0))[rows] for n in combo], len(rows))
-
-
-def _rare_tuples(source: Panel, combo: tuple[str, ...], k: int) -> dict[int, np.ndarray]:
-    out = {}
-    everyone = np.arange(source.n)
-    for t in _tuple_periods(source, combo):
-        _, keys = _tuples(source, combo, t, everyone)
-        tuples, counts = np.unique(keys, return_counts=True)
-        out[t] = tuples[counts < k]
-    return out
 
 
 def rare_reproductions(index: GuardIndex, output: Panel, persons: np.ndarray | None = None) -> np.ndarray:

@@ -22,7 +22,7 @@ def _period_counts(index: guard_mod.GuardIndex, panel: Panel, t: int, rows: np.n
                    ) -> np.ndarray:
     """For each row at t, how many input person-periods equal it within tolerance (capped at 2)."""
     if t in index.near:
-        exact, near, _ = guard_mod._period_columns(index, panel, t, rows)
+        exact, near, _ = guard_mod.period_columns(index, panel, t, rows)
         return nearness.match_counts(index.near[t], exact, near, cap=2)
     everyone = np.nonzero(source.present[t])[0]
     known, counts = np.unique(guard_mod.row_hashes(source, index.names[t], t, everyone), return_counts=True)

@@ -12,18 +12,17 @@ from typing import Any
 import numpy as np
 
 from scrambler.check import CheckReport, check
-from scrambler.coverage import block_counts
 from scrambler.errors import Issue, UnsatisfiableError
-from scrambler.identifiers import new_sequence_numbers
+from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numbers
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
 from scrambler.scramble import outsider
-from scrambler.scramble.combos import combination_counts, combination_gaps
-from scrambler.scramble.cover import current_gaps, ensure_coverage
+from scrambler.scramble.combos import combination_gaps
+from scrambler.scramble.cover import CoverageCounts, current_gaps, ensure_coverage, stated_gaps
 from scrambler.scramble.donors import anchors
-from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
+from scrambler.scramble.gaps import Gap, input_codes
 from scrambler.scramble.moves import redraw_persons
 from scrambler.scramble.plan import Plan, code_counts, make_plan
 from scrambler.scramble.profile import profile_models
@@ -46,6 +45,7 @@ class ScrambleResult:
     guard: dict[str, Any]
     report: CheckReport
     timings: dict[str, float] = field(default_factory=dict)
+    coverage_rounds: int = 1  # the coverage rounds run (gaps say "not reached after N rounds")
 
     def _methods(self) -> dict[str, str]:
         methods = self.plan.describe()
@@ -78,10 +78,13 @@ def content_hash(panel: Panel) -> str:
 
 def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: int | None = None,
              codelist_coverage: bool | None = None, progress: Progress | None = None,
-             guard_index: guard_mod.GuardIndex | None = None) -> ScrambleResult:
+             guard_index: guard_mod.GuardIndex | None = None, id_space: tuple[int, int] | None = None,
+             input_ids: np.ndarray | None = None) -> ScrambleResult:
     """Scramble ``source`` into ``persons`` fictitious persons. Raises UnsatisfiableError rather than return
-    output that breaks a rule or equals an input person. ``guard_index``: the input person-periods to avoid
-    when ``source`` is a part of the input (default: built from ``source``)."""
+    output that breaks a rule or equals an input person. When ``source`` is a part of the input (a dask
+    partition): ``guard_index``, the whole input's person-periods to avoid (default: built from ``source``),
+    ``id_space``, the [low, high) the new sequence numbers come from (default: all of it), and ``input_ids``,
+    the input's ids in that space (default: ``source``'s)."""
     if persons < 1:
         raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     if source.n == 0 or not source.present.any():
@@ -97,7 +100,9 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     anchor = anchors(source, persons, rng)
     out = Panel.empty(spec, persons)
     out.present = source.present[:, anchor].copy()
-    out.ids = new_sequence_numbers(persons, rng, exclude=source.ids)
+    low, high = id_space if id_space is not None else (SEQUENCE_LOW, SEQUENCE_HIGH)
+    out.ids = new_sequence_numbers(persons, rng, exclude=source.ids if input_ids is None else input_ids,
+                                   low=low, high=high)
     model_samples = None
     if any(b.method == "model" for b in plan.blocks):
         from scrambler.scramble.sdv_model import ModelSampler
@@ -121,10 +126,9 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
     clock = time.perf_counter()
-    index = guard_index if guard_index is not None else guard_mod.build_index(
-        source, spec.scramble.guard_quasi_identifiers, spec.scramble.guard_k)
-    wanted = block_counts(source)  # the input's category counts: computed once, they never change
-    wanted_combos = combination_counts(source, spec.scramble.coverage_combinations)
+    index = guard_mod.with_templates(guard_index, source) if guard_index is not None else guard_mod.build_index(source)
+    counts = CoverageCounts.of(source)  # the input's category counts: computed once, they never change
+    wanted, wanted_combos = counts.blocks, counts.tuples
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
     for round_ in range(COVERAGE_ROUNDS):
@@ -143,7 +147,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
         if not gaps or (before is not None and len(gaps) >= before):
             break
-    gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1)
+    gaps = stated_gaps(spec, counts, CoverageCounts.of(out), k, codelist, input_codes(source), round_ + 1)
     # the guard rechecked only what each round rewrote: one last look at every person-period, so that no
     # equal person-period can slip through whatever the bookkeeping
     still = guard_mod.remaining(index, out)
@@ -151,8 +155,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         # a rewrite the bookkeeping missed: one full guard pass over every person, then the gaps as they now
         # stand (the guard's redraws may take a category below k again; the manifest then says so)
         guard_info = guard_mod.merge_figures(guard_info, _guard(index, source, out, sampler, plan, proposals, rng))
-        gaps = explain_gaps(spec, current_gaps(wanted, out, k, codelist)
-                            + combination_gaps(source, out, k, wanted_combos), input_codes(source), round_ + 1)
+        gaps = stated_gaps(spec, counts, CoverageCounts.of(out), k, codelist, input_codes(source), round_ + 1)
         still = guard_mod.remaining(index, out)
     if still:
         raise UnsatisfiableError([Issue(code="real-situation", message="; ".join(still) + "; nothing was written "
@@ -161,14 +164,22 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     guard_info["outsider"] = outsider.figures(index, source, out, guard_info, seed)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    out.observed = published_observation(out)  # check what the tables will show, as a reader of them would
-    report = check(spec, out)  # the same rules on the in-memory panel; the written files are checked again
-    # by write_dataset(verify=True) before anything is published
+    report = independent_check(out)
     timings["check"] = time.perf_counter() - clock
+    return ScrambleResult(panel=out, plan=plan, gaps=gaps, guard=guard_info, report=report, timings=timings,
+                          coverage_rounds=round_ + 1)
+
+
+def independent_check(out: Panel) -> CheckReport:
+    """The last stage of both engines: the rules checked again on what the tables will show, as a reader of
+    them would; raises rather than return data that break one (the written files are checked once more by
+    write_dataset(verify=True) before anything is published)."""
+    out.observed = published_observation(out)
+    report = check(out.spec, out)
     if not report.ok:
         raise UnsatisfiableError([Issue(code="check-failed", message="the scrambled data failed the independent "
                                         "check; nothing was written:\n" + report.format_text())])
-    return ScrambleResult(panel=out, plan=plan, gaps=gaps, guard=guard_info, report=report, timings=timings)
+    return report
 
 
 def _backtrack(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: Plan, rng: np.random.Generator,

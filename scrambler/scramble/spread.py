@@ -20,13 +20,30 @@ def spread(panel: Panel, name: str) -> float:
     """A robust standard deviation of the variable over every present person-period (or person, for a
     static): the interquartile range / 1.349, the standard deviation where most values are equal (IQR 0),
     0 for a constant or empty variable."""
+    return spread_of(spread_values(panel, name))
+
+
+def spread_values(panel: Panel, name: str) -> np.ndarray:
+    """The values a spread is estimated from: every present non-null value, at most about SAMPLE of them.
+    Values of parts of an input (the dask engine's partitions), concatenated in order, estimate the spread of
+    the whole through :func:`spread_of`; one part gives exactly :func:`spread`."""
     if name in panel.static:
         values = panel.static[name][panel.present.any(axis=0)]
     else:
         values = panel.periodic[name][panel.present]
     values = values[~np.isnan(values)]
+    return _thin(values)
+
+
+def _thin(values: np.ndarray) -> np.ndarray:
     if len(values) > SAMPLE:  # a fixed stride, not a random draw: the same input always gives the same scale
         values = values[:: len(values) // SAMPLE]
+    return values
+
+
+def spread_of(values: np.ndarray) -> float:
+    """The robust standard deviation of ``values`` (see :func:`spread`)."""
+    values = _thin(values)
     if len(values) < 2:
         return 0.0
     q1, q3 = np.quantile(values, [0.25, 0.75])
