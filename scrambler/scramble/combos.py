@@ -21,6 +21,11 @@ from scrambler.scramble.moves import (
 from scrambler.spec.model import DatasetSpec
 
 ComboKey = tuple[str, str, tuple[str, ...]]  # (table, block suffix, variables)
+# Whole-person redraws cost a draw of every period per person: on a 36-quarter panel whose blocks hold fewer job
+# rows than sectors x k, 827 of them for the sector brought it to no one (100 s of a 600-person run). After
+# this many fruitless ones in a row a variable's categories (or a combination's tuples) get no more in this
+# coverage call; the gaps say what stays short.
+WHOLE_PERSON_STRIKES = 3
 
 
 def combination_counts(panel: Panel, combos: tuple[tuple[str, ...], ...]) -> dict[ComboKey, dict[tuple[int, ...], int]]:
@@ -41,6 +46,13 @@ def combination_counts(panel: Panel, combos: tuple[tuple[str, ...], ...]) -> dic
                 out[(name, block.suffix, combo)] = {_unpack(int(k), sizes): int(c)
                                                      for k, c in zip(keys, counts, strict=True)}
     return out
+
+
+def _pack(tup: tuple[int, ...], sizes: list[int]) -> int:
+    key = 0
+    for digit, size in zip(tup, sizes, strict=True):
+        key = key * size + digit
+    return key
 
 
 def _unpack(key: int, sizes: list[int]) -> tuple[int, ...]:
@@ -67,6 +79,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
     tables = {name: (table, period) for name, table, period in spec.table_names()}
     wanted = combination_counts(source, combos) if wanted is None else wanted
     position = {n: i for i, n in enumerate(sampler.order)}
+    failures: dict[tuple[str, ...], int] = {}  # fruitless whole-person redraws in a row, per combination
     for _ in range(passes):
         have = combination_counts(out, combos)
         todo = [(key, tup, k - have.get(key, {}).get(tup, 0)) for key, tuples in wanted.items()
@@ -78,6 +91,13 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
             block = next(b for b in table.blocks if b.suffix == suffix)
             t0 = index[period]
             t = t0 + block.offset
+            # an earlier item of this pass may have covered this one too (a person redrawn whole shows its
+            # statics in every period): count again rather than overshoot (1,089 redundant whole-person
+            # redraws on a 600-person 36-quarter panel)
+            key, valid, sizes = tuple_keys(out, combo, t)
+            need = k - int((out.present[t0] & valid & (key == _pack(tup, sizes))).sum())
+            if need <= 0:
+                continue
             values = dict(zip(combo, tup, strict=True))
             period_vars = [v for v in combo if not spec.variables[v].is_static]
             last = max(period_vars or combo, key=position.__getitem__)
@@ -94,9 +114,10 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                 # else redraw whole persons around the tuple
                 done = direct(out, sampler, last, values[last], t, candidates[: 200 * need], need,
                               *rules_for(sampler, last))
-                if done < need:
-                    cover_whole_persons(out, sampler, rng, t0, t, block.variables, values, need - done, k, combos,
-                                        source)
+                if done < need and failures.get(combo, 0) < WHOLE_PERSON_STRIKES:
+                    took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, values, need - done, k,
+                                               combos, source)
+                    failures[combo] = 0 if took else failures.get(combo, 0) + 1
                 continue
             candidates = candidates[: 20 * need]
             templates = np.nonzero(source.present[t] & np.logical_and.reduce(

@@ -17,7 +17,13 @@ from scrambler.constraints.domain import build_domain
 from scrambler.coverage import BlockKey, block_counts
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
-from scrambler.scramble.combos import ComboKey, combination_counts, ensure_combinations, tuple_gaps
+from scrambler.scramble.combos import (
+    WHOLE_PERSON_STRIKES,
+    ComboKey,
+    combination_counts,
+    ensure_combinations,
+    tuple_gaps,
+)
 from scrambler.scramble.gaps import Gap, explain_gaps
 from scrambler.scramble.moves import cover_whole_persons, direct, redraw, rules_for, sample_rows, spare_rows
 from scrambler.spec.model import DatasetSpec
@@ -53,6 +59,7 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     rule_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
     wanted = block_counts(source) if wanted is None else wanted
     previous: int | None = None
+    failures: dict[str, int] = {}  # whole-person redraws in a row that brought a variable's category to no one
     for _ in range(passes):
         todo = _targets(wanted, block_counts(out), out.spec, k, codelist)
         if not todo or (previous is not None and len(todo) >= previous):
@@ -93,12 +100,13 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                     chosen = templates[rng.integers(0, len(templates), size=len(rest))]
                     done += redraw(out, sampler, rng, name, code, t, rest, need - done, source=source,
                                    templates=chosen)
-            if done < need:
+            if done < need and failures.get(name, 0) < WHOLE_PERSON_STRIKES:
                 # a static that others depend on, or a periodic value that rules across time (constant, only
                 # towards X) or an implied static (an exit code that means death needs a death month) tie to
                 # the rest of the person: one cell cannot take it alone, a whole trajectory can
-                cover_whole_persons(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
-                                    spec.scramble.coverage_combinations, source)
+                took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
+                                           spec.scramble.coverage_combinations, source)
+                failures[name] = 0 if took else failures.get(name, 0) + 1
     ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos)
 
 

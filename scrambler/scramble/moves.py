@@ -213,9 +213,14 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
     for v in [*out.static.values(), *out.periodic.values()]:
         v[..., rows] = -1 if v.dtype.kind != "f" else np.nan
 
+    # a fixed periodic value is proposed at every period only when a rule across time ties its periods
+    # (constant, only towards X): proposed everywhere otherwise, it replaced the person's values of other
+    # periods, which other coverage items then had to win back (on a 36-quarter panel, round after round)
+    everywhere = {v for v in fixed if v in out.static or sampler.variable_rules[v].temporal}
+
     def propose(var: str, tt: int, sub: np.ndarray, frame: object, rng: object) -> tuple[np.ndarray, np.ndarray]:
         pos = np.searchsorted(rows, sub)
-        if var in fixed:
+        if var in fixed and (tt == t or var in everywhere):
             return np.full(len(sub), fixed[var], dtype=np.int16), np.ones(len(sub), dtype=bool)
         if var in source.static:
             own = saved_static[var][pos] if own_statics else source.static[var][templates[pos]]
