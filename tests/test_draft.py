@@ -230,6 +230,23 @@ def test_draft_refuses_bad_input_clearly(tmp_path: Path, run_cli) -> None:
     assert sorted(p.name for p in data.iterdir()) == ["zero_2020.parquet"]
 
 
+def test_sas_transport_folder_drafts_like_parquet(wage_folder: Path, tmp_path: Path) -> None:
+    """The same tables as SAS transport files (written by pyreadstat, every number a double) give the same
+    variables and rules: draft reads SAS through the project's readers."""
+    import pyreadstat
+
+    folder = tmp_path / "xpt"
+    folder.mkdir()
+    for path in sorted(wage_folder.glob("*.parquet")):
+        pyreadstat.write_xport(pq.read_table(path).to_pandas(), folder / f"{path.stem}.xpt",
+                               file_format_version=8)
+    from_parquet = draft(wage_folder, tmp_path / "p")
+    from_sas = draft(folder, tmp_path / "s")
+    assert {v.name: (v.type, v.timing) for v in from_sas.variables.values()} == \
+        {v.name: (v.type, v.timing) for v in from_parquet.variables.values()}
+    assert sorted(r.id for r in from_sas.rules) == sorted(r.id for r in from_parquet.rules)
+
+
 def test_csv_folder_drafts_like_parquet(wage_folder: Path, tmp_path: Path) -> None:
     """The same tables as gzipped CSV give the same draft: numbers read as numbers, codes with a leading zero
     kept as text."""

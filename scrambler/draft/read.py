@@ -13,7 +13,8 @@ import pyarrow as pa
 
 from scrambler.errors import DataError, Issue
 
-SUFFIXES = (".parquet", ".csv", ".csv.gz", ".dta", ".sav")
+SUFFIXES = (".parquet", ".csv", ".csv.gz", ".dta", ".sav", ".sas7bdat", ".xpt")
+SAS = (".sas7bdat", ".xpt")  # read by the project's readers (scrambler/readers/), types inferred cautiously
 LABEL = b"label"  # field metadata: the column's label
 VALUE_LABELS = b"value_labels"  # field metadata: JSON {code: label}
 
@@ -26,7 +27,7 @@ def table_files(folder: str | Path) -> dict[str, Path]:
         raise DataError([Issue(code="missing-data", file=str(root), message=f"the data folder {what}")])
     found: dict[str, Path] = {}
     for path in sorted(root.iterdir()):
-        suffix = next((s for s in SUFFIXES if path.name.endswith(s)), None)
+        suffix = next((s for s in SUFFIXES if path.name.lower().endswith(s)), None)
         if suffix is None or not path.is_file():
             continue
         name = path.name[: -len(suffix)]
@@ -50,6 +51,10 @@ def read_table(path: Path) -> pa.Table:
             return pq.read_table(path)
         if path.name.endswith((".dta", ".sav")):
             return _labelled(path)
+        if path.name.lower().endswith(SAS):
+            from scrambler.readers import read_table as read_any
+
+            return read_any(path)  # codes as text, labels in the same field metadata as _labelled's
         import pyarrow.csv as pcsv
 
         header = pcsv.read_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 16)).column_names
