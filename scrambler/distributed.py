@@ -264,13 +264,13 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     for s in summaries:
         for name, codes in s.held.items():
             held.setdefault(name, set()).update(codes)
+    rounds = max(part.coverage_rounds for part in ordered)
     gaps = stated_gaps(spec, wanted, have, k if k is not None else spec.scramble.coverage_k,
-                       codelist if codelist is not None else spec.scramble.coverage_codelist, held,
-                       max(part.coverage_rounds for part in ordered))
+                       codelist if codelist is not None else spec.scramble.coverage_codelist, held, rounds)
     report = independent_check(out)
     timings["combine_and_check"] = time.perf_counter() - clock
-    return DistributedResult(panel=out, plan=ordered[0].plan, gaps=gaps, guard=merge_guard(index, [part.guard for part in ordered], spec),
-                             coverage_rounds=max(part.coverage_rounds for part in ordered),
+    return DistributedResult(panel=out, plan=ordered[0].plan, gaps=gaps,
+                             guard=merge_guard(index, [part.guard for part in ordered], spec), coverage_rounds=rounds,
                              report=report, timings=timings, partitions=P, scheduler=described,
                              partition_persons=shares, pre_partitioned=source.folders is not None,
                              input_fingerprint=input_fingerprint(input_folder))

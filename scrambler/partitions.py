@@ -113,8 +113,8 @@ def read_partition(spec: DatasetSpec, source: Source, p: int) -> Panel:
         tables = read_tables(source.folders[p], spec)
         where = source.folders[p]
     else:
-        tables = {name: _filtered_table(path, spec.identifier, p, source.partitions) if suffix_of(path) == ".parquet"
-                  else _filtered_other(path, spec, p, source.partitions)
+        tables = {name: _filtered_table(path, spec.identifier, p, source.partitions)
+                  if suffix_of(path) == ".parquet" else _filtered_other(path, spec, p, source.partitions)
                   for name, path in find_tables(Path(source.root)).items()}
         where = source.root
     decoded = tables_to_panel(spec, tables)

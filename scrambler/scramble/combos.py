@@ -129,16 +129,6 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                    require={v: c for v, c in values.items() if v != last})
 
 
-def combination_gaps(source: Panel, out: Panel, k: int,
-                     wanted: dict[ComboKey, dict[tuple[int, ...], int]] | None = None) -> list[Gap]:
-    """Tuples of declared combinations the input shows and the output holds fewer than k times, as it stands."""
-    combos = out.spec.scramble.coverage_combinations
-    if not combos:
-        return []
-    wanted = combination_counts(source, combos) if wanted is None else wanted
-    return tuple_gaps(out.spec, wanted, combination_counts(out, combos), k)
-
-
 def tuple_gaps(spec: DatasetSpec, wanted: dict[ComboKey, dict[tuple[int, ...], int]],
                have: dict[ComboKey, dict[tuple[int, ...], int]], k: int) -> list[Gap]:
     """The tuple gaps from tuple counts: the input's (``wanted``) and the output's (``have``)."""

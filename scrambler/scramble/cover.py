@@ -51,7 +51,7 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                     wanted: dict[BlockKey, np.ndarray] | None = None,
                     wanted_combos: dict[ComboKey, dict[tuple[int, ...], int]] | None = None) -> None:
     """Move or redraw values until every category (and declared tuple) reaches k, as far as the rules allow;
-    :func:`current_gaps` and ``combos.combination_gaps`` tell what stays short. ``wanted``, ``wanted_combos``:
+    :func:`shortfalls` tells what stays short. ``wanted``, ``wanted_combos``:
     the input's block and combination counts when the caller has them (they never change during a run)."""
     spec = out.spec
     index = {p: i for i, p in enumerate(out.periods)}
@@ -110,27 +110,21 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos)
 
 
-def current_gaps(wanted: dict[BlockKey, np.ndarray], out: Panel, k: int, codelist: bool = False) -> list[Gap]:
-    """The categories the output holds fewer than k times where the input (its block counts ``wanted``) has
-    them, as it stands now."""
-    return count_gaps(out.spec, wanted, block_counts(out), k, codelist)
-
-
-def count_gaps(spec: DatasetSpec, wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray], k: int,
+def shortfalls(spec: DatasetSpec, counts: CoverageCounts, have: CoverageCounts, k: int,
                codelist: bool) -> list[Gap]:
-    """The gaps from block counts: the input's (``wanted``) and the output's (``have``), each possibly summed
-    over partitions."""
-    return [Gap(table_name, suffix, name, spec.variables[name].codes[code], k, int(have[(table_name, suffix, name)][code]))
-            for table_name, suffix, name, code, _ in _targets(wanted, have, spec, k, codelist)]
+    """Categories and declared tuples the output (its counts ``have``) holds fewer than k times where the
+    input (``counts``) shows them, or every allowed code with ``codelist``; counts may be summed over
+    partitions."""
+    gaps = [Gap(table_name, suffix, name, spec.variables[name].codes[code], k,
+                int(have.blocks[(table_name, suffix, name)][code]))
+            for table_name, suffix, name, code, _ in _targets(counts.blocks, have.blocks, spec, k, codelist)]
+    return gaps + tuple_gaps(spec, counts.tuples, have.tuples, k)
 
 
 def stated_gaps(spec: DatasetSpec, counts: CoverageCounts, have: CoverageCounts, k: int, codelist: bool,
                 held: dict[str, set[str]], rounds: int) -> list[Gap]:
-    """The coverage gaps a run reports, explained (the last stage of both engines): categories and declared
-    tuples short of k, from the input's counts and the output's."""
-    gaps = count_gaps(spec, counts.blocks, have.blocks, k, codelist) + tuple_gaps(spec, counts.tuples,
-                                                                                  have.tuples, k)
-    return explain_gaps(spec, gaps, held, rounds)
+    """The coverage gaps a run reports, explained (the last stage of both engines)."""
+    return explain_gaps(spec, shortfalls(spec, counts, have, k, codelist), held, rounds)
 
 
 @dataclass

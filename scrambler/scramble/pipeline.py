@@ -19,10 +19,9 @@ from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
 from scrambler.scramble import outsider
-from scrambler.scramble.combos import combination_gaps
-from scrambler.scramble.cover import CoverageCounts, current_gaps, ensure_coverage, stated_gaps
+from scrambler.scramble.cover import CoverageCounts, ensure_coverage, shortfalls, stated_gaps
 from scrambler.scramble.donors import anchors
-from scrambler.scramble.gaps import Gap, input_codes
+from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
 from scrambler.scramble.moves import redraw_persons
 from scrambler.scramble.plan import Plan, code_counts, make_plan
 from scrambler.scramble.profile import profile_models
@@ -126,14 +125,14 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
     clock = time.perf_counter()
-    index = guard_mod.with_templates(guard_index, source) if guard_index is not None else guard_mod.build_index(source)
+    index = (guard_mod.with_templates(guard_index, source) if guard_index is not None
+             else guard_mod.build_index(source))
     counts = CoverageCounts.of(source)  # the input's category counts: computed once, they never change
-    wanted, wanted_combos = counts.blocks, counts.tuples
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
     for round_ in range(COVERAGE_ROUNDS):
         out.touched = np.zeros(out.n, dtype=bool)
-        ensure_coverage(source, out, sampler, rng, k, codelist, wanted=wanted, wanted_combos=wanted_combos)
+        ensure_coverage(source, out, sampler, rng, k, codelist, wanted=counts.blocks, wanted_combos=counts.tuples)
         rewritten = np.nonzero(out.touched)[0]
         out.touched = None
         # the first round guards every person (the draw itself is unguarded); later rounds only those that
@@ -144,10 +143,10 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
         # what stands now is what gets reported; go on while rounds still close gaps
         before = len(gaps) if gaps else None
-        gaps = current_gaps(wanted, out, k, codelist) + combination_gaps(source, out, k, wanted_combos)
+        gaps = shortfalls(spec, counts, CoverageCounts.of(out), k, codelist)
         if not gaps or (before is not None and len(gaps) >= before):
             break
-    gaps = stated_gaps(spec, counts, CoverageCounts.of(out), k, codelist, input_codes(source), round_ + 1)
+    gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1)  # the counts as the last round left them
     # the guard rechecked only what each round rewrote: one last look at every person-period, so that no
     # equal person-period can slip through whatever the bookkeeping
     still = guard_mod.remaining(index, out)
