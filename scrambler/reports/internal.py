@@ -13,6 +13,7 @@ from scrambler.check import CheckReport
 from scrambler.panel import Panel
 from scrambler.reports.categories import coverage
 from scrambler.reports.certificate import certificate
+from scrambler.reports.drift import drift
 from scrambler.reports.frames import report_period
 from scrambler.reports.privacy import closest_distance, recount
 from scrambler.reports.relations import relations
@@ -39,6 +40,7 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
     clock = time.perf_counter()
     datasets = {"input": source, **({"sample": sample} if sample is not None else {}), "scrambled": scrambled}
     cov = coverage(spec, datasets)
+    moved = drift(source, scrambled)
     timings["coverage"] = time.perf_counter() - clock
     t = report_period(spec)
     step("privacy recount and distances")
@@ -75,5 +77,6 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
                          for name, p in datasets.items()},
             "certificate": certificate(report),
             "coverage": {"k": spec.scramble.coverage_k, "series": list(datasets), "variables": cov},
+            "drift": moved,
             "privacy": privacy, "fidelity": fid, "relations": relations(spec),
             "provenance": manifest, "timings_s": {k: round(v, 2) for k, v in timings.items()}}

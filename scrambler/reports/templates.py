@@ -83,6 +83,19 @@ occurrences in the published table blocks. Coverage target: every input category
 {% for c in v.categories %}<tr><td>{{ c.code }}</td><td>{{ c.label }}</td>{% for s in r.coverage.series %}
 <td class="n">{{ c[s] }}</td>{% endfor %}</tr>{% endfor %}</table></details>{% endfor %}
 
+<h3>Drift of the marginals</h3>
+{% set d = r.drift %}
+<p>Per categorical variable, its table block whose category shares moved most from the input's: total variation
+distance (half the summed differences of the shares; 0 = equal, 1 = disjoint), beside the distance a random draw
+of as many rows from the input shows by chance. Coverage adds up to {{ r.coverage.k }} rows per rare category on
+purpose. {% if d.over %}<b>{{ d.over|length }} variable(s) moved more than {{ d.tolerated_excess }} beyond
+chance: {{ d.over|map("show")|join(", ") }}.</b>{% else %}No variable moved more than {{ d.tolerated_excess }}
+beyond chance.{% endif %}</p>
+<table><tr><th>variable</th><th>table block</th><th>distance</th><th>by chance</th><th>beyond chance</th></tr>
+{% for e in d.variables %}<tr><td>{{ e.variable }}</td><td>{{ e.table }}{{ e.block }}</td><td class="n">{{ e.tvd }}</td>
+<td class="n">{{ e.chance }}</td><td class="n {{ 'bad' if e.excess > d.tolerated_excess else '' }}">{{ e.excess }}</td></tr>
+{% endfor %}</table>
+
 <h2>3. Privacy</h2>
 {% include "privacy_words" %}
 {% set rc = r.privacy.recount %}
@@ -147,8 +160,12 @@ STORY = """{% set c = r.certificate %}{% set rc = r.privacy.recount %}
 {% set misses = r.coverage.variables|sum(attribute="scrambled_misses") %}
 <p class="cert{{ ' fail' if c.violations or rc.total_exact }}"><b>Certificate:</b>
 {{ c.violations }} violations of {{ c.rules }} rules ({{ c.row_checks }} row checks) &middot;
+{% set below = r.provenance.get("coverage_gaps", [])|length %}
 coverage: {% if misses %}{{ misses }} input categories missing from the scrambled data{% else %}every input
-category present{% endif %} (target {{ r.coverage.k }} each) &middot;
+category present{% endif %}{% if below %}, {{ below }} below the target of {{ r.coverage.k }} (listed in the
+manifest's coverage_gaps){% else %} (target {{ r.coverage.k }} each){% endif %} &middot;
+{% if r.drift is defined %}{% if r.drift.over %}{{ r.drift.over|length }} variable(s) drifted beyond chance{% else %}no
+marginal drift beyond chance{% endif %} &middot;{% endif %}
 {% if rc.total_exact == 0 %}no real situation: 0 scrambled person-periods equal an input one{% else %}
 {{ rc.total_exact }} scrambled person-periods equal an input one{% endif %}</p>
 <h2>The story</h2>

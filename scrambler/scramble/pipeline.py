@@ -107,7 +107,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         from scrambler.scramble.sdv_model import ModelSampler
 
         model_samples = ModelSampler(spec, source, seed)
-    proposals = MethodProposals(spec, source, plan, anchor, rng, model_samples)
+    proposals = MethodProposals(spec, source, plan, anchor, rng, model_samples, output=out)
     timings["prepare"] = time.perf_counter() - clock
     clock = time.perf_counter()
     T = len(spec.panel.periods)

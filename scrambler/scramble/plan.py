@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scrambler.constraints.registry import kind_of
+from scrambler.constraints.registry import compile_rules, kind_of
 from scrambler.errors import Issue, SpecError
 from scrambler.panel import Panel
 from scrambler.spec.model import DatasetSpec, MethodSpec
@@ -31,6 +31,12 @@ class Block:
     strata: tuple[str, ...] = ()
     amount: float | None = None
     source: str = "profile"
+    # categorical variables of the block that a rule across time ties to their previous value (step,
+    # transition, absorbing): a new donor is matched on them as the output person had them last period
+    lagged: tuple[str, ...] = ()
+    # categorical variables drawn before the block that a rule within a period ties to one of its variables: a
+    # new donor is matched on them first (see MethodProposals._fresh)
+    context: tuple[str, ...] = ()
 
 
 @dataclass
@@ -79,6 +85,7 @@ def make_plan(spec: DatasetSpec, order: list[str], rng: np.random.Generator,
             blocks.append(Block(name=var.name, method=DEFAULTS[var.type], variables=(var.name,)))
     plan = Plan(blocks=blocks)
     position = {name: i for i, name in enumerate(order)}
+    _donor_matching(spec, blocks, position)
     problems = []
     for block in blocks:
         for v in block.variables:
@@ -96,6 +103,23 @@ def make_plan(spec: DatasetSpec, order: list[str], rng: np.random.Generator,
             for v in block.variables:
                 plan.recode[v] = recode_permutation(spec, v, rng, None if counts is None else counts.get(v))
     return plan
+
+
+def _donor_matching(spec: DatasetSpec, blocks: list[Block], position: dict[str, int]) -> None:
+    """Set ``lagged`` and ``context`` of every swap block from the rules (see Block)."""
+    rules = compile_rules(spec)
+    across_time = {v for rule in rules if rule.temporal for v in rule.variables}
+    for block in blocks:
+        if block.method != "swap":
+            continue
+        mine = set(block.variables)
+        first = min((position[v] for v in mine if v in position), default=0)
+        block.lagged = tuple(v for v in block.variables if v in across_time and spec.variables[v].is_categorical
+                             and not spec.variables[v].is_static)
+        tied = {v for rule in rules if not rule.temporal and mine & set(rule.variables) for v in rule.variables}
+        block.context = tuple(sorted((v for v in tied - mine - set(block.strata)
+                                      if spec.variables[v].is_categorical and position.get(v, first) < first),
+                                     key=lambda v: position[v]))
 
 
 def compatibility_classes(spec: DatasetSpec, name: str) -> list[list[int]]:

@@ -23,13 +23,14 @@ class MethodProposals:
 
     def __init__(self, spec: DatasetSpec, source: Panel, plan: Plan, anchor: np.ndarray,
                  rng: np.random.Generator, model_samples: Callable[[Block, int, int], dict[str, np.ndarray]] | None
-                 = None) -> None:
+                 = None, output: Panel | None = None) -> None:
         self.spec, self.source, self.plan, self.anchor = spec, source, plan, anchor
+        self.output = output  # the panel being drawn: its last period matches new donors (Block.lagged)
         self.seed = int(rng.integers(0, 2**63 - 1))
         self.lock = threading.Lock()
         self.model_samples = model_samples
         self.donors: dict[tuple[str, int], np.ndarray] = {}  # (block, t) -> donor per output person (-1 none)
-        self.pools: dict[tuple[tuple[str, ...], int], DonorPool] = {}  # (strata, t): blocks share a grouping
+        self.pools: dict[tuple[tuple[str, ...], tuple[str, ...], int], DonorPool] = {}  # (now, lagged, t): shared
         self.model_cache: dict[tuple[str, int], dict[str, np.ndarray]] = {}
         self.shifts: dict[str, tuple[float, np.ndarray]] = {}  # perturbed variable -> (amount, person shifts)
         self.rare_blocks: dict[tuple[str, int], np.ndarray] = {}  # (swap block, t) -> tuples rarer than guard k
@@ -119,9 +120,16 @@ class MethodProposals:
                 shift[persons] = rng.uniform(-1, 1, len(persons))
 
     def _values(self, name: str, t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._source_values(name, t, persons), np.ones(len(persons), dtype=bool)
+
+    def _source_values(self, name: str, t: int, persons: np.ndarray) -> np.ndarray:
+        """The input persons' values at t, unpublished cells taken from their nearest published period: what
+        every method proposes and what donors are grouped by (a stratum read as null where the input does not
+        show it found no donor, and the block was fabricated from the pooled marginal instead)."""
         src = self.source
-        values = src.static[name][persons] if name in src.static else src.periodic[name][t, persons]
-        return values.copy(), np.ones(len(persons), dtype=bool)
+        if name in src.static:
+            return src.static[name][persons].copy()
+        return unpublished_from_neighbours(src, name, t, persons, src.periodic[name][t, persons].copy())
 
     def finish_period(self, t: int) -> None:
         """The main draw has finished period t: its pools, the donors of t - 1 (t's are kept for the next
@@ -129,7 +137,7 @@ class MethodProposals:
         (backtracking, coverage, the guard) propose only from the anchor. At full scale this keeps about
         0.7 GB per period from piling up."""
         with self.lock:
-            for pool_key in [k for k in self.pools if k[1] == t]:
+            for pool_key in [k for k in self.pools if k[2] == t]:
                 del self.pools[pool_key]
             for model_key in [k for k in self.model_cache if k[1] == t]:
                 del self.model_cache[model_key]
@@ -138,18 +146,21 @@ class MethodProposals:
             for key in [k for k in self.rare_blocks if k[1] == t]:
                 del self.rare_blocks[key]
 
-    def _pool(self, block: Block, t: int) -> DonorPool:
-        """The donor pool of a block's strata at t; built under a lock with its own seeded generator, so that
-        threads drawing chunks in parallel all see the same pool."""
-        key = (block.strata, t)
+    def _pool(self, block: Block, t: int, now: tuple[str, ...], lagged: tuple[str, ...] = ()) -> DonorPool:
+        """The donor pool of a block at t, grouped by the ``now`` variables' values at t and the ``lagged``
+        variables' values at t - 1 (null where the person was absent); built under a lock with its own seeded
+        generator, so that threads drawing chunks in parallel all see the same pool."""
+        key = (now, lagged, t)
         with self.lock:
             if key in self.pools:
                 return self.pools[key]
             src = self.source
             persons = np.nonzero(src.present[t])[0]
-            cols = [src.values(s, t)[persons] for s in block.strata]
-            sizes = [len(self.spec.variables[s].codes) for s in block.strata]
-            seed = np.random.SeedSequence([self.seed, t, *"|".join(block.strata).encode()])
+            cols = [self._source_values(s, t, persons) for s in now]
+            cols += [np.where(src.present[t - 1, persons], self._source_values(v, t - 1, persons), -1)
+                     for v in lagged]
+            sizes = [len(self.spec.variables[s].codes) for s in now + lagged]
+            seed = np.random.SeedSequence([self.seed, t, *"|".join(now + ("/",) + lagged).encode()])
             self.pools[key] = DonorPool(stratum_keys(cols, sizes, len(persons)), persons,
                                         np.random.default_rng(seed))
             return self.pools[key]
@@ -162,20 +173,87 @@ class MethodProposals:
         need = table[rows] == -2
         if need.any():
             todo = rows[need]
-            sizes = [len(self.spec.variables[s].codes) for s in block.strata]
-            out_keys = stratum_keys([frame[s][need] for s in block.strata], sizes, len(todo))
+            now = block.strata + block.context
+            sizes = [len(self.spec.variables[s].codes) for s in now]
+            out_keys = stratum_keys([frame[s][need] for s in now], sizes, len(todo))
             chosen = np.full(len(todo), -1, dtype=np.int64)
             prev = self.donors.get((block.name, t - 1))
             if prev is not None:
                 candidate = prev[todo]
                 ok = candidate >= 0
                 ok[ok] &= self.source.present[t, candidate[ok]]
-                if block.strata and ok.any():
-                    src_keys = stratum_keys([self.source.values(s, t)[candidate[ok]] for s in block.strata],
+                if now and ok.any():
+                    src_keys = stratum_keys([self._source_values(s, t, candidate[ok]) for s in now],
                                             sizes, int(ok.sum()))
                     ok[ok] &= src_keys == out_keys[ok]
                 chosen[ok] = candidate[ok]
-            fresh = chosen < 0
-            chosen[fresh] = self._pool(block, t).pick(out_keys[fresh], rng)
+            fresh = np.nonzero(chosen < 0)[0]
+            if len(fresh):
+                chosen[fresh] = self._fresh(block, t, todo[fresh], frame, need, fresh, rng)
             table[todo] = chosen
         return table[rows]
+
+    def _fresh(self, block: Block, t: int, who: np.ndarray, frame: Frame, need: np.ndarray, fresh: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+        """New donors for output persons ``who``: a donor like the person in the block's strata, in what the rules
+        tie the block to among the values drawn before it (``Block.context``), and in last period's values of
+        the block's variables that a rule across time ties (``Block.lagged``); where no input person is that
+        alike, the next coarser grouping, down to the strata alone.
+
+        Why: a donor is accepted only where its values keep every rule. One unlike the person in what a rule
+        reads was rejected and the block drawn from the pooled marginal instead, which pulled the marginals
+        apart: a fresh donor with another past is accepted by a rule across time only when it moves the right
+        way (a diploma is not lost; high education went from 29% to 40% of a table in five years), one with
+        another status flag than the person's only where that flag allows its day type."""
+        out = self.output
+        lagged = block.lagged if t > 0 and out is not None else ()
+        levels = [(block.strata + block.context, lagged), (block.strata, lagged), (block.strata, ())]
+        picks = np.full(len(who), -1, dtype=np.int64)
+        tried: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+        for now, lag in levels:
+            if (now, lag) in tried:
+                continue
+            tried.add((now, lag))
+            left = np.nonzero(picks < 0)[0]
+            if len(left) == 0:
+                break
+            cols = [frame[s][need][fresh[left]] for s in now]
+            if lag:
+                assert out is not None
+                cols += [np.where(out.present[t - 1, who[left]], out.values(v, t - 1)[who[left]], -1) for v in lag]
+            sizes = [len(self.spec.variables[s].codes) for s in now + lag]
+            picks[left] = self._pool(block, t, now, lag).pick(stratum_keys(cols, sizes, len(left)), rng)
+        return picks
+
+
+def unpublished_from_neighbours(src: Panel, name: str, t: int, persons: np.ndarray,
+                                values: np.ndarray) -> np.ndarray:
+    """``values`` (the persons' values of ``name`` at ``t``) where no table of the input shows the cell are
+    taken from the person's nearest period that shows it (the earlier one on a tie).
+
+    An extract publishes some variables only at some periods (one declared spec shows age and nationality in
+    year T, not in its T-1 and T+1 blocks), so the input holds no value there. The output still needs one
+    wherever a rule across time reads it; proposing null there made the sampler draw it from the pooled
+    marginal, unrelated to the person's next period, and the rules across time (age advances at most one class
+    a year, Belgian stays Belgian) then pulled every later kept value towards what that random start allowed:
+    age 60-64 went from 11% to 25% of a table, Belgian nationality from 85% to 97%. The neighbour's value is
+    what the person most plausibly had; it is never published itself."""
+    obs = src.is_observed(name, t)
+    if obs is None:
+        return values
+    missing = np.nonzero(~obs[persons])[0]
+    T = len(src.periods)
+    for step in range(1, T):
+        if len(missing) == 0:
+            break
+        for tt in (t - step, t + step):
+            if not 0 <= tt < T or len(missing) == 0:
+                continue
+            there = src.is_observed(name, tt)
+            if there is None:
+                continue
+            who = persons[missing]
+            found = there[who] & src.present[tt, who]
+            values[missing[found]] = src.periodic[name][tt, who[found]]
+            missing = missing[~found]
+    return values
