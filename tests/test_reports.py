@@ -26,6 +26,7 @@ from scrambler.fingerprint import input_fingerprint as fingerprint
 from scrambler.panel import Panel
 from scrambler.population import generate_population
 from scrambler.reports import ReportSettings, write_run_reports
+from scrambler.reports.frames import report_period
 from scrambler.reports.privacy import closest_distance, recount
 from scrambler.reports.shareable import small
 from scrambler.scramble import scramble
@@ -408,3 +409,51 @@ print(k._nearest_neighbors.stats.cache_hits and "hit" or "miss")
     second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert second.returncode == 0, second.stderr[-2000:]
     assert second.stdout.split()[-1] == "hit"
+
+
+# --- a control of persons the scrambler never read ---------------------------------------------------------
+
+
+def test_held_out_split_is_disjoint_whole_and_reproducible(mini_spec: DatasetSpec) -> None:
+    from scrambler.errors import UnsatisfiableError
+    from scrambler.scramble.holdout import held_out_rows, split_held_out
+
+    population = generate_population(mini_spec, 500, 3)
+    rest, held = split_held_out(population, 120, 9)
+    assert (held.n, rest.n) == (120, 380)
+    assert sorted([*rest.ids, *held.ids]) == sorted(population.ids)
+    assert (held_out_rows(500, 120, 9) == held_out_rows(500, 120, 9)).all()
+    assert not (held_out_rows(500, 120, 9) == held_out_rows(500, 120, 10)).all()
+    with pytest.raises(UnsatisfiableError, match="--hold-out"):
+        held_out_rows(500, 500, 9)
+
+
+def test_scramble_hold_out_never_reads_the_control_and_the_report_attacks_with_it(
+        tmp_path: Path, run_cli: RunCli, mini_spec: DatasetSpec) -> None:
+    """`scramble --hold-out N`: the output is the scramble of the input without those N persons (same content
+    hash as scrambling that subset directly), the manifest says so, and the report's attacks take their control
+    from them - including the targeted inference of the swap block's stratum from the block."""
+    from scrambler.scramble.holdout import split_held_out
+
+    population = generate_population(mini_spec, 1500, 4)
+    write_dataset(population, tmp_path / "pop", {"kind": "population"}, "stand-in", with_source=True)
+    done = run_cli("scramble", MINI, "--input", tmp_path / "pop", "--out", tmp_path / "run", "--persons", "1500",
+                   "--seed", "3", "--hold-out", "400")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["held_out"] == {"persons": 400, "seed": 3}
+    rest, held = split_held_out(read_dataset(mini_spec, tmp_path / "pop", source_ids=False), 400, 3)
+    assert manifest["content_hash"] == scramble(mini_spec, rest, 1500, 3).manifest(3, "x")["content_hash"]
+    attacks = json.loads((tmp_path / "run" / "reports" / "report_internal.json").read_text(
+        encoding="utf-8"))["privacy"]["anonymeter"]
+    assert attacks["control"].startswith("held out")
+    t = report_period(mini_spec)
+    assert attacks["rows"]["control"] == int(held.present[t].sum())  # every held-out person present then
+    blocks = attacks["block_inference"]
+    assert [b["secret"] for b in blocks] == ["status"] and all("risk" in b or "skipped" in b for b in blocks)
+    assert "held out: persons the scrambler never read" in (
+        tmp_path / "run" / "reports" / "report_internal.html").read_text(encoding="utf-8")
+    bad = run_cli("scramble", MINI, "--input", tmp_path / "pop", "--out", tmp_path / "run2", "--persons", "10",
+                  "--hold-out", "1500")
+    assert bad.returncode != 0 and "--hold-out" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "run2").exists()

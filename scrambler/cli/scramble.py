@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help=f"comma-separated extra formats beside Parquet: {', '.join(FORMATS)}")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-reports", action="store_true", help="skip the internal and shareable reports (OUT/reports)")
+    p.add_argument("--hold-out", type=int, default=0, metavar="N",
+                   help="keep N input persons (drawn from the seed) out of the scramble: the report's attacks use "
+                   "them as the control of real persons the scrambler never read (default 0: the control is cut "
+                   "from the input, which biases the risks towards 0)")
     p.add_argument("--engine", choices=("local", "dask"), default="local",
                    help="local: in memory; dask: partitioned on dask.distributed (docs/distributed.md)")
     p.add_argument("--scheduler", help="with --engine dask: scheduler address such as tcp://host:8786 "
@@ -58,12 +62,20 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.engine == "local" and (args.scheduler or args.partitions is not None):
         raise ScramblerError([Issue(code="bad-argument", message="--scheduler and --partitions need --engine dask")])
+    if args.hold_out and args.engine != "local":
+        raise ScramblerError([Issue(code="bad-argument", message="--hold-out needs --engine local")])
+    if args.hold_out < 0:
+        raise ScramblerError([Issue(code="bad-argument", message=f"--hold-out must be 0 or more, got {args.hold_out}")])
     if args.engine == "local":  # dask spreads the panel over its workers
         require_memory(spec, args.persons + input_persons(args.input), "scramble")
     with Progress("scramble") as progress:
         if args.engine == "local":
             with progress.stage("read input"):
                 source = read_dataset(spec, args.input, source_ids=False)
+                if args.hold_out:
+                    from scrambler.scramble.holdout import split_held_out
+
+                    source, _ = split_held_out(source, args.hold_out, args.seed)
             with progress.stage("scramble"):
                 result = scramble(spec, source, args.persons, args.seed, k=args.k,
                                   codelist_coverage=args.codelist_coverage or None, progress=progress.update)
@@ -75,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
                                        scheduler=args.scheduler, k=args.k,
                                        codelist_coverage=args.codelist_coverage or None, progress=progress.update)
         manifest = {**result.manifest(args.seed, input_fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
+        if args.hold_out:
+            manifest["held_out"] = {"persons": args.hold_out, "seed": args.seed}
         extra = [f for f in formats if f != "parquet"]
         with progress.stage("write and check" + (f" ({', '.join(['parquet', *extra])})" if extra else "")):
             write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)

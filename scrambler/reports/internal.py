@@ -23,7 +23,8 @@ from scrambler.scramble.pipeline import LABEL
 
 def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifest: dict[str, Any],
                    sample: Panel | None = None, settings: ReportSettings | None = None,
-                   progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[str, int, int], None] | None = None,
+                   control: Panel | None = None) -> dict[str, Any]:
     settings = settings or ReportSettings()
     spec = scrambled.spec
     timings: dict[str, float] = {}
@@ -55,7 +56,7 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
 
         step("anonymeter attacks")
         clock = time.perf_counter()
-        privacy["anonymeter"] = attacks(source, scrambled, t, settings)
+        privacy["anonymeter"] = attacks(source, scrambled, t, settings, control)
         timings["anonymeter"] = time.perf_counter() - clock
     else:
         privacy["anonymeter"] = {"skipped": "switched off in the report settings"}

@@ -120,14 +120,20 @@ the number of the {{ d.variables }} quasi-identifiers that differ from the close
 sampled input persons (of {{ d.reference_total }}). Minimum {{ d.min }}, median {{ d.median }}.</p>
 {{ charts.distance }}
 {% set a = r.privacy.anonymeter %}
-<p>anonymeter attacks against the input, with a disjoint control split of the input (risk = success on the
-input beyond success on the control, 95% interval).</p>
+<p>anonymeter attacks against the input (risk = success on the input beyond success on the control, 95%
+interval). Control: {{ a.get("control", "cut from the input") }}.{% if "held out" not in a.get("control", "") %}
+Scramble with <code>--hold-out N</code> for a control of persons the scrambler never read.{% endif %}</p>
 {% if a.get("skipped") %}<p class="muted">skipped: {{ a.skipped }}</p>{% else %}
 <p class="muted">rows: input {{ a.rows.input }}, control {{ a.rows.control }}, scrambled {{ a.rows.scrambled }}</p>
 <table><tr><th>attack</th><th>attacks</th><th>risk</th><th>interval</th><th>attack rate</th><th>baseline rate</th><th>control rate</th></tr>
 {% for name in ["singling_out", "linkability", "inference"] %}{% set x = a[name] %}<tr><td>{{ name }}
 {% if x.get("secret") %}(secret: {{ x.secret }}){% endif %}</td>{% if x.get("skipped") %}<td colspan="6">skipped: {{ x.skipped }}</td>
 {% else %}<td class="n">{{ a.attacks[name] }}</td><td class="n">{{ x.risk }}</td><td>{{ x.ci|map("show")|join(" - ") }}</td>
+<td class="n">{{ x.attack_rate }}</td><td class="n">{{ x.baseline_rate }}</td><td class="n">{{ x.control_rate }}</td>{% endif %}</tr>
+{% endfor %}
+{% for x in a.get("block_inference", []) %}<tr><td>inference of {{ x.secret }} from the swap block
+{{ x.block|map("show")|join(", ") }}</td>{% if x.get("skipped") %}<td colspan="6">skipped: {{ x.skipped }}</td>
+{% else %}<td class="n">{{ a.n_attacks }}</td><td class="n">{{ x.risk }}</td><td>{{ x.ci|map("show")|join(" - ") }}</td>
 <td class="n">{{ x.attack_rate }}</td><td class="n">{{ x.baseline_rate }}</td><td class="n">{{ x.control_rate }}</td>{% endif %}</tr>
 {% endfor %}</table>{% endif %}
 

@@ -34,14 +34,16 @@ def write_report(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
 
 def write_reports(folder: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                   manifest: dict[str, Any], sample: Panel | None = None,
-                  settings: ReportSettings | None = None, progress: Steps | None = None) -> dict[str, Path]:
-    """Build and write both reports; returns the written files by name (``report_internal.html``, ...)."""
+                  settings: ReportSettings | None = None, progress: Steps | None = None,
+                  control: Panel | None = None) -> dict[str, Path]:
+    """Build and write both reports; returns the written files by name (``report_internal.html``, ...).
+    ``control``: input persons held out of the scramble (the attacks' control; default: cut from ``source``)."""
     settings = settings or ReportSettings()
     out = Path(folder)
     step = progress or (lambda name, done, total: None)
     step("shareable report", 0, 1)
     shareable = build_shareable(scrambled, manifest, settings, check_report)
-    internal = build_internal(scrambled, source, check_report, manifest, sample, settings, progress)
+    internal = build_internal(scrambled, source, check_report, manifest, sample, settings, progress, control)
     step("writing", 0, 1)
     paths = write_report(shareable, out, SHAREABLE) + write_report(internal, out, INTERNAL)
     step("writing", 1, 1)
@@ -63,10 +65,17 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
 def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                       sample: Panel | None = None, settings: ReportSettings | None = None,
                       out: str | Path | None = None, progress: Steps | None = None) -> dict[str, Path]:
-    """Both reports of a written run folder, into ``<run_dir>/reports`` (or ``out``)."""
+    """Both reports of a written run folder, into ``<run_dir>/reports`` (or ``out``). A run that held persons
+    out (manifest ``held_out``) finds them again in ``source`` (the whole input) and uses them as the control."""
     folder = Path(out) if out is not None else Path(run_dir) / FOLDER
-    return write_reports(folder, scrambled, source, check_report, read_manifest(run_dir), sample, settings,
-                         progress)
+    manifest = read_manifest(run_dir)
+    control = None
+    held = manifest.get("held_out")
+    if isinstance(held, dict) and held.get("persons"):
+        from scrambler.scramble.holdout import split_held_out
+
+        source, control = split_held_out(source, int(held["persons"]), int(held["seed"]))
+    return write_reports(folder, scrambled, source, check_report, manifest, sample, settings, progress, control)
 
 
 def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: str | Path,
