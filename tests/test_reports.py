@@ -457,3 +457,35 @@ def test_scramble_hold_out_never_reads_the_control_and_the_report_attacks_with_i
                   "--hold-out", "1500")
     assert bad.returncode != 0 and "--hold-out" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "run2").exists()
+
+
+def test_singling_out_keeps_anonymeters_note_when_it_found_fewer_queries(capsys: pytest.CaptureFixture[str]) -> None:
+    """anonymeter logs, not raises, when its query search finds fewer queries than asked (its risk is then an
+    underestimate): the figure carries that note, and nothing reaches stderr."""
+    import logging
+    from types import SimpleNamespace
+
+    from scrambler.reports.attacks import _singling_out
+
+    class Found3:
+        def __init__(self, **kwargs: Any) -> None:
+            self.asked = kwargs["n_attacks"]
+
+        def evaluate(self, mode: str) -> None:
+            logging.getLogger("anonymeter.evaluators.singling_out_evaluator").warning(
+                f"Attack `{mode}` could generate only 3 singling out queries out of the requested {self.asked}. "
+                "This can probably lead to an underestimate of the singling out risk.")
+
+        def risk(self) -> Any:
+            return SimpleNamespace(value=0.0, ci=(0.0, 0.01))
+
+        def results(self) -> Any:
+            rate = SimpleNamespace(value=0.0)
+            return SimpleNamespace(attack_rate=rate, baseline_rate=rate, control_rate=rate, n_attacks_ori=10)
+
+    out = _singling_out(Found3, None, None, None, 10, 100, 0)  # type: ignore[arg-type]
+    assert "could generate only 3" in out["note"] and out["asked"] == 10
+    assert "could generate" not in capsys.readouterr().err
+    plain = _singling_out(type("Quiet", (Found3,), {"evaluate": lambda self, mode: None}), None, None, None, 10,
+                          100, 0)  # type: ignore[arg-type]
+    assert "note" not in plain

@@ -127,7 +127,8 @@ Scramble with <code>--hold-out N</code> for a control of persons the scrambler n
 <p class="muted">rows: input {{ a.rows.input }}, control {{ a.rows.control }}, scrambled {{ a.rows.scrambled }}</p>
 <table><tr><th>attack</th><th>attacks</th><th>risk</th><th>interval</th><th>attack rate</th><th>baseline rate</th><th>control rate</th></tr>
 {% for name in ["singling_out", "linkability", "inference"] %}{% set x = a[name] %}<tr><td>{{ name }}
-{% if x.get("secret") %}(secret: {{ x.secret }}){% endif %}</td>{% if x.get("skipped") %}<td colspan="6">skipped: {{ x.skipped }}</td>
+{% if x.get("secret") %}(secret: {{ x.secret }}){% endif %}{% if x.get("note") %}<br><span class="muted">anonymeter:
+{{ x.note }}</span>{% endif %}</td>{% if x.get("skipped") %}<td colspan="6">skipped: {{ x.skipped }}</td>
 {% else %}<td class="n">{{ a.attacks[name] }}</td><td class="n">{{ x.risk }}</td><td>{{ x.ci|map("show")|join(" - ") }}</td>
 <td class="n">{{ x.attack_rate }}</td><td class="n">{{ x.baseline_rate }}</td><td class="n">{{ x.control_rate }}</td>{% endif %}</tr>
 {% endfor %}
