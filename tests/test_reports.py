@@ -489,3 +489,17 @@ def test_singling_out_keeps_anonymeters_note_when_it_found_fewer_queries(capsys:
     plain = _singling_out(type("Quiet", (Found3,), {"evaluate": lambda self, mode: None}), None, None, None, 10,
                           100, 0)  # type: ignore[arg-type]
     assert "note" not in plain
+
+
+def test_certificate_line_counts_the_categories_left_below_target(run: Run) -> None:
+    """Every input category present is not "target k each" when some stayed below k: the line says how many."""
+    from scrambler.reports.render import render
+
+    report = load(run, "report_internal")
+    report["provenance"] = {**report["provenance"], "coverage_gaps": [
+        {"table": "t", "variable": "job", "code": "X", "have": 1, "k": 2}] * 3}
+    line = unescape(re.sub(r"<[^>]+>", "", render(report).split("Certificate:")[1].split("</p>")[0]))
+    assert "3 below the target of" in " ".join(line.split())
+    report["provenance"]["coverage_gaps"] = []
+    line = unescape(re.sub(r"<[^>]+>", "", render(report).split("Certificate:")[1].split("</p>")[0]))
+    assert "below the target" not in line and "target" in line
