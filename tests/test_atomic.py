@@ -175,6 +175,9 @@ def test_interrupt_turned_into_another_error_is_reported_as_interrupt(tmp_path: 
     monkeypatch.setattr(validate, "run", fake_run)
     monkeypatch.setattr(cli_main._Interrupts, "seen", False)
     previous = signal.getsignal(signal.SIGINT)
+    # from Python's own handler, as a fresh process has it: a test run earlier in this worker (a dask cluster,
+    # another in-process command) may have left another one, and the signal then never reached the run
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         code = cli_main.main(["validate", str(MINI)])
     finally:

@@ -89,8 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when embedded with its own handler
+    own = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when embedded with its own handler
+    if own:
         signal.signal(signal.SIGINT, _Interrupts.handler)
+    try:
+        return _run(args)
+    finally:
+        if own:  # called in-process (tests, notebooks): leave Ctrl-C as it was found
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         check_arguments(args)
         return int(args.func(args))
