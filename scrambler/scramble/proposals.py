@@ -175,7 +175,8 @@ class MethodProposals:
             todo = rows[need]
             now = block.strata + block.context
             sizes = [len(self.spec.variables[s].codes) for s in now]
-            out_keys = stratum_keys([frame[s][need] for s in now], sizes, len(todo))
+            mine = {s: frame[s][need] for s in now}  # the output persons' values, read once
+            out_keys = stratum_keys(list(mine.values()), sizes, len(todo))
             chosen = np.full(len(todo), -1, dtype=np.int64)
             prev = self.donors.get((block.name, t - 1))
             if prev is not None:
@@ -189,13 +190,14 @@ class MethodProposals:
                 chosen[ok] = candidate[ok]
             fresh = np.nonzero(chosen < 0)[0]
             if len(fresh):
-                chosen[fresh] = self._fresh(block, t, todo[fresh], frame, need, fresh, rng)
+                chosen[fresh] = self._fresh(block, t, todo[fresh], {s: v[fresh] for s, v in mine.items()}, rng)
             table[todo] = chosen
         return table[rows]
 
-    def _fresh(self, block: Block, t: int, who: np.ndarray, frame: Frame, need: np.ndarray, fresh: np.ndarray,
+    def _fresh(self, block: Block, t: int, who: np.ndarray, mine: dict[str, np.ndarray],
                rng: np.random.Generator) -> np.ndarray:
-        """New donors for output persons ``who``: a donor like the person in the block's strata, in what the rules
+        """New donors for output persons ``who`` (``mine``: their values of the strata and context at t): a
+        donor like the person in the block's strata, in what the rules
         tie the block to among the values drawn before it (``Block.context``), and in last period's values of
         the block's variables that a rule across time ties (``Block.lagged``); where no input person is that
         alike, the next coarser grouping, down to the strata alone.
@@ -207,17 +209,14 @@ class MethodProposals:
         another status flag than the person's only where that flag allows its day type."""
         out = self.output
         lagged = block.lagged if t > 0 and out is not None else ()
-        levels = [(block.strata + block.context, lagged), (block.strata, lagged), (block.strata, ())]
+        # finest first; a block without context or lagged variables has fewer distinct levels
+        levels = dict.fromkeys([(block.strata + block.context, lagged), (block.strata, lagged), (block.strata, ())])
         picks = np.full(len(who), -1, dtype=np.int64)
-        tried: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
         for now, lag in levels:
-            if (now, lag) in tried:
-                continue
-            tried.add((now, lag))
             left = np.nonzero(picks < 0)[0]
             if len(left) == 0:
                 break
-            cols = [frame[s][need][fresh[left]] for s in now]
+            cols = [mine[s][left] for s in now]
             if lag:
                 assert out is not None
                 cols += [np.where(out.present[t - 1, who[left]], out.values(v, t - 1)[who[left]], -1) for v in lag]
