@@ -73,9 +73,9 @@ def run(args: argparse.Namespace) -> int:
             with progress.stage("read input"):
                 source = read_dataset(spec, args.input, source_ids=False)
                 if args.hold_out:
-                    from scrambler.scramble.holdout import split_held_out
+                    from scrambler.scramble.holdout import drop_held_out
 
-                    source, _ = split_held_out(source, args.hold_out, args.seed)
+                    drop_held_out(source, args.hold_out, args.seed)
             with progress.stage("scramble"):
                 result = scramble(spec, source, args.persons, args.seed, k=args.k,
                                   codelist_coverage=args.codelist_coverage or None, progress=progress.update)

@@ -23,9 +23,20 @@ def held_out_rows(n: int, count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(n, size=count, replace=False))
 
 
+def kept_rows(n: int, held: np.ndarray) -> np.ndarray:
+    """The sorted rows of the ``n`` persons that are not ``held``."""
+    keep = np.ones(n, dtype=bool)
+    keep[held] = False
+    return np.nonzero(keep)[0]
+
+
+def drop_held_out(source: Panel, count: int, seed: int) -> None:
+    """Remove the held-out persons from ``source`` in place (the scramble never sees them): a compaction, not a
+    second copy of the input beside the first."""
+    source.compact(kept_rows(source.n, held_out_rows(source.n, count, seed)))
+
+
 def split_held_out(source: Panel, count: int, seed: int) -> tuple[Panel, Panel]:
     """(the persons the scrambler reads, the held-out control), disjoint, together the whole input."""
     held = held_out_rows(source.n, count, seed)
-    keep = np.ones(source.n, dtype=bool)
-    keep[held] = False
-    return source.subset(np.nonzero(keep)[0]), source.subset(held)
+    return source.subset(kept_rows(source.n, held)), source.subset(held)
