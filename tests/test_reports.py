@@ -446,7 +446,7 @@ def test_scramble_hold_out_never_reads_the_control_and_the_report_attacks_with_i
     assert manifest["content_hash"] == scramble(mini_spec, rest, 1500, 3).manifest(3, "x")["content_hash"]
     attacks = json.loads((tmp_path / "run" / "reports" / "report_internal.json").read_text(
         encoding="utf-8"))["privacy"]["anonymeter"]
-    assert attacks["control"].startswith("held out")
+    assert attacks["control"].startswith("held out") and attacks["control_held_out"] is True
     t = report_period(mini_spec)
     assert attacks["rows"]["control"] == int(held.present[t].sum())  # every held-out person present then
     blocks = attacks["block_inference"]

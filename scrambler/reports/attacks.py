@@ -21,6 +21,7 @@ from scrambler.panel import Panel
 from scrambler.reports.frames import columns, cross_section, sample_rows, split_rows
 from scrambler.reports.jit import cache_anonymeter_kernels
 from scrambler.reports.settings import ReportSettings
+from scrambler.spec.model import DatasetSpec
 
 
 def _risk(evaluator: Any) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def attacks(source: Panel, scrambled: Panel, t: int, settings: ReportSettings,
     ori, control, syn = ori[keep], control[keep], syn[keep]
     n_attacks = min(settings.n_attacks, len(control))
     out: dict[str, Any] = {"rows": {"input": len(ori), "control": len(control), "scrambled": len(syn)},
-                           "n_attacks": n_attacks,
+                           "n_attacks": n_attacks, "control_held_out": held_out is not None,
                            "control": "held out: persons the scrambler never read" if held_out is not None
                            else "cut from the input the scrambler read (risks biased towards 0)"}
     with warnings.catch_warnings():
@@ -94,7 +95,7 @@ def attacks(source: Panel, scrambled: Panel, t: int, settings: ReportSettings,
     return out
 
 
-def block_targets(spec: Any, names: list[str]) -> list[tuple[tuple[str, ...], str]]:
+def block_targets(spec: DatasetSpec, names: list[str]) -> list[tuple[tuple[str, ...], str]]:
     """(the block's variables, its first categorical stratum) for every swap block of two or more published
     variables swapped within a categorical stratum."""
     from scrambler.sampling.sampler import draw_order

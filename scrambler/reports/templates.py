@@ -121,7 +121,7 @@ sampled input persons (of {{ d.reference_total }}). Minimum {{ d.min }}, median 
 {{ charts.distance }}
 {% set a = r.privacy.anonymeter %}
 <p>anonymeter attacks against the input (risk = success on the input beyond success on the control, 95%
-interval). Control: {{ a.get("control", "cut from the input") }}.{% if "held out" not in a.get("control", "") %}
+interval). Control: {{ a.get("control", "cut from the input") }}.{% if not a.get("control_held_out") %}
 Scramble with <code>--hold-out N</code> for a control of persons the scrambler never read.{% endif %}</p>
 {% if a.get("skipped") %}<p class="muted">skipped: {{ a.skipped }}</p>{% else %}
 <p class="muted">rows: input {{ a.rows.input }}, control {{ a.rows.control }}, scrambled {{ a.rows.scrambled }}</p>
