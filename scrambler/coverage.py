@@ -53,8 +53,13 @@ def count_codes(values: np.ndarray, k: int) -> np.ndarray:
 
 def variable_counts(panel: Panel) -> dict[str, np.ndarray]:
     """Counts of each code per categorical variable, summed over every table block."""
+    return variable_totals(block_counts(panel))
+
+
+def variable_totals(blocks: dict[BlockKey, np.ndarray]) -> dict[str, np.ndarray]:
+    """Block counts summed per variable over its table blocks."""
     out: dict[str, np.ndarray] = {}
-    for (_, _, var), counts in block_counts(panel).items():
+    for (_, _, var), counts in blocks.items():
         out[var] = out.get(var, 0) + counts
     return out
 

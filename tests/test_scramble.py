@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scrambler.check import check
-from scrambler.coverage import variable_counts
+from scrambler.coverage import block_counts, variable_counts
 from scrambler.datasets import read_dataset, sample_panel, write_dataset
 from scrambler.population import generate_population
 from scrambler.scramble import scramble
@@ -143,7 +143,8 @@ def test_marginals_do_not_drift_where_nothing_asks_them_to(story: dict[str, obje
     unlike the person in what a rule reads, rejected and replaced by the pooled marginal)."""
     from scrambler.reports.drift import drift
 
-    moved = {e["variable"]: e for e in drift(story["source"], story["result"].panel)["variables"]}  # type: ignore[arg-type, attr-defined]
+    counts = block_counts(story["source"]), block_counts(story["result"].panel)  # type: ignore[arg-type, attr-defined]
+    moved = {e["variable"]: e for e in drift(*counts)["variables"]}
     assert {"age_class", "nationality", "education", "position"} <= set(moved)
     for name in ("age_class", "nationality", "education", "household_type", "children_class"):
         assert moved[name]["excess"] <= 0.02, moved[name]

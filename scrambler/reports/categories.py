@@ -8,8 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from scrambler.coverage import variable_counts
-from scrambler.panel import Panel
 from scrambler.spec.model import DatasetSpec, Variable
 
 
@@ -23,10 +21,10 @@ def variable_label(var: Variable) -> str:
     return var.label.get("en") or next(iter(var.label.values()), var.name)
 
 
-def coverage(spec: DatasetSpec, datasets: dict[str, Panel]) -> list[dict[str, Any]]:
+def coverage(spec: DatasetSpec, counts: dict[str, dict[str, np.ndarray]]) -> list[dict[str, Any]]:
     """One entry per categorical variable: categories present per dataset, what the sample misses and how
-    many of those the scrambled data hold, and per code the count in each dataset."""
-    counts = {name: variable_counts(panel) for name, panel in datasets.items()}
+    many of those the scrambled data hold, and per code the count in each dataset. ``counts``: per dataset
+    (input, sample, scrambled) its code counts per variable (``coverage.variable_totals``)."""
     out = []
     for var in spec.published_variables:
         if not var.is_categorical or not any(var.name in c for c in counts.values()):

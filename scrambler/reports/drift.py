@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from scrambler.coverage import BlockKey, block_counts
-from scrambler.panel import Panel
+from scrambler.coverage import BlockKey
 
 # excess over chance a variable may show before the report marks it (issue: "TVD <= 0.02 per variable and
 # table block, beyond what coverage must add")
@@ -51,9 +50,11 @@ def block_drift(source_counts: dict[BlockKey, np.ndarray], scrambled_counts: dic
     return out
 
 
-def drift(source: Panel, scrambled: Panel) -> dict[str, Any]:
-    """Per variable its worst block (largest excess over chance), and the worst of all."""
-    blocks = block_drift(block_counts(source), block_counts(scrambled))
+def drift(source_counts: dict[BlockKey, np.ndarray], scrambled_counts: dict[BlockKey, np.ndarray]
+          ) -> dict[str, Any]:
+    """Per variable its worst block (largest excess over chance), and the worst of all, from the block counts
+    (``coverage.block_counts``) of the input and of the scrambled data."""
+    blocks = block_drift(source_counts, scrambled_counts)
     worst: dict[str, dict[str, Any]] = {}
     for entry in blocks:
         if entry["variable"] not in worst or entry["excess"] > worst[entry["variable"]]["excess"]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from scrambler.check import CheckReport
+from scrambler.coverage import block_counts, variable_totals
 from scrambler.panel import Panel
 from scrambler.reports.categories import coverage
 from scrambler.reports.certificate import certificate
@@ -40,8 +41,10 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
     step("coverage")
     clock = time.perf_counter()
     datasets = {"input": source, **({"sample": sample} if sample is not None else {}), "scrambled": scrambled}
-    cov = coverage(spec, datasets)
-    moved = drift(source, scrambled)
+    # each dataset's block counts once: the coverage tables sum them per variable, the drift compares blocks
+    blocks = {name: block_counts(panel) for name, panel in datasets.items()}
+    cov = coverage(spec, {name: variable_totals(b) for name, b in blocks.items()})
+    moved = drift(blocks["input"], blocks["scrambled"])
     timings["coverage"] = time.perf_counter() - clock
     t = report_period(spec)
     step("privacy recount and distances")
