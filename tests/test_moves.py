@@ -3,6 +3,8 @@ around a static value."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +14,8 @@ from scrambler.panel import Panel
 from scrambler.population import generate_population
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
-from scrambler.scramble.combos import combination_counts
-from scrambler.scramble.moves import redraw_persons, spare_rows
+from scrambler.scramble.combos import combination_counts, ensure_combinations
+from scrambler.scramble.moves import redraw, redraw_persons, spare_rows
 from scrambler.scramble.profile import profile_models
 from scrambler.spec import DatasetSpec
 from scrambler.spec.model import BlockSpec
@@ -130,3 +132,81 @@ def test_redraw_persons_moves_a_static_that_others_depend_on(mini_spec: DatasetS
         assert np.array_equal(v, panel.periodic[n][:, others], equal_nan=v.dtype.kind == "f"), n
     assert np.array_equal(panel.present, population.present), "presence is never redrawn"
     assert check(mini_spec, panel).violations == 0
+
+
+def _block_counts_at_least(panel: Panel, combo: tuple[str, ...], k: int) -> set[tuple[object, ...]]:
+    """Every (table, block, variable(s), value) held k times or more: categories of the combination's variables
+    and its tuples."""
+    held: set[tuple[object, ...]] = set()
+    for key, tuples in combination_counts(panel, (combo,)).items():
+        held |= {(*key, tup) for tup, c in tuples.items() if c >= k}
+    for v in combo:
+        for key, tuples in combination_counts(panel, ((v,),)).items():
+            held |= {(*key, tup) for tup, c in tuples.items() if c >= k}
+    return held
+
+
+def test_redraw_takes_several_categories_in_one_draw(mini_spec: DatasetSpec, population: Panel) -> None:
+    panel = _copy(population)
+    _, t0, _, t = _first_block(mini_spec)
+    # rows holding neither category: a row that took one has changed, one put back has not
+    rows = np.nonzero(panel.present[t] & (panel.periodic["status"][t] > 1))[0][:60]
+    status = mini_spec.variables["status"]
+    codes = np.where(np.arange(len(rows)) % 2 == 0, 0, 1)  # two categories, alternating rows
+    groups = codes.copy()
+    needs = np.array([4, 7])
+    before = {n: v.copy() for n, v in panel.periodic.items()}
+    sampler = Sampler(mini_spec, profile_models(population, set()), draw_order(mini_spec))
+    took = redraw(panel, sampler, np.random.default_rng(3), "status", codes, t, rows, needs, groups=groups)
+    changed = np.zeros(panel.n, dtype=bool)
+    for n, v in panel.periodic.items():
+        changed |= ~((v == before[n]) | (np.isnan(v) & np.isnan(before[n])) if v.dtype.kind == "f"
+                     else v == before[n]).all(axis=0)
+    # only the redrawn rows changed, only at t, and at most `need` per category took it
+    assert not changed[np.setdiff1d(np.arange(panel.n), rows)].any()
+    for n, v in panel.periodic.items():
+        other = np.delete(np.arange(len(panel.periods)), t)
+        assert np.array_equal(v[other], before[n][other], equal_nan=v.dtype.kind == "f"), n
+    moved = rows[changed[rows]]
+    for code, need in enumerate(needs):
+        mine = moved[codes[np.searchsorted(rows, moved)] == code]
+        assert (panel.periodic["status"][t, mine] == code).all(), status.codes[code]
+        assert len(mine) <= need
+    assert took == len(moved) > 0
+    assert check(mini_spec, panel).violations == 0
+
+
+def test_combinations_are_covered_one_draw_per_block_without_robbing_others(
+        mini_spec: DatasetSpec, population: Panel, monkeypatch: pytest.MonkeyPatch) -> None:
+    import scrambler.scramble.combos as combos_module
+
+    combo = ("office", "status")
+    spec = replace(mini_spec, scramble=replace(mini_spec.scramble, coverage_combinations=(combo,)))
+    source = Panel.__new__(Panel)
+    source.__dict__.update(population.__dict__)
+    source.spec = spec
+    out = source.subset(np.arange(0, population.n, 6))  # a sixth of the persons: many tuples fall short
+    k = 5
+    wanted = combination_counts(source, (combo,))
+    short_before = sum(1 for key, tuples in wanted.items() for tup in tuples
+                       if combination_counts(out, (combo,)).get(key, {}).get(tup, 0) < k)
+    held_before = _block_counts_at_least(out, combo, k)
+    calls: list[int] = []
+    real = combos_module.redraw
+
+    def counting(*args: object, **kwargs: object) -> int:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(combos_module, "redraw", counting)
+    sampler = Sampler(spec, profile_models(source, set()), draw_order(spec))
+    passes = 3
+    ensure_combinations(source, out, sampler, np.random.default_rng(8), k, passes=passes)
+    have = combination_counts(out, (combo,))
+    short_after = sum(1 for key, tuples in wanted.items() for tup in tuples if have.get(key, {}).get(tup, 0) < k)
+    assert short_before >= 20 and short_after < short_before / 2, (short_before, short_after)
+    # coverage is never zero-sum: nothing held k times before falls below k
+    assert held_before <= _block_counts_at_least(out, combo, k)
+    # all short tuples of a table block in one draw: at most one redraw per block and pass
+    assert 0 < len(calls) <= passes * len(wanted)
+    assert check(spec, out).violations == 0

@@ -66,3 +66,38 @@ def test_numbers_stay_inside_their_row_bounds(low: float, width: float, seed: in
                   VariableModel(relative=np.array([0.0, 0.1, 1.0]))):
         values = draw_numbers(model, lo, hi, np.random.default_rng(seed))
         assert ((values >= lo) & (values <= hi)).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_neighbours_are_the_closest_non_null_values_around_t(data: st.DataObject) -> None:
+    """Against a walk, row by row, from t outwards: the nearest non-null value before and after t and its gap
+    (0 and null where there is none)."""
+    from types import SimpleNamespace
+
+    from scrambler.sampling.rules import neighbours
+
+    T = data.draw(st.integers(1, 9))
+    n = data.draw(st.integers(1, 6))
+    numeric = data.draw(st.booleans())
+    cells = st.one_of(st.none(), st.integers(0, 5))
+    grid = data.draw(st.lists(st.lists(cells, min_size=n, max_size=n), min_size=T, max_size=T))
+    if numeric:
+        values = np.array([[np.nan if c is None else c + 0.5 for c in row] for row in grid])
+    else:
+        values = np.array([[-1 if c is None else c for c in row] for row in grid], dtype=np.int8)
+    t = data.draw(st.integers(0, T - 1))
+    rows = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=8)), dtype=np.int64)
+    panel = SimpleNamespace(periodic={"x": values})
+    (prev, pgap), (nxt, ngap) = neighbours(panel, "x", t, rows)  # type: ignore[arg-type]
+    for i, r in enumerate(rows):
+        before = [(grid[s][r], t - s) for s in range(t - 1, -1, -1) if grid[s][r] is not None]
+        after = [(grid[s][r], s - t) for s in range(t + 1, T) if grid[s][r] is not None]
+        for (value, gap), found, found_gap in ((before[0] if before else (None, 0), prev[i], pgap[i]),
+                                               (after[0] if after else (None, 0), nxt[i], ngap[i])):
+            assert found_gap == gap
+            if value is None:
+                assert np.isnan(found) if numeric else found == -1
+            else:
+                assert found == (value + 0.5 if numeric else value)
+    assert prev.dtype == values.dtype and nxt.dtype == values.dtype and len(prev) == len(rows)

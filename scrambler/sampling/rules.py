@@ -30,21 +30,25 @@ class VariableRules:
 def neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> Neighbours:
     """(previous value, gap) and (next value, gap) of the closest non-null values of ``name`` around t."""
     values = panel.periodic[name]
-    T = values.shape[0]
-    null_value = -1 if values.dtype.kind != "f" else np.nan
-    prev = np.full(len(rows), null_value, dtype=values.dtype)
-    prev_gap = np.zeros(len(rows), dtype=np.int64)
-    for s in range(t - 1, -1, -1):
-        v = values[s, rows]
-        take = is_null(prev) & ~is_null(v)
-        prev[take], prev_gap[take] = v[take], t - s
-    nxt = np.full(len(rows), null_value, dtype=values.dtype)
-    next_gap = np.zeros(len(rows), dtype=np.int64)
-    for s in range(t + 1, T):
-        v = values[s, rows]
-        take = is_null(nxt) & ~is_null(v)
-        nxt[take], next_gap[take] = v[take], s - t
-    return (prev, prev_gap), (nxt, next_gap)
+    # One gather per side instead of a loop over the periods: a monthly panel has ~150 of them and coverage
+    # moves call this for a handful of rows thousands of times (on a 154-month panel: half of a scramble's time).
+    before = values[t - 1 :: -1, rows] if t > 0 else values[:0, rows]
+    return _closest(before), _closest(values[t + 1 :, rows])
+
+
+def _closest(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first non-null value down each column of ``block`` (rows ordered nearest period first) and its gap."""
+    n = block.shape[1]
+    null_value = -1 if block.dtype.kind != "f" else np.nan
+    if block.shape[0] == 0:
+        return np.full(n, null_value, dtype=block.dtype), np.zeros(n, dtype=np.int64)
+    found = ~is_null(block)
+    first = found.argmax(axis=0)
+    cols = np.arange(n)
+    has = found[first, cols]
+    value = np.where(has, block[first, cols], null_value).astype(block.dtype, copy=False)
+    gap = np.where(has, first + 1, 0).astype(np.int64, copy=False)
+    return value, gap
 
 
 def blame(counts: dict[str, dict[str, int]], name: str, culprit: str, rows: int) -> None:

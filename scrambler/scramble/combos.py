@@ -82,51 +82,99 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
     failures: dict[tuple[str, ...], int] = {}  # fruitless whole-person redraws in a row, per combination
     for _ in range(passes):
         have = combination_counts(out, combos)
-        todo = [(key, tup, k - have.get(key, {}).get(tup, 0)) for key, tuples in wanted.items()
-                for tup in tuples if have.get(key, {}).get(tup, 0) < k]
+        todo: dict[ComboKey, list[tuple[int, ...]]] = {}
+        for key, tuples in wanted.items():
+            for tup in tuples:
+                if have.get(key, {}).get(tup, 0) < k:
+                    todo.setdefault(key, []).append(tup)
         if not todo:
             break
-        for (table_name, suffix, combo), tup, need in todo:
+        for (table_name, suffix, combo), short in todo.items():
             table, period = tables[table_name]
             block = next(b for b in table.blocks if b.suffix == suffix)
             t0 = index[period]
             t = t0 + block.offset
-            # an earlier item of this pass may have covered this one too (a person redrawn whole shows its
-            # statics in every period): count again rather than overshoot (1,089 redundant whole-person
-            # redraws on a 600-person 36-quarter panel)
-            key, valid, sizes = tuple_keys(out, combo, t)
-            need = k - int((out.present[t0] & valid & (key == _pack(tup, sizes))).sum())
-            if need <= 0:
-                continue
-            values = dict(zip(combo, tup, strict=True))
             period_vars = [v for v in combo if not spec.variables[v].is_static]
             last = max(period_vars or combo, key=position.__getitem__)
-            rows = out.present[t0] & out.present[t]
-            for v in combo:
-                if spec.variables[v].is_static and v != last:
-                    rows &= out.static[v] == values[v]  # statics stay: pick persons that already hold them
-            if not period_vars:
-                rows &= out.static[last] != values[last]
-            changed = [last] if not period_vars else period_vars
-            candidates = spare_rows(out, t0, t, block.variables, changed, k, combos,
-                                    sample_rows(rows, 800 * need, rng))
-            if not period_vars:  # statics only: set the last one where every rule at every period allows it,
-                # else redraw whole persons around the tuple
+            if period_vars:
+                _cover_periodic(source, out, sampler, rng, k, combos, block.variables, t0, t, combo, last,
+                                period_vars, short)
+                continue
+            for tup in short:
+                # an earlier tuple may have been covered too (a person redrawn whole shows its statics in
+                # every period): count again rather than overshoot (1,089 redundant whole-person redraws on a
+                # 600-person 36-quarter panel)
+                held, valid, sizes = tuple_keys(out, combo, t)
+                need = k - int((out.present[t0] & valid & (held == _pack(tup, sizes))).sum())
+                if need <= 0:
+                    continue
+                values = dict(zip(combo, tup, strict=True))
+                rows = out.present[t0] & out.present[t] & (out.static[last] != values[last])
+                for v in combo:
+                    if v != last:
+                        rows &= out.static[v] == values[v]  # statics stay: pick persons that already hold them
+                candidates = spare_rows(out, t0, t, block.variables, [last], k, combos,
+                                        sample_rows(rows, 800 * need, rng))
+                # set the last static where every rule at every period allows it, else redraw whole persons
+                # around the tuple
                 done = direct(out, sampler, last, values[last], t, candidates[: 200 * need], need,
                               *rules_for(sampler, last))
                 if done < need and failures.get(combo, 0) < WHOLE_PERSON_STRIKES:
                     took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, values, need - done, k,
                                                combos, source)
                     failures[combo] = 0 if took else failures.get(combo, 0) + 1
-                continue
-            candidates = candidates[: 20 * need]
-            templates = np.nonzero(source.present[t] & np.logical_and.reduce(
-                [source.values(v, t) == values[v] for v in combo]))[0]
-            if len(candidates) == 0 or len(templates) == 0:
-                continue
-            chosen = templates[rng.integers(0, len(templates), size=len(candidates))]
-            redraw(out, sampler, rng, last, values[last], t, candidates, need, source=source, templates=chosen,
-                   require={v: c for v, c in values.items() if v != last})
+
+
+def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
+                    combos: tuple[tuple[str, ...], ...], shown: tuple[str, ...], t0: int, t: int,
+                    combo: tuple[str, ...], last: str, period_vars: list[str], tuples: list[tuple[int, ...]]) -> None:
+    """The short tuples of a combination with periodic variables in one table block: person-periods are
+    redrawn around each tuple, its variables drawn before ``last`` borrowed from input person-periods that hold
+    it, all tuples in one draw (see :func:`redraw`). Candidates come round-robin from each tuple's rows and are
+    budgeted together, so that two tuples never both spend the same value's spare rows."""
+    per_tuple: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = []
+    needs: list[int] = []
+    key, valid, sizes = tuple_keys(out, combo, t)
+    for tup in tuples:
+        need = k - int((out.present[t0] & valid & (key == _pack(tup, sizes))).sum())
+        values = dict(zip(combo, tup, strict=True))
+        rows = out.present[t0] & out.present[t]
+        for v in combo:
+            if out.spec.variables[v].is_static:
+                rows &= out.static[v] == values[v]  # statics stay: pick persons that already hold them
+        templates = np.nonzero(source.present[t] & np.logical_and.reduce(
+            [source.values(v, t) == values[v] for v in combo]))[0]
+        if need <= 0 or len(templates) == 0:
+            continue
+        candidates = spare_rows(out, t0, t, shown, period_vars, k, combos,
+                                sample_rows(rows, 800 * need, rng))[: 20 * need]
+        if len(candidates):
+            per_tuple.append((tup, candidates, templates))
+            needs.append(need)
+    if not per_tuple:
+        return
+    # round-robin: the first candidates of every tuple before the second ones, then the first occurrence of a row
+    tuple_of = np.concatenate([np.full(len(c), i) for i, (_, c, _) in enumerate(per_tuple)])
+    rank = np.concatenate([np.arange(len(c)) for _, c, _ in per_tuple])
+    rows = np.concatenate([c for _, c, _ in per_tuple])
+    order = np.lexsort((tuple_of, rank))
+    rows, tuple_of = rows[order], tuple_of[order]
+    _, first = np.unique(rows, return_index=True)
+    first = np.sort(first)
+    rows, tuple_of = rows[first], tuple_of[first]
+    keep = np.isin(rows, spare_rows(out, t0, t, shown, period_vars, k, combos, rows))
+    rows, tuple_of = rows[keep], tuple_of[keep]
+    if len(rows) == 0:
+        return
+    chosen = np.empty(len(rows), dtype=np.int64)
+    codes = {v: np.empty(len(rows), dtype=np.int64) for v in combo}
+    for i, (tup, _, templates) in enumerate(per_tuple):
+        mine = tuple_of == i
+        chosen[mine] = templates[rng.integers(0, len(templates), size=int(mine.sum()))]
+        for v, c in zip(combo, tup, strict=True):
+            codes[v][mine] = c
+    redraw(out, sampler, rng, last, codes[last], t, rows, np.asarray(needs), source=source, templates=chosen,
+           require={v: c for v, c in codes.items() if v != last}, groups=tuple_of)
 
 
 def tuple_gaps(spec: DatasetSpec, wanted: dict[ComboKey, dict[tuple[int, ...], int]],
