@@ -503,3 +503,20 @@ def test_certificate_line_counts_the_categories_left_below_target(run: Run) -> N
     report["provenance"]["coverage_gaps"] = []
     line = unescape(re.sub(r"<[^>]+>", "", render(report).split("Certificate:")[1].split("</p>")[0]))
     assert "below the target" not in line and "target" in line
+
+
+def test_fidelity_in_a_worker_process_equals_fidelity_inline(run: Run) -> None:
+    """The report runs sdmetrics in a spawned process beside the attacks: the figures must be the ones the same
+    sample gives in this process."""
+    from scrambler.reports.fidelity import Pending, start_fidelity
+
+    scrambled = read_dataset(run.spec, run.run)
+    t = report_period(run.spec)
+    settings = ReportSettings(rows=600)
+    inline = start_fidelity(run.source, scrambled, t, settings, parallel=False)
+    worker = start_fidelity(run.source, scrambled, t, settings, parallel=True)
+    assert isinstance(inline, Pending) and isinstance(worker, Pending)
+    assert inline.future is None and worker.future is not None, "the parallel one really runs elsewhere"
+    ours, theirs = inline.result(), worker.result()
+    assert ours == theirs
+    assert 0.0 < ours["score"] <= 1.0 and ours["rows"] == {"input": 600, "scrambled": 600} and ours["pairs"]

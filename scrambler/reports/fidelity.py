@@ -1,7 +1,7 @@
 """Fidelity: sdmetrics' QualityReport (column shapes, column pair trends) on a sample of one cross-section,
 each pair marked as kept by a rule, kept by a swap block, or broken on purpose.
 
-sdmetrics is imported inside the function, so that ``check`` and ``validate`` never load it.
+sdmetrics is imported inside the functions, so that ``check`` and ``validate`` never load it.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from scrambler.panel import Panel
 from scrambler.reports.frames import columns, cross_section, sample_rows
 from scrambler.reports.relations import rule_pairs, swap_pairs
 from scrambler.reports.settings import ReportSettings
+from scrambler.spec.model import DatasetSpec
 from scrambler.spec.time import format_period
 
 
@@ -26,9 +28,64 @@ def _score(value: Any) -> float | None:
     return None if np.isnan(number) else round(number, 4)
 
 
-def fidelity(source: Panel, scrambled: Panel, t: int, settings: ReportSettings) -> dict[str, Any]:
+class Pending:
+    """A fidelity computation under way in a worker process (or done inline): :meth:`result` gives the figures.
+
+    sdmetrics' column pair trends take seconds (2,000 pairs on a 65-column cross-section), about as long as the
+    anonymeter attacks: in a process of their own they run beside the attacks on a second core instead of
+    after them. The frames are sampled here, so the worker gets a few thousand rows, never the panels."""
+
+    def __init__(self, spec: DatasetSpec, period: str, real: pd.DataFrame, synth: pd.DataFrame,
+                 metadata: dict[str, Any], parallel: bool) -> None:
+        self.spec, self.period, self.rows = spec, period, {"input": len(real), "scrambled": len(synth)}
+        self.args = (real, synth, metadata)
+        self.pool: Any = None
+        self.future: Any = None
+        if parallel:
+            try:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                # spawn, not fork: the parent may hold thread pools (numpy, the sampler's) a fork would copy
+                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self.future = self.pool.submit(quality, *self.args)
+            except (OSError, RuntimeError):  # no processes here (a sandbox): inline, below
+                self.pool = self.future = None
+
+    def result(self) -> dict[str, Any]:
+        figures = None
+        if self.future is not None:
+            try:
+                figures = self.future.result()
+            except Exception:  # noqa: BLE001 - a worker that died: the same figures inline
+                figures = None
+            finally:
+                self.pool.shutdown()
+        if figures is None:
+            figures = quality(*self.args)
+        return _summary(self.spec, self.period, self.rows, figures)
+
+
+def quality(real: pd.DataFrame, synth: pd.DataFrame, metadata: dict[str, Any]) -> dict[str, Any]:
+    """sdmetrics' QualityReport of two frames, as plain records (they cross a process boundary)."""
+    from sdmetrics.reports import QualityReport
+
+    report = QualityReport()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.generate({"cross_section": real}, {"cross_section": synth}, metadata, verbose=False)
+        return {"score": report.get_score(),
+                "shapes": report.get_details("Column Shapes").to_dict("records"),
+                "trends": report.get_details("Column Pair Trends").to_dict("records"),
+                "properties": report.get_properties().to_dict("records")}
+
+
+def start_fidelity(source: Panel, scrambled: Panel, t: int, settings: ReportSettings,
+                   parallel: bool = True) -> Pending | dict[str, Any]:
+    """Sample the cross-sections and start the quality report (in a worker process with ``parallel``); a dict
+    when there is nothing to compute (sdmetrics missing, too few rows)."""
     try:
-        from sdmetrics.reports import QualityReport
+        import sdmetrics  # noqa: F401
     except ImportError:
         return {"skipped": "sdmetrics is not installed (pip install 'scrambler[model]')"}
     spec = source.spec
@@ -41,16 +98,14 @@ def fidelity(source: Panel, scrambled: Panel, t: int, settings: ReportSettings) 
     keep = [c for c in names if real[c].notna().any() and synth[c].notna().any()]
     metadata = {"tables": {"cross_section": {"columns": {
         c: {"sdtype": "categorical" if spec.variables[c].is_categorical else "numerical"} for c in keep}}}}
-    report = QualityReport()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report.generate({"cross_section": real[keep]}, {"cross_section": synth[keep]}, metadata, verbose=False)
-        shapes = report.get_details("Column Shapes")
-        trends = report.get_details("Column Pair Trends")
-        properties = report.get_properties()
+    return Pending(spec, format_period(source.periods[t], spec.panel.grain), real[keep], synth[keep], metadata,
+                   parallel)
+
+
+def _summary(spec: DatasetSpec, period: str, rows: dict[str, int], figures: dict[str, Any]) -> dict[str, Any]:
     linked, swapped = rule_pairs(spec), swap_pairs(spec)
     pairs = []
-    for row in trends.to_dict("records"):
+    for row in figures["trends"]:
         key = frozenset((row["Column 1"], row["Column 2"]))
         status = "kept by rule" if key in linked else "kept by swap block" if key in swapped else "broken on purpose"
         pairs.append({"a": row["Column 1"], "b": row["Column 2"], "metric": row["Metric"],
@@ -59,11 +114,10 @@ def fidelity(source: Panel, scrambled: Panel, t: int, settings: ReportSettings) 
     for p in pairs:
         if p["score"] is not None:
             by_status.setdefault(p["status"], []).append(p["score"])
-    return {"period": format_period(source.periods[t], spec.panel.grain), "rows": {"input": len(real),
-                                                                                    "scrambled": len(synth)},
-            "score": _score(report.get_score()),
-            "properties": {r["Property"]: _score(r["Score"]) for r in properties.to_dict("records")},
+    return {"period": period, "rows": rows,
+            "score": _score(figures["score"]),
+            "properties": {r["Property"]: _score(r["Score"]) for r in figures["properties"]},
             "column_shapes": [{"variable": r["Column"], "metric": r["Metric"], "score": _score(r["Score"])}
-                              for r in shapes.to_dict("records")],
+                              for r in figures["shapes"]],
             "pairs": pairs,
             "pair_means": {k: round(float(np.mean(v)), 4) for k, v in sorted(by_status.items())}}

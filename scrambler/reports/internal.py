@@ -54,6 +54,11 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
                                                             settings.distance_reference,
                                                             np.random.default_rng(settings.seed + 2))}
     timings["privacy"] = time.perf_counter() - clock
+    pending: Any = None
+    if settings.fidelity:  # started first: sdmetrics runs in a worker process while the attacks run here
+        from scrambler.reports.fidelity import start_fidelity
+
+        pending = start_fidelity(source, scrambled, t, settings, parallel=settings.privacy_attacks)
     if settings.privacy_attacks:
         from scrambler.reports.attacks import attacks
 
@@ -65,12 +70,12 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
         privacy["anonymeter"] = {"skipped": "switched off in the report settings"}
     fid: dict[str, Any] = {"skipped": "switched off in the report settings"}
     if settings.fidelity:
-        from scrambler.reports.fidelity import fidelity
+        from scrambler.reports.fidelity import Pending
 
         step("fidelity (sdmetrics)")
         clock = time.perf_counter()
-        fid = fidelity(source, scrambled, t, settings)
-        timings["fidelity"] = time.perf_counter() - clock
+        fid = pending.result() if isinstance(pending, Pending) else pending
+        timings["fidelity (waited for, after the attacks)"] = time.perf_counter() - clock
     return {"kind": "internal", "audience": "KSZ engineers only: holds input counts; never hand it out",
             "label": LABEL, "dataset": spec.name, "title": spec.title, "deliberation": spec.deliberation,
             "settings": {"small_cell": settings.small_cell, "rows": settings.rows,
