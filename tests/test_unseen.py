@@ -285,3 +285,20 @@ def test_classify_refused_without_bounds(copy_spec, edit, mini_dir, run_cli) -> 
          "class: pay_class\n    lower: low\n    upper: top\n")
     done = run_cli("validate", spec_dir)
     assert done.returncode == 1 and "no numeric column 'top'" in done.stdout + done.stderr
+
+
+def test_input_codes_are_the_codes_held_anywhere_booleans_included(mini_spec) -> None:
+    """A flag the input holds true is reachable: its gap must say so (booleans were left out)."""
+    from scrambler.population import generate_population
+    from scrambler.scramble.gaps import input_codes
+
+    panel = generate_population(mini_spec, 300, 2)
+    held = input_codes(panel)
+    for name in ("student", "dead", "status", "sex"):
+        var = mini_spec.variables[name]
+        values = panel.static[name] if name in panel.static else panel.periodic[name]  # any period
+        assert held[name] == {var.codes[int(c)] for c in set(values.ravel().tolist()) if c >= 0}, name
+    assert "true" in held["student"] and mini_spec.variables["student"].type == "boolean"
+    gap = Gap("persons_2020", "", "student", "true", 5, 2)
+    (explained,) = explain_gaps(mini_spec, [gap], held, rounds=3)
+    assert "the input holds it" in explained.reason and not explained.impossible

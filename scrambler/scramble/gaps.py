@@ -66,10 +66,11 @@ def explain_gaps(spec: DatasetSpec, gaps: Iterable[Gap], input_codes: dict[str, 
 
 
 def input_codes(source: Panel) -> dict[str, set[str]]:
-    """Per categorical variable, the codes the input holds anywhere."""
+    """Per categorical (and boolean) variable, the codes the input holds anywhere: the witness that a gap is
+    reachable (a rare flag held by one input person is as reachable as any category)."""
     out = {}
     for var in source.spec.data_variables:
-        if var.is_categorical and var.type != "boolean":
+        if var.is_categorical:
             values = source.static[var.name] if var.name in source.static else source.periodic[var.name]
             out[var.name] = {var.codes[c] for c in np.unique(values) if c >= 0}
     return out
