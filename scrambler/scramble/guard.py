@@ -240,13 +240,14 @@ def path_counts(index: GuardIndex, panel: Panel, name: str, persons: np.ndarray,
     return nearness.match_counts(index.path[name], exact, near, cap=cap)
 
 
-def path_copies(index: GuardIndex, output: Panel, persons: np.ndarray | None = None) -> np.ndarray:
-    """Persons whose path of some numeric quasi-identifier (its value at every period) is within tolerance
-    of between 1 and k - 1 real persons' paths: a near-copy of someone's history (k or more: a common path,
-    which depicts no one)."""
+def path_copies(index: GuardIndex, output: Panel, persons: np.ndarray | None = None,
+                names: list[str] | None = None) -> np.ndarray:
+    """Persons whose path of some numeric quasi-identifier (its value at every period; of ``names`` only, if
+    given) is within tolerance of between 1 and k - 1 real persons' paths: a near-copy of someone's history
+    (k or more: a common path, which depicts no one)."""
     persons = np.nonzero(output.present.any(axis=0))[0] if persons is None else persons
     copy = np.zeros(len(persons), dtype=bool)
-    for name in index.path:
+    for name in index.path if names is None else [n for n in names if n in index.path]:
         # a path of fewer values is a few person-periods, which the per-period guard judges with their context
         long = (output.present[:, persons] & ~np.isnan(output.periodic[name][:, persons])).sum(axis=0)
         counts = path_counts(index, output, name, persons, index.k)
