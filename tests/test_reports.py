@@ -516,7 +516,8 @@ def test_fidelity_in_a_worker_process_equals_fidelity_inline(run: Run) -> None:
     inline = start_fidelity(run.source, scrambled, t, settings, parallel=False)
     worker = start_fidelity(run.source, scrambled, t, settings, parallel=True)
     assert isinstance(inline, Pending) and isinstance(worker, Pending)
-    assert inline.future is None and worker.future is not None, "the parallel one really runs elsewhere"
+    assert inline.worker.future is None and worker.worker.future is not None, "the parallel one runs elsewhere"
     ours, theirs = inline.result(), worker.result()
     assert ours == theirs
     assert 0.0 < ours["score"] <= 1.0 and ours["rows"] == {"input": 600, "scrambled": 600} and ours["pairs"]
+

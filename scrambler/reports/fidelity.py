@@ -6,6 +6,7 @@ sdmetrics is imported inside the functions, so that ``check`` and ``validate`` n
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from typing import Any
 
@@ -16,6 +17,7 @@ from scrambler.panel import Panel
 from scrambler.reports.frames import columns, cross_section, sample_rows
 from scrambler.reports.relations import rule_pairs, swap_pairs
 from scrambler.reports.settings import ReportSettings
+from scrambler.reports.workers import Worker
 from scrambler.spec.model import DatasetSpec
 from scrambler.spec.time import format_period
 
@@ -29,41 +31,18 @@ def _score(value: Any) -> float | None:
 
 
 class Pending:
-    """A fidelity computation under way in a worker process (or done inline): :meth:`result` gives the figures.
+    """The fidelity figures under way (see :mod:`scrambler.reports.workers`): :meth:`result` gives them.
 
-    sdmetrics' column pair trends take seconds (2,000 pairs on a 65-column cross-section), about as long as the
-    anonymeter attacks: in a process of their own they run beside the attacks on a second core instead of
-    after them. The frames are sampled here, so the worker gets a few thousand rows, never the panels."""
+    sdmetrics' column pair trends take seconds (2,000 pairs on a 65-column cross-section), about as long as
+    the anonymeter attacks: in a process of their own they run beside them."""
 
     def __init__(self, spec: DatasetSpec, period: str, real: pd.DataFrame, synth: pd.DataFrame,
                  metadata: dict[str, Any], parallel: bool) -> None:
         self.spec, self.period, self.rows = spec, period, {"input": len(real), "scrambled": len(synth)}
-        self.args = (real, synth, metadata)
-        self.pool: Any = None
-        self.future: Any = None
-        if parallel:
-            try:
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
-
-                # spawn, not fork: the parent may hold thread pools (numpy, the sampler's) a fork would copy
-                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-                self.future = self.pool.submit(quality, *self.args)
-            except (OSError, RuntimeError):  # no processes here (a sandbox): inline, below
-                self.pool = self.future = None
+        self.worker = Worker(quality, real, synth, metadata, parallel=parallel)
 
     def result(self) -> dict[str, Any]:
-        figures = None
-        if self.future is not None:
-            try:
-                figures = self.future.result()
-            except Exception:  # noqa: BLE001 - a worker that died: the same figures inline
-                figures = None
-            finally:
-                self.pool.shutdown()
-        if figures is None:
-            figures = quality(*self.args)
-        return _summary(self.spec, self.period, self.rows, figures)
+        return _summary(self.spec, self.period, self.rows, self.worker.result())
 
 
 def quality(real: pd.DataFrame, synth: pd.DataFrame, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -84,9 +63,8 @@ def start_fidelity(source: Panel, scrambled: Panel, t: int, settings: ReportSett
                    parallel: bool = True) -> Pending | dict[str, Any]:
     """Sample the cross-sections and start the quality report (in a worker process with ``parallel``); a dict
     when there is nothing to compute (sdmetrics missing, too few rows)."""
-    try:
-        import sdmetrics  # noqa: F401
-    except ImportError:
+    # looked up, not imported: the worker imports it (2-3 s the attacks would otherwise wait for here)
+    if importlib.util.find_spec("sdmetrics") is None:
         return {"skipped": "sdmetrics is not installed (pip install 'scrambler[model]')"}
     spec = source.spec
     rng = np.random.default_rng(settings.seed + 1)

@@ -38,6 +38,13 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
             progress(name, done, parts)
         done += 1
 
+    t = report_period(spec)
+    pending: Any = None
+    if settings.fidelity:  # started first: sdmetrics starts up and runs in a worker process while the
+        # coverage, distances and attacks run here
+        from scrambler.reports.fidelity import start_fidelity
+
+        pending = start_fidelity(source, scrambled, t, settings, parallel=settings.privacy_attacks)
     step("coverage")
     clock = time.perf_counter()
     datasets = {"input": source, **({"sample": sample} if sample is not None else {}), "scrambled": scrambled}
@@ -46,7 +53,6 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
     cov = coverage(spec, {name: variable_totals(b) for name, b in blocks.items()})
     moved = drift(blocks["input"], blocks["scrambled"])
     timings["coverage"] = time.perf_counter() - clock
-    t = report_period(spec)
     step("privacy recount and distances")
     clock = time.perf_counter()
     privacy: dict[str, Any] = {"guard": manifest.get("guard", {}), "recount": recount(source, scrambled),
@@ -54,11 +60,6 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
                                                             settings.distance_reference,
                                                             np.random.default_rng(settings.seed + 2))}
     timings["privacy"] = time.perf_counter() - clock
-    pending: Any = None
-    if settings.fidelity:  # started first: sdmetrics runs in a worker process while the attacks run here
-        from scrambler.reports.fidelity import start_fidelity
-
-        pending = start_fidelity(source, scrambled, t, settings, parallel=settings.privacy_attacks)
     if settings.privacy_attacks:
         from scrambler.reports.attacks import attacks
 
