@@ -1,10 +1,12 @@
 """A report computation run in a spawned worker process while the report goes on in this one.
 
-The report's library checks are single-threaded and take seconds each (sdmetrics' column pair trends,
-anonymeter's singling-out query search): in worker processes they run on the machine's other cores instead
-of taking turns. The caller samples its frames first, so a worker gets a few thousand rows, never a panel.
-Spawned, not forked: the parent may hold thread pools (numpy's, the sampler's) a fork would copy. Where no
-process can be started, or the worker dies, the same function runs here, with the same result.
+The report's library checks are single-threaded and take seconds each (sdmetrics' column pair trends):
+in a worker process they run on the machine's other core instead of after the rest. The caller samples its
+frames first, so a worker gets a few thousand rows, never a panel. Spawned, not forked: the parent may hold
+thread pools (numpy's, the sampler's) a fork would copy. The worker process is kept for the next report of
+the same process, so a library it imports is imported once (the test suite builds dozens of reports; a
+fresh process per report imported sdmetrics each time). Where no process can be started, or the worker
+dies, the same function runs here, with the same result.
 """
 
 from __future__ import annotations
@@ -14,28 +16,41 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+_pool: ProcessPoolExecutor | None = None
+
+
+def _shared_pool() -> ProcessPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
 
 class Worker:
-    """``fn(*args)`` in a worker process (``parallel``) or, when asked for, here."""
+    """``fn(*args)`` in the worker process (``parallel``) or, when asked for, here."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, parallel: bool = True) -> None:
         self.fn, self.args = fn, args
-        self.pool: ProcessPoolExecutor | None = None
         self.future: Future[Any] | None = None
         if parallel:
             try:
-                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-                self.future = self.pool.submit(fn, *args)
-            except (OSError, RuntimeError):  # no processes here (a sandbox): inline, in result()
-                self.pool = self.future = None
+                self.future = _shared_pool().submit(fn, *args)
+            except (OSError, RuntimeError):  # no processes here (a sandbox), or a broken pool: inline
+                _forget_pool()
+                self.future = None
 
     def result(self) -> Any:
         if self.future is not None:
             try:
                 return self.future.result()
             except Exception:  # noqa: BLE001 - a worker that died (BrokenProcessPool, ...): run it here
-                pass
-            finally:
-                assert self.pool is not None
-                self.pool.shutdown()
+                _forget_pool()
         return self.fn(*self.args)
+
+
+def _forget_pool() -> None:
+    """Drop a pool that failed, so that the next report starts a new worker."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
