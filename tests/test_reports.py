@@ -521,3 +521,26 @@ def test_fidelity_in_a_worker_process_equals_fidelity_inline(run: Run) -> None:
     assert ours == theirs
     assert 0.0 < ours["score"] <= 1.0 and ours["rows"] == {"input": 600, "scrambled": 600} and ours["pairs"]
 
+
+
+CALLED_HERE: list[float] = []
+
+
+def _fails(x: float) -> float:
+    CALLED_HERE.append(x)  # in this process only when run inline
+    raise ValueError(f"no figure for {x}")
+
+
+def test_a_worker_raises_the_function_error_once() -> None:
+    """An error of the function itself comes back from the worker as it would inline; the function is not
+    run a second time here (only a worker that dies, or a call that cannot reach it, runs inline)."""
+    from scrambler.reports.workers import Worker
+
+    worker = Worker(_fails, 2.0)
+    assert worker.future is not None
+    with pytest.raises(ValueError, match="no figure for 2.0"):
+        worker.result()
+    assert CALLED_HERE == []
+    with pytest.raises(ValueError, match="no figure for 3.0"):
+        Worker(_fails, 3.0, parallel=False).result()
+    assert CALLED_HERE == [3.0]

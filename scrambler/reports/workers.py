@@ -14,6 +14,8 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pickle import PicklingError
 from typing import Any
 
 _pool: ProcessPoolExecutor | None = None
@@ -43,8 +45,9 @@ class Worker:
         if self.future is not None:
             try:
                 return self.future.result()
-            except Exception:  # noqa: BLE001 - a worker that died (BrokenProcessPool, ...): run it here
+            except (BrokenProcessPool, PicklingError):  # the worker died, or the call could not reach it: here
                 _forget_pool()
+            # an error of the function itself is raised as it would be here, not computed a second time
         return self.fn(*self.args)
 
 
