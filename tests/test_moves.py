@@ -160,8 +160,8 @@ def test_redraw_takes_several_categories_in_one_draw(mini_spec: DatasetSpec, pop
     took = redraw(panel, sampler, np.random.default_rng(3), "status", codes, t, rows, needs, groups=groups)
     changed = np.zeros(panel.n, dtype=bool)
     for n, v in panel.periodic.items():
-        changed |= ~((v == before[n]) | (np.isnan(v) & np.isnan(before[n])) if v.dtype.kind == "f"
-                     else v == before[n]).all(axis=0)
+        same = (v == before[n]) | (np.isnan(v) & np.isnan(before[n])) if v.dtype.kind == "f" else v == before[n]
+        changed |= ~same.all(axis=0)
     # only the redrawn rows changed, only at t, and at most `need` per category took it
     assert not changed[np.setdiff1d(np.arange(panel.n), rows)].any()
     for n, v in panel.periodic.items():

@@ -15,6 +15,7 @@ from scrambler.panel import Panel
 from scrambler.reports.categories import coverage
 from scrambler.reports.certificate import certificate
 from scrambler.reports.drift import drift
+from scrambler.reports.fidelity import Pending, start_fidelity
 from scrambler.reports.frames import report_period
 from scrambler.reports.privacy import closest_distance, recount
 from scrambler.reports.relations import relations
@@ -39,11 +40,9 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
         done += 1
 
     t = report_period(spec)
-    pending: Any = None
+    pending: Pending | dict[str, Any] | None = None
     if settings.fidelity:  # started first: sdmetrics starts up and runs in a worker process while the
         # coverage, distances and attacks run here
-        from scrambler.reports.fidelity import start_fidelity
-
         pending = start_fidelity(source, scrambled, t, settings, parallel=settings.privacy_attacks)
     step("coverage")
     clock = time.perf_counter()
@@ -71,11 +70,9 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
         privacy["anonymeter"] = {"skipped": "switched off in the report settings"}
     fid: dict[str, Any] = {"skipped": "switched off in the report settings"}
     if settings.fidelity:
-        from scrambler.reports.fidelity import Pending
-
         step("fidelity (sdmetrics)")
         clock = time.perf_counter()
-        fid = pending.result() if isinstance(pending, Pending) else pending
+        fid = pending.result() if isinstance(pending, Pending) else pending or fid
         timings["fidelity (waited for, after the attacks)"] = time.perf_counter() - clock
     return {"kind": "internal", "audience": "KSZ engineers only: holds input counts; never hand it out",
             "label": LABEL, "dataset": spec.name, "title": spec.title, "deliberation": spec.deliberation,
