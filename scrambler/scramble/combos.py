@@ -7,6 +7,7 @@ import numpy as np
 
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
+from scrambler.scramble.capacity import Floors, Target, floors_by_block, table_rows
 from scrambler.scramble.gaps import Gap
 from scrambler.scramble.moves import (
     count_keys,
@@ -48,6 +49,13 @@ def combination_counts(panel: Panel, combos: tuple[tuple[str, ...], ...]) -> dic
     return out
 
 
+def combo_targets(wanted: dict[ComboKey, dict[tuple[int, ...], int]], rows: dict[str, int], k: int
+                  ) -> dict[ComboKey, Target]:
+    """Per declared combination and table block: k, or the block's share of its rows when the input shows
+    more tuples than the block can hold k times (:mod:`capacity`)."""
+    return {key: Target(k, len(tuples), rows.get(key[0], 0)) for key, tuples in wanted.items()}
+
+
 def _pack(tup: tuple[int, ...], sizes: list[int]) -> int:
     key = 0
     for digit, size in zip(tup, sizes, strict=True):
@@ -64,13 +72,14 @@ def _unpack(key: int, sizes: list[int]) -> tuple[int, ...]:
 
 
 def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
-                        passes: int = 3, wanted: dict[ComboKey, dict[tuple[int, ...], int]] | None = None
-                        ) -> None:
+                        passes: int = 3, wanted: dict[ComboKey, dict[tuple[int, ...], int]] | None = None,
+                        floors: Floors | None = None) -> None:
     """Every tuple of a declared combination that the input shows reaches k in the output's same table block,
     as far as the constraints allow. Tuples of statics only: the last static (in draw order) is set where
     every rule at every period allows it; otherwise person-periods are redrawn around the tuple, its earlier
     variables borrowed from input person-periods that hold it. Either way only rows whose current values
-    (and tuples) have plenty to spare are used."""
+    (and tuples) have plenty to spare are used. ``floors``: per table block, the target of each variable and
+    combination (k, or a smaller share where the block cannot hold k of each: :mod:`capacity`)."""
     spec = out.spec
     combos = spec.scramble.coverage_combinations
     if not combos:
@@ -78,14 +87,17 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
     index = {p: i for i, p in enumerate(out.periods)}
     tables = {name: (table, period) for name, table, period in spec.table_names()}
     wanted = combination_counts(source, combos) if wanted is None else wanted
+    if floors is None:
+        floors = floors_by_block(combo_targets(wanted, table_rows(out), k))
     position = {n: i for i, n in enumerate(sampler.order)}
     failures: dict[tuple[str, ...], int] = {}  # fruitless whole-person redraws in a row, per combination
     for _ in range(passes):
         have = combination_counts(out, combos)
         todo: dict[ComboKey, list[tuple[int, ...]]] = {}
         for key, tuples in wanted.items():
+            target = floors.get(key[:2], {}).get(key[2], k)
             for tup in tuples:
-                if have.get(key, {}).get(tup, 0) < k:
+                if have.get(key, {}).get(tup, 0) < target:
                     todo.setdefault(key, []).append(tup)
         if not todo:
             break
@@ -96,16 +108,18 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
             t = t0 + block.offset
             period_vars = [v for v in combo if not spec.variables[v].is_static]
             last = max(period_vars or combo, key=position.__getitem__)
+            floor = floors.get((table_name, suffix), {})
+            target = floor.get(combo, k)
             if period_vars:
                 _cover_periodic(source, out, sampler, rng, k, combos, block.variables, t0, t, combo, last,
-                                period_vars, short)
+                                period_vars, short, floor)
                 continue
             for tup in short:
                 # an earlier tuple may have been covered too (a person redrawn whole shows its statics in
                 # every period): count again rather than overshoot (1,089 redundant whole-person redraws on a
                 # 600-person 36-quarter panel)
                 held, valid, sizes = tuple_keys(out, combo, t)
-                need = k - int((out.present[t0] & valid & (held == _pack(tup, sizes))).sum())
+                need = target - int((out.present[t0] & valid & (held == _pack(tup, sizes))).sum())
                 if need <= 0:
                     continue
                 values = dict(zip(combo, tup, strict=True))
@@ -114,20 +128,21 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                     if v != last:
                         rows &= out.static[v] == values[v]  # statics stay: pick persons that already hold them
                 candidates = spare_rows(out, t0, t, block.variables, [last], k, combos,
-                                        sample_rows(rows, 800 * need, rng))
+                                        sample_rows(rows, 800 * need, rng), floor)
                 # set the last static where every rule at every period allows it, else redraw whole persons
                 # around the tuple
                 done = direct(out, sampler, last, values[last], t, candidates[: 200 * need], need,
                               *rules_for(sampler, last))
                 if done < need and failures.get(combo, 0) < WHOLE_PERSON_STRIKES:
                     took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, values, need - done, k,
-                                               combos, source)
+                                               combos, source, floor)
                     failures[combo] = 0 if took else failures.get(combo, 0) + 1
 
 
 def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
                     combos: tuple[tuple[str, ...], ...], shown: tuple[str, ...], t0: int, t: int,
-                    combo: tuple[str, ...], last: str, period_vars: list[str], tuples: list[tuple[int, ...]]) -> None:
+                    combo: tuple[str, ...], last: str, period_vars: list[str], tuples: list[tuple[int, ...]],
+                    floor: dict[str | tuple[str, ...], int]) -> None:
     """The short tuples of a combination with periodic variables in one table block: person-periods are
     redrawn around each tuple, its variables drawn before ``last`` borrowed from input person-periods that hold
     it, all tuples in one draw (see :func:`redraw`). Candidates come round-robin from each tuple's rows and are
@@ -136,7 +151,7 @@ def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     needs: list[int] = []
     key, valid, sizes = tuple_keys(out, combo, t)
     for tup in tuples:
-        need = k - int((out.present[t0] & valid & (key == _pack(tup, sizes))).sum())
+        need = floor.get(combo, k) - int((out.present[t0] & valid & (key == _pack(tup, sizes))).sum())
         values = dict(zip(combo, tup, strict=True))
         rows = out.present[t0] & out.present[t]
         for v in combo:
@@ -147,7 +162,7 @@ def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
         if need <= 0 or len(templates) == 0:
             continue
         candidates = spare_rows(out, t0, t, shown, period_vars, k, combos,
-                                sample_rows(rows, 800 * need, rng))[: 20 * need]
+                                sample_rows(rows, 800 * need, rng), floor)[: 20 * need]
         if len(candidates):
             per_tuple.append((tup, candidates, templates))
             needs.append(need)
@@ -162,7 +177,7 @@ def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     _, first = np.unique(rows, return_index=True)
     first = np.sort(first)
     rows, tuple_of = rows[first], tuple_of[first]
-    keep = np.isin(rows, spare_rows(out, t0, t, shown, period_vars, k, combos, rows))
+    keep = np.isin(rows, spare_rows(out, t0, t, shown, period_vars, k, combos, rows, floor))
     rows, tuple_of = rows[keep], tuple_of[keep]
     if len(rows) == 0:
         return
@@ -178,13 +193,15 @@ def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
 
 
 def tuple_gaps(spec: DatasetSpec, wanted: dict[ComboKey, dict[tuple[int, ...], int]],
-               have: dict[ComboKey, dict[tuple[int, ...], int]], k: int) -> list[Gap]:
-    """The tuple gaps from tuple counts: the input's (``wanted``) and the output's (``have``)."""
+               have: dict[ComboKey, dict[tuple[int, ...], int]], k: int) -> list[tuple[ComboKey, Gap]]:
+    """The tuple gaps from tuple counts: the input's (``wanted``) and the output's (``have``), each with the
+    combination and block it belongs to."""
     gaps = []
-    for (table_name, suffix, combo), tuples in wanted.items():
+    for key, tuples in wanted.items():
+        table_name, suffix, combo = key
         for tup in tuples:
-            got = have.get((table_name, suffix, combo), {}).get(tup, 0)
+            got = have.get(key, {}).get(tup, 0)
             if got < k:
                 code = "×".join(spec.variables[v].codes[c] for v, c in zip(combo, tup, strict=True))
-                gaps.append(Gap(table_name, suffix, "×".join(combo), code, k, got))
+                gaps.append((key, Gap(table_name, suffix, "×".join(combo), code, k, got)))
     return gaps

@@ -8,7 +8,7 @@ rows where the category does not survive are put back. What stays short is repor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,10 +17,12 @@ from scrambler.constraints.domain import build_domain
 from scrambler.coverage import BlockKey, block_counts
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
+from scrambler.scramble.capacity import Target, floors_by_block, table_rows
 from scrambler.scramble.combos import (
     WHOLE_PERSON_STRIKES,
     ComboKey,
     combination_counts,
+    combo_targets,
     ensure_combinations,
     tuple_gaps,
 )
@@ -29,20 +31,31 @@ from scrambler.scramble.moves import cover_whole_persons, direct, redraw, rules_
 from scrambler.spec.model import DatasetSpec
 
 
-def _targets(wanted: dict[BlockKey, np.ndarray], have: dict[BlockKey, np.ndarray], spec: DatasetSpec, k: int,
-             codelist: bool) -> list[tuple[str, str, str, int, int]]:
-    """(table, block, variable, code, shortfall) for every category below k. ``wanted``: the input's block
-    counts, ``have``: the output's (each costs a pass over every table block: computed once per use)."""
-    todo = []
+def block_targets(wanted: dict[BlockKey, np.ndarray], rows: dict[str, int], spec: DatasetSpec, k: int,
+                  codelist: bool) -> dict[BlockKey, tuple[np.ndarray, Target]]:
+    """Per table block and variable: the codes coverage must give k (the input's, or with ``codelist`` every
+    allowed one) and its target (k, or the block's share when it is too small: :mod:`capacity`). ``rows``:
+    the output's persons per table."""
+    out = {}
     for key, counts in wanted.items():
-        table, suffix, name = key
-        var = spec.variables[name]
+        table, _, name = key
         needed = counts > 0
         if codelist:
-            needed |= build_domain(var).codes_mask[:-1]  # type: ignore[index]
-        got = have.get(key, np.zeros_like(counts))
-        for code in np.nonzero(needed & (got < k))[0]:
-            todo.append((table, suffix, name, int(code), int(k - got[code])))
+            needed = needed | build_domain(spec.variables[name]).codes_mask[:-1]  # type: ignore[index]
+        out[key] = (needed, Target(k, int(needed.sum()), rows.get(table, 0)))
+    return out
+
+
+def _targets(targets: dict[BlockKey, tuple[np.ndarray, Target]], have: dict[BlockKey, np.ndarray]
+             ) -> list[tuple[str, str, str, int, int]]:
+    """(table, block, variable, code, shortfall) for every category below its target. ``have``: the output's
+    block counts (each costs a pass over every table block: computed once per use)."""
+    todo = []
+    for key, (needed, target) in targets.items():
+        table, suffix, name = key
+        got = have.get(key, np.zeros(len(needed), dtype=np.int64))
+        for code in np.nonzero(needed & (got < target.ask))[0]:
+            todo.append((table, suffix, name, int(code), int(target.ask - got[code])))
     return todo
 
 
@@ -58,10 +71,16 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     tables = {name: (table, period) for name, table, period in spec.table_names()}
     rule_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
     wanted = block_counts(source) if wanted is None else wanted
+    wanted_combos = (combination_counts(source, spec.scramble.coverage_combinations) if wanted_combos is None
+                     else wanted_combos)
+    rows_of = table_rows(out)
+    targets = block_targets(wanted, rows_of, spec, k, codelist)
+    floors = floors_by_block({**{key: t for key, (_, t) in targets.items()},
+                              **combo_targets(wanted_combos, rows_of, k)})
     previous: int | None = None
     failures: dict[str, int] = {}  # whole-person redraws in a row that brought a variable's category to no one
     for _ in range(passes):
-        todo = _targets(wanted, block_counts(out), out.spec, k, codelist)
+        todo = _targets(targets, block_counts(out))
         if not todo or (previous is not None and len(todo) >= previous):
             break  # done, or a pass that closed nothing: the declared combinations below still need their turn
         previous = len(todo)
@@ -78,14 +97,15 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                 rows &= out.present[t]
             # an earlier item of this pass may have covered this one too (a whole trajectory shows its
             # value in every period): count again rather than overshoot the input's figures
-            need = k - int((out.values(name, t)[rows] == code).sum())
+            floor = floors[(table_name, suffix)]
+            need = floor[name] - int((out.values(name, t)[rows] == code).sum())
             if need <= 0:
                 continue
             rows &= out.values(name, t) != code
             size = max(200 * need, 5000)
             # Take the category only from rows whose own value (and declared tuples) can spare them.
             candidates = spare_rows(out, t0, t, block.variables, [name], k, spec.scramble.coverage_combinations,
-                                    sample_rows(rows, 4 * size, rng))[:size]
+                                    sample_rows(rows, 4 * size, rng), floor)[:size]
             if len(candidates) == 0:
                 continue
             done = direct(out, sampler, name, code, t, candidates, need, *rule_cache[name])
@@ -105,20 +125,32 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                 # towards X) or an implied static (an exit code that means death needs a death month) tie to
                 # the rest of the person: one cell cannot take it alone, a whole trajectory can
                 took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
-                                           spec.scramble.coverage_combinations, source)
+                                           spec.scramble.coverage_combinations, source, floor)
                 failures[name] = 0 if took else failures.get(name, 0) + 1
-    ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos)
+    ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos, floors)
 
 
 def shortfalls(spec: DatasetSpec, counts: CoverageCounts, have: CoverageCounts, k: int,
                codelist: bool) -> list[Gap]:
     """Categories and declared tuples the output (its counts ``have``) holds fewer than k times where the
     input (``counts``) shows them, or every allowed code with ``codelist``; counts may be summed over
-    partitions."""
-    gaps = [Gap(table_name, suffix, name, spec.variables[name].codes[code], k,
-                int(have.blocks[(table_name, suffix, name)][code]))
-            for table_name, suffix, name, code, _ in _targets(counts.blocks, have.blocks, spec, k, codelist)]
-    return gaps + tuple_gaps(spec, counts.tuples, have.tuples, k)
+    partitions. A gap of a block too small for all its categories that holds its share is impossible at this
+    size, with the count that shows it (:mod:`capacity`)."""
+    gaps = []
+    for key, (needed, target) in block_targets(counts.blocks, have.rows, spec, k, codelist).items():
+        table_name, suffix, name = key
+        got = have.blocks.get(key, np.zeros(len(needed), dtype=np.int64))
+        for code in np.nonzero(needed & (got < k))[0]:
+            gap = Gap(table_name, suffix, name, spec.variables[name].codes[code], k, int(got[code]))
+            gaps.append(_by_capacity(gap, target))
+    targets = combo_targets(counts.tuples, have.rows, k)
+    return gaps + [_by_capacity(gap, targets[key]) for key, gap in tuple_gaps(spec, counts.tuples, have.tuples, k)]
+
+
+def _by_capacity(gap: Gap, target: Target) -> Gap:
+    if target.limited and gap.got >= target.share:
+        return replace(gap, impossible=True, reason=target.reason())
+    return gap
 
 
 def stated_gaps(spec: DatasetSpec, counts: CoverageCounts, have: CoverageCounts, k: int, codelist: bool,
@@ -134,10 +166,12 @@ class CoverageCounts:
 
     blocks: dict[BlockKey, np.ndarray]
     tuples: dict[ComboKey, dict[tuple[int, ...], int]]
+    rows: dict[str, int]  # persons per table: what a block can hold at most (see capacity)
 
     @classmethod
     def of(cls, panel: Panel) -> CoverageCounts:
-        return cls(block_counts(panel), combination_counts(panel, panel.spec.scramble.coverage_combinations))
+        return cls(block_counts(panel), combination_counts(panel, panel.spec.scramble.coverage_combinations),
+                   table_rows(panel))
 
     def plus(self, other: CoverageCounts) -> CoverageCounts:
         blocks = {key: self.blocks[key] + c if key in self.blocks else c.copy() for key, c in other.blocks.items()}
@@ -147,4 +181,5 @@ class CoverageCounts:
             mine = tuples.setdefault(key, {})
             for tup, n in c.items():
                 mine[tup] = mine.get(tup, 0) + n
-        return CoverageCounts(blocks, tuples)
+        rows = {name: self.rows.get(name, 0) + other.rows.get(name, 0) for name in {*self.rows, *other.rows}}
+        return CoverageCounts(blocks, tuples, rows)

@@ -1,7 +1,8 @@
 """A coverage gap: a category (or declared tuple) that the output holds fewer than k times in a table block.
 
 A gap is called impossible only when that is shown: the code lies outside what the variable's own
-constraints allow, so no valid trajectory holds it. A category the (valid) input holds is never impossible,
+constraints allow, so no valid trajectory holds it; or the table block has too few rows for every category
+k times and the category holds its share (counted in :mod:`capacity`). A category the (valid) input holds is never impossible,
 since the input person is a valid trajectory holding it: such a gap is "not reached" after the coverage
 rounds, and names the rules that tie the variable (the ones in the way).
 """
@@ -48,6 +49,9 @@ def explain_gaps(spec: DatasetSpec, gaps: Iterable[Gap], input_codes: dict[str, 
     rules = compile_rules(spec)
     out = []
     for gap in gaps:
+        if gap.impossible and gap.reason:  # shown already (by counting the block's rows: capacity)
+            out.append(gap)
+            continue
         names = gap.variable.split("×")
         in_the_way = sorted({r.id for r in rules if set(names) & set(r.variables)})
         rules_text = ", ".join(in_the_way) or "none beyond the variable's own constraints"
@@ -77,8 +81,13 @@ def input_codes(source: Panel) -> dict[str, set[str]]:
 
 
 def format_gaps(gaps: list[Gap], shown: int = 10) -> list[str]:
-    """Lines for stdout: the first ``shown`` gaps, then how many more the manifest lists."""
-    lines = [f"  {gap.describe()}" for gap in gaps[:shown]]
-    if len(gaps) > shown:
-        lines.append(f"  ... and {len(gaps) - shown} more gap(s), all listed in manifest.json (coverage_gaps)")
+    """Lines for stdout: the first ``shown`` gaps, those not reached first (the ones a spec author can act on),
+    then how many more of each status the manifest lists."""
+    ordered = sorted(gaps, key=lambda g: g.impossible)  # stable: the manifest's order within each status
+    lines = [f"  {gap.describe()}" for gap in ordered[:shown]]
+    rest = ordered[shown:]
+    if rest:
+        impossible = sum(g.impossible for g in rest)
+        lines.append(f"  ... and {len(rest)} more gap(s) ({len(rest) - impossible} not reached, {impossible} not "
+                     "coverable), all listed in manifest.json (coverage_gaps)")
     return lines

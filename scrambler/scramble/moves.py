@@ -60,14 +60,17 @@ def count_keys(key: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarra
 
 
 def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: list[str], k: int,
-               combos: tuple[tuple[str, ...], ...], candidates: np.ndarray) -> np.ndarray:
+               combos: tuple[tuple[str, ...], ...], candidates: np.ndarray,
+               floors: Mapping[str | tuple[str, ...], int] | None = None) -> np.ndarray:
     """The ``candidates`` (row indices, in order of preference) whose current values of ``changed`` at t may
     be given up: taking every row returned still leaves each value, and each declared combination of the
     table block (rows present at t0, variables ``shown``) that contains one of them, at k or more where it
     was. Coverage must never be zero-sum between two rare categories or tuples of the same block; a value
     held by c rows lends at most c - k of them, in candidate order. A static shows in every table its person
-    is in: its c is the smallest over the tables' periods where it occurs."""
+    is in: its c is the smallest over the tables' periods where it occurs. ``floors``: a lower k for a variable
+    or combination of this block that cannot hold all its categories k times (``capacity.Target.share``)."""
     spec = out.spec
+    floors = floors or {}
     keep = np.ones(len(candidates), dtype=bool)
     index = {p: i for i, p in enumerate(spec.panel.periods)}
     table_periods = sorted({index[p] for _, _, p in spec.table_names()})
@@ -77,14 +80,14 @@ def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: lis
             key = out.values(name, t).astype(np.int64)
             periods = table_periods if var.is_static else [t0]
             held = _held(out, key, key >= 0, [len(var.codes)], candidates, periods)
-            keep &= _within_budget(key[candidates], key[candidates] >= 0, held - k)
+            keep &= _within_budget(key[candidates], key[candidates] >= 0, held - floors.get(name, k))
     for combo in combos:
         if not set(combo) & set(changed) or not all(v in shown for v in combo):
             continue
         key, valid, sizes = tuple_keys(out, combo, t)
         periods = table_periods if all(spec.variables[v].is_static for v in combo) else [t0]
         held = _held(out, key, valid, sizes, candidates, periods)
-        keep &= _within_budget(key[candidates], valid[candidates], held - k)
+        keep &= _within_budget(key[candidates], valid[candidates], held - floors.get(combo, k))
     return candidates[keep]
 
 
@@ -262,7 +265,8 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
 
 def cover_whole_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, t0: int, t: int,
                         shown: tuple[str, ...], fixed: dict[str, int], need: int, k: int,
-                        combos: tuple[tuple[str, ...], ...], source: Panel) -> int:
+                        combos: tuple[tuple[str, ...], ...], source: Panel,
+                        floors: Mapping[str | tuple[str, ...], int] | None = None) -> int:
     """Bring the values ``fixed`` (statics, or periodic values that rules across time tie to the rest of the
     trajectory) to ``need`` more persons of a table block by whole-person redraws (:func:`redraw_persons`),
     taking persons whose current values can spare them, those present in the most periods first (a static
@@ -270,7 +274,7 @@ def cover_whole_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, 
     holds = np.logical_and.reduce([out.values(v, t) == c for v, c in fixed.items()])
     candidates = sample_rows(out.present[t0] & out.present[t] & ~holds, 50 * need + 100, rng)
     candidates = candidates[np.argsort(-out.present[:, candidates].sum(axis=0), kind="stable")]
-    candidates = spare_rows(out, t0, t, shown, list(fixed), k, combos, candidates)
+    candidates = spare_rows(out, t0, t, shown, list(fixed), k, combos, candidates, floors)
     if all(v in source.static for v in fixed):
         has = np.logical_and.reduce([source.static[v] == c for v, c in fixed.items()])
     else:  # input persons showing the values at t, else at any period
