@@ -3,21 +3,19 @@ passes the check, and scramble with no violation and no coverage gap; the engine
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_declared
 
 from scrambler.check import check
 from scrambler.panel import Panel
 from scrambler.population import generate_population, group_quotas
 from scrambler.scramble.pipeline import ScrambleResult, scramble
-from scrambler.spec.load import load_spec
 from scrambler.spec.model import DatasetSpec
-from scrambler.spec.time import parse_period
 from scrambler.tables import panel_to_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,20 +29,8 @@ CASES = {
     "flemish-measures-23-186": (3000, 2, 2250),
     "incapacity-barometer-18-088": (2000, 1, 1500),
 }
-# 18/088 declares 2003-03..2015-12 (154 monthly tables); the tests run the same spec on its last year
-# so the suite stays fast: the engine paths (month grain, three table families) are the same.
-TRIM_FROM = {"incapacity-barometer-18-088": "2015-01"}
-
-
 def _load(name: str) -> DatasetSpec:
-    spec = load_spec(CONSTRAINTS / name)  # validate: raises SpecError on any problem
-    if name in TRIM_FROM:
-        start = parse_period(TRIM_FROM[name], spec.panel.grain)
-        spec = dataclasses.replace(
-            spec, panel=dataclasses.replace(spec.panel, start=start),
-            tables=tuple(dataclasses.replace(t, periods=tuple(p for p in t.periods if p >= start))
-                         for t in spec.tables))
-    return spec
+    return load_declared(name)  # validate: raises SpecError on any problem; 18/088 over its last year
 
 
 @functools.cache
