@@ -70,23 +70,32 @@ def test_perturbation_moves_the_trajectory_as_a_whole() -> None:
 def test_near_index_finds_exactly_the_rows_within_tolerance() -> None:
     # against a brute-force comparison, with nulls, several exact groups, and runs longer than the first batch
     # and with most input rows on one shared path (stored once with its count: the counts must not change)
+    # (two pivot coordinates from m = 2 on: candidates in three runs, a capped count summed over them); a
+    # fine grid of 4,000 input rows with wide tolerances makes runs of hundreds of distinct rows, past the
+    # first batch
     rng = np.random.default_rng(5)
-    for m, shared in ((0, False), (1, False), (3, False), (1, True), (3, True)):
-        exact_in, exact_out = rng.integers(0, 3, 300).astype(np.uint64), rng.integers(0, 3, 200).astype(np.uint64)
-        near_in, near_out = rng.normal(size=(m, 300)).round(1), rng.normal(size=(m, 200)).round(1)
+    for m, shared, n_in, step in ((0, False, 300, 0.1), (1, False, 300, 0.1), (2, False, 300, 0.1),
+                                  (3, False, 300, 0.1), (1, True, 300, 0.1), (3, True, 300, 0.1),
+                                  (5, True, 300, 0.1), (2, False, 4000, 0.01), (4, False, 4000, 0.01)):
+        exact_in, exact_out = rng.integers(0, 3, n_in).astype(np.uint64), rng.integers(0, 3, 200).astype(np.uint64)
+        near_in = (rng.normal(size=(m, n_in)) / step).round() * step
+        near_out = (rng.normal(size=(m, 200)) / step).round() * step
         if shared:
-            near_in[:, rng.random(300) < 0.7] = 0.2
+            near_in[:, rng.random(n_in) < 0.7] = 0.2
             near_out[:, rng.random(200) < 0.3] = 0.2
-        near_in[:, rng.random(300) < 0.1] = np.nan
+        near_in[:, rng.random(n_in) < 0.1] = np.nan
         near_out[:, rng.random(200) < 0.1] = np.nan
-        tol = rng.uniform(0.05, 0.5, m)
-        got = nearness.match_counts(nearness.build(exact_in, near_in, tol), exact_out, near_out, cap=10**6)
+        tol = rng.uniform(0.05, 0.5, m) if n_in < 1000 else rng.uniform(0.8, 1.2, m)  # wide: long runs
+        index = nearness.build(exact_in, near_in, tol)
+        got = nearness.match_counts(index, exact_out, near_out, cap=10**6)
+        capped = nearness.match_counts(index, exact_out, near_out, cap=3)
         for j in range(200):
             ok = exact_in == exact_out[j]
             for i in range(m):
                 a, b = near_in[i], near_out[i, j]
                 ok &= (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= tol[i])
-            assert got[j] == ok.sum()
+            assert got[j] == ok.sum(), (m, n_in, j)
+            assert capped[j] == min(ok.sum(), 3), (m, n_in, j)
 
 
 def _within(out: Panel, real: Panel, names: list[str], rel: float) -> float:

@@ -250,8 +250,9 @@ def path_copies(index: GuardIndex, output: Panel, persons: np.ndarray | None = N
     for name in index.path if names is None else [n for n in names if n in index.path]:
         # a path of fewer values is a few person-periods, which the per-period guard judges with their context
         long = (output.present[:, persons] & ~np.isnan(output.periodic[name][:, persons])).sum(axis=0)
-        counts = path_counts(index, output, name, persons, index.k)
-        copy |= (counts > 0) & (counts < index.k) & (long >= MIN_PATH_VALUES)
+        long = long >= MIN_PATH_VALUES  # only those are searched: half the persons hold no FTE path at all
+        counts = path_counts(index, output, name, persons[long], index.k)
+        copy[long] |= (counts > 0) & (counts < index.k)
     return persons[copy]
 
 

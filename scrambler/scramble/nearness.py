@@ -2,17 +2,19 @@
 coordinate, without pairwise distances.
 
 A row is an exact part (categoricals, whole-number values, which coordinates are null: hashed to one 64-bit
-key) and near coordinates (numbers with a tolerance). Input rows are sorted by (exact key, bin of one pivot
-coordinate, bin width >= its tolerance): the input rows that can be within tolerance of a query row lie in one
-contiguous run of the sort - same exact key, pivot bin within one of the query's - found by two binary
-searches; only those candidates are compared on every coordinate. The pivot is the coordinate with the most
-distinct bins, so runs stay short. Input rows equal on every coordinate are stored once with their count: a
+key) and near coordinates (numbers with a tolerance). Input rows are sorted by (exact key, bin of a first
+pivot coordinate, bin of a second, bin widths >= their tolerance): the input rows that can be within tolerance
+of a query row lie in three contiguous runs of the sort - same exact key, first pivot bin within one of the
+query's (one run each), second pivot bin within one of the query's - found by binary searches; only those
+candidates are compared on every coordinate. The pivots are the coordinates with the most distinct bins, so
+runs stay short. Input rows equal on every coordinate are stored once with their count: a
 path most persons share (full time in every period) would otherwise make runs of a hundred thousand rows that
 every query near it compares one by one. Cost: O(n log n) to build, O(log n + candidates) per query row.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,13 +43,13 @@ def hash_columns(columns: list[np.ndarray], n: int) -> np.ndarray:
 @dataclass
 class NearIndex:
     groups: np.ndarray  # sorted unique exact keys of the input rows
-    keys: np.ndarray  # sorted: group * span + pivot bin offset
+    keys: np.ndarray  # sorted: group, then the bin of each pivot coordinate, as one mixed-radix integer
     values: np.ndarray  # (m, rows) near coordinates in key order, NaN as 0 (nulls are in the exact key)
     tolerance: np.ndarray  # (m,)
-    pivot: int
-    width: float
-    low: int
-    span: int
+    pivots: tuple[int, ...]  # the binned coordinates, the first one most significant
+    widths: tuple[float, ...]  # their bin widths (each >= its tolerance)
+    lows: tuple[int, ...]  # their smallest bin
+    spans: tuple[int, ...]  # their bin offsets 0..span-1 (the rows' own are 1..span-2)
     weight: np.ndarray | None = None  # how many input rows each stored row stands for (None: one each)
 
 
@@ -68,19 +70,28 @@ def build(exact: np.ndarray, near: np.ndarray, tolerance: np.ndarray) -> NearInd
     groups, gid = np.unique(key, return_inverse=True)
     m = near.shape[0]
     if m == 0:
-        return NearIndex(groups, np.sort(gid.astype(np.int64)), near, tolerance, 0, 1.0, 0, 1)
+        return NearIndex(groups, np.sort(gid.astype(np.int64)), near, tolerance, (), (), (), ())
+    # two pivots, the coordinates with the most distinct bins: with one, a value most rows share at the pivot
+    # period (a full-time 1.00) left runs of a thousand candidates per query row (114 million pairs for the
+    # FTE paths of 200,000 persons); a second binned coordinate cuts the run to the rows near on both
     distinct = [len(np.unique(_bins(near[i], float(tolerance[i])))) for i in range(m)]
-    pivot = int(np.argmax(distinct))
-    width = float(tolerance[pivot])
-    finite = np.nan_to_num(near[pivot], nan=0.0)
-    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
-    # group ids times bin offsets must fit 62 bits: widen the bins (still >= the tolerance) when they would not
+    pivots = tuple(int(i) for i in np.argsort([-d for d in distinct], kind="stable")[:2])
+    # group ids times the bin offsets must fit 62 bits: widen the bins (still >= the tolerance) when they would not
     room = 2**62 // max(len(groups), 1)
-    width = max(width, (hi - lo) / max(room - 3, 1))
-    bins = _bins(near[pivot], width)
-    low = int(bins.min()) if len(bins) else 0
-    span = (int(bins.max()) if len(bins) else 0) - low + 3
-    keys = gid.astype(np.int64) * span + (bins - low + 1)
+    room = room if len(pivots) == 1 else math.isqrt(room)
+    keys = gid.astype(np.int64)
+    widths, lows, spans = [], [], []
+    for p in pivots:
+        finite = np.nan_to_num(near[p], nan=0.0)
+        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+        width = max(float(tolerance[p]), (hi - lo) / max(room - 3, 1))
+        bins = _bins(near[p], width)
+        low = int(bins.min()) if len(bins) else 0
+        span = (int(bins.max()) if len(bins) else 0) - low + 3
+        keys = keys * span + (bins - low + 1)
+        widths.append(width)
+        lows.append(low)
+        spans.append(span)
     values = np.nan_to_num(near, nan=0.0)
     # sorted by key, then by every coordinate: equal rows end up side by side and are stored once, counted
     order = np.lexsort((*values[::-1], keys))
@@ -89,7 +100,8 @@ def build(exact: np.ndarray, near: np.ndarray, tolerance: np.ndarray) -> NearInd
     unique_row[1:] = (keys[1:] != keys[:-1]) | (values[:, 1:] != values[:, :-1]).any(axis=0)
     starts = np.nonzero(unique_row)[0]
     weight = np.diff(np.append(starts, len(keys)))
-    return NearIndex(groups, keys[starts], values[:, starts], tolerance, pivot, width, low, span, weight)
+    return NearIndex(groups, keys[starts], values[:, starts], tolerance, pivots, tuple(widths), tuple(lows),
+                     tuple(spans), weight)
 
 
 def match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int = 2) -> np.ndarray:
@@ -107,23 +119,35 @@ def match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int
         lo = np.searchsorted(index.keys, pos, side="left")
         hi = np.searchsorted(index.keys, pos, side="right")
         return np.where(found, np.minimum(hi - lo, cap), 0)
-    offset = _bins(near[index.pivot], index.width) - index.low + 1
-    found &= (offset >= 0) & (offset <= index.span - 1)
-    base = pos.astype(np.int64) * index.span
-    lo = np.searchsorted(index.keys, base + np.clip(offset - 1, 0, index.span - 1), side="left")
-    hi = np.searchsorted(index.keys, base + np.clip(offset + 1, 0, index.span - 1), side="right")
-    sizes = np.where(found, hi - lo, 0)
+    offsets = [_bins(near[p], w) - low + 1 for p, w, low in zip(index.pivots, index.widths, index.lows, strict=True)]
+    for offset, span in zip(offsets, index.spans, strict=True):
+        found &= (offset >= 0) & (offset <= span - 1)
     values = np.nan_to_num(near, nan=0.0)
-    # first the nearest _FIRST candidates of each row: a common value (everyone's null, a full-time 1.00)
-    # makes runs of millions, but then the first candidates already reach the cap; the rest only for rows
-    # that did not
-    first = np.minimum(sizes, _FIRST)
-    _count(index, values, np.nonzero(first)[0], lo, first, counts, cap)
-    more = np.nonzero((counts < cap) & (sizes > _FIRST))[0]
-    if len(more):
-        rest = np.zeros(n, dtype=np.int64)
-        rest[more] = sizes[more] - _FIRST
-        _count(index, values, more, lo + _FIRST, rest, counts, cap)
+    # the candidates lie in one run of the sort per bin offset of the first pivot (-1, 0, +1) when there are two:
+    # the second pivot's three bins around the query's are contiguous within it
+    *outer, last = offsets
+    outer_shifts: list[tuple[int, ...]] = [()] if not outer else [(-1,), (0,), (1,)]
+    for shift in outer_shifts:
+        base = pos.astype(np.int64)
+        ok = found.copy()
+        for offset, span, d in zip(outer, index.spans[:-1], shift, strict=True):
+            o = offset + d
+            ok &= (o >= 0) & (o <= span - 1)
+            base = base * span + np.clip(o, 0, span - 1)
+        base = base * index.spans[-1]
+        lo = np.searchsorted(index.keys, base + np.clip(last - 1, 0, index.spans[-1] - 1), side="left")
+        hi = np.searchsorted(index.keys, base + np.clip(last + 1, 0, index.spans[-1] - 1), side="right")
+        sizes = np.where(ok & (counts < cap), hi - lo, 0)
+        # first the nearest _FIRST candidates of each row: a common value (everyone's null, a full-time 1.00)
+        # makes runs of millions, but then the first candidates already reach the cap; the rest only for rows
+        # that did not
+        first = np.minimum(sizes, _FIRST)
+        _count(index, values, np.nonzero(first)[0], lo, first, counts, cap)
+        more = np.nonzero((counts < cap) & (sizes > _FIRST))[0]
+        if len(more):
+            rest = np.zeros(n, dtype=np.int64)
+            rest[more] = sizes[more] - _FIRST
+            _count(index, values, more, lo + _FIRST, rest, counts, cap)
     return counts
 
 
