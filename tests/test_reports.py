@@ -497,9 +497,11 @@ def test_certificate_line_counts_the_categories_left_below_target(run: Run) -> N
 
     report = load(run, "report_internal")
     report["provenance"] = {**report["provenance"], "coverage_gaps": [
-        {"table": "t", "variable": "job", "code": "X", "have": 1, "k": 2}] * 3}
+        {"table": "t", "variable": "job", "code": "X", "have": 1, "k": 2, "status": "not reached"}] * 3 + [
+        {"table": "t", "variable": "job", "code": "Y", "have": 1, "k": 2, "status": "impossible"}]}
     line = unescape(re.sub(r"<[^>]+>", "", render(report).split("Certificate:")[1].split("</p>")[0]))
-    assert "3 below the target of" in " ".join(line.split())
+    assert "4 below the target of" in " ".join(line.split())
+    assert "(1 of them shown impossible;" in " ".join(line.split())  # capacity or the domain: said apart
     report["provenance"]["coverage_gaps"] = []
     line = unescape(re.sub(r"<[^>]+>", "", render(report).split("Certificate:")[1].split("</p>")[0]))
     assert "below the target" not in line and "target" in line

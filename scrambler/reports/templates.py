@@ -168,9 +168,10 @@ STORY = """{% set c = r.certificate %}{% set rc = r.privacy.recount %}
 <p class="cert{{ ' fail' if c.violations or rc.total_exact }}"><b>Certificate:</b>
 {{ c.violations }} violations of {{ c.rules }} rules ({{ c.row_checks }} row checks) &middot;
 {% set below = r.provenance.get("coverage_gaps", [])|length %}
+{% set shown = r.provenance.get("coverage_gaps", [])|selectattr("status", "equalto", "impossible")|list|length %}
 coverage: {% if misses %}{{ misses }} input categories missing from the scrambled data{% else %}every input
-category present{% endif %}{% if below %}, {{ below }} below the target of {{ r.coverage.k }} (listed in the
-manifest's coverage_gaps){% else %} (target {{ r.coverage.k }} each){% endif %} &middot;
+category present{% endif %}{% if below %}, {{ below }} below the target of {{ r.coverage.k }} ({{ shown }} of them
+shown impossible; listed in the manifest's coverage_gaps){% else %} (target {{ r.coverage.k }} each){% endif %} &middot;
 {% if r.drift is defined %}{% if r.drift.over %}{{ r.drift.over|length }} variable(s) drifted beyond chance{% else %}no
 marginal drift beyond chance{% endif %} &middot;{% endif %}
 {% if rc.total_exact == 0 %}no real situation: 0 scrambled person-periods equal an input one{% else %}
