@@ -250,7 +250,7 @@ def rule_dicts(draw: st.DrawFn, variables: list[dict[str, Any]], periods: int, p
         nums = [v for v in variables if v["type"] in ("integer", "decimal")]
         times = [v for v in variables if v["type"] == "year" and v["lo"] <= START]
         months = [v for v in variables if v["type"] == "year_month"]
-        shape = draw(st.sampled_from(["pair", "number", "period", "period_end"]))
+        shape = draw(st.sampled_from(["pair", "number", "period", "period_end", "elapsed"]))
         if shape == "pair" and len(nums) >= 2:
             x, y = draw(st.permutations(nums))[:2]
             op = draw(st.sampled_from(["<", "<=", "=", "!=", ">=", ">"]))
@@ -269,6 +269,22 @@ def rule_dicts(draw: st.DrawFn, variables: list[dict[str, Any]], periods: int, p
             rule.update(left=x["name"], op=op, right=str(bound))
         elif shape == "period" and times:
             rule.update(left=draw(st.sampled_from(times))["name"], op="<=", right="period")
+        elif shape == "elapsed" and times and [v for v in nums if v["type"] == "integer" and not v["static"]]:
+            # period arithmetic: `experience = period - career_start` (a number meets a year expression), the
+            # number optionally with its unit; kept satisfiable: some year of the domain puts every period's
+            # difference inside the number's domain
+            x = draw(st.sampled_from([v for v in nums if v["type"] == "integer" and not v["static"]]))
+            y = draw(st.sampled_from(times))
+            op = draw(st.sampled_from(["=", "<=", ">="]))
+            last = START + periods - 1
+            if op == "=":
+                assume(max(y["lo"], last - x["hi"]) <= min(y["hi"], START - x["lo"], START))
+            elif op == "<=":
+                assume(x["lo"] <= START - y["lo"])
+            else:
+                assume(x["hi"] >= last - min(y["hi"], START))
+            left = f"{x['name']} years" if draw(st.booleans()) else x["name"]
+            rule.update(left=left, op=op, right=f"period - {y['name']}")
         elif months and draw(st.booleans()):
             x = draw(st.sampled_from(months))
             assume(x["lo"] < START * 12)
@@ -276,14 +292,19 @@ def rule_dicts(draw: st.DrawFn, variables: list[dict[str, Any]], periods: int, p
         else:
             assume(False)
     else:
-        pool = {"constant": period_vars, "step": [v for v in period_vars if v["type"] == "ordinal"],
+        pool = {"constant": period_vars,
+                "step": [v for v in period_vars if v["type"] in ("ordinal", "integer", "decimal")],
                 "absorbing": [v for v in period_vars if v["type"] in CAT_TYPES],
                 "transition": [v for v in period_vars if v["type"] in CAT_TYPES]}[kind]
         assume(pool)
         v = draw(st.sampled_from(pool))
         rule["variable"] = v["name"]
-        if kind == "step":
+        if kind == "step" and v["type"] == "ordinal":
             rule["min"], rule["max"] = draw(st.sampled_from([(0, 1), (0, 0), (-1, 1), (0, 2)]))
+        elif kind == "step":  # a number changes by min..max per period: "grows by exactly 1 a year" included
+            steps = [(0, 5), (1, 1), (-2, 2), (0, 0)] + ([(0.5, 2.5)] if v["type"] == "decimal" else [])
+            rule["min"], rule["max"] = draw(st.sampled_from(steps))
+            assume(v["hi"] - v["lo"] >= rule["max"] * (periods - 1))  # a whole trajectory fits the domain
         elif kind == "absorbing":
             values = _subset(draw, v["allowed"], max_size=2)
             rule["values"] = _boolean_values(values) if v["type"] == "boolean" else values

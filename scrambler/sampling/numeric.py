@@ -25,10 +25,11 @@ def round_to_grid(var: Variable, values: np.ndarray, low: np.ndarray, high: np.n
 
 def draw_numeric(vr: VariableRules, rules: list[CompiledRule], is_present: bool, frame: Frame,
                  proposal: tuple[np.ndarray, np.ndarray] | None, rng: np.random.Generator,
-                 model: VariableModel, is_presence: bool, near: Neighbours | None = None
+                 model: VariableModel, is_presence: bool, near: list[Neighbours] | None = None
                  ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """(values, dead rows, dead rows per culprit rule). ``near``: the previous and next observed values (see
-    :func:`~scrambler.sampling.rules.neighbours`) when temporal rules apply."""
+    """(values, dead rows, dead rows per culprit rule). ``near``: the previous and next values on every chain
+    a rule across time holds on (see :func:`~scrambler.sampling.rules.neighbour_sets`) when temporal rules
+    apply."""
     var = vr.var
     n = frame.n
     low = np.full(n, vr.domain.low)
@@ -50,19 +51,26 @@ def draw_numeric(vr: VariableRules, rules: list[CompiledRule], is_present: bool,
         if b is None or not rule.bounds_exact:
             others.append(rule)
     temporal = vr.temporal if near is not None else []
+    chains = near or []
     for rule in temporal:
-        if rule.pins_to_neighbours:  # e.g. a constant number must equal its neighbours: pin the interval
-            for value, _ in near:  # type: ignore[union-attr]
-                known = ~np.isnan(value)
-                low[known] = np.maximum(low[known], value[known])
-                high[known] = np.minimum(high[known], value[known])
-        else:  # e.g. a numeric step: the interval its neighbours leave
-            (prev, pgap), (nxt, ngap) = near  # type: ignore[misc]
-            found = rule.neighbour_bounds(prev.astype(float), pgap, nxt.astype(float), ngap)
-            if found is not None:
-                low, high = np.maximum(low, found[0]), np.minimum(high, found[1])
+        for chain in chains:
+            if rule.pins_to_neighbours:  # e.g. a constant number must equal its neighbours: pin the interval
+                for value, _ in chain:
+                    known = ~np.isnan(value)
+                    low[known] = np.maximum(low[known], value[known])
+                    high[known] = np.minimum(high[known], value[known])
+            else:  # e.g. a numeric step: the interval its neighbours leave
+                (prev, pgap), (nxt, ngap) = chain
+                found = rule.neighbour_bounds(prev.astype(float), pgap, nxt.astype(float), ngap)
+                if found is not None:
+                    low, high = np.maximum(low, found[0]), np.minimum(high, found[1])
     if var.integral:
         low, high = np.ceil(low), np.floor(high)
+    elif var.decimals is not None:
+        # the interval's grid points (as published): a step of 0.5..2.5 on a whole-number decimal left 2.5,
+        # which the tables publish as 2 - off the interval the rule allowed
+        scale = 10.0 ** var.decimals
+        low, high = np.ceil(low * scale - 1e-9) / scale, np.floor(high * scale + 1e-9) / scale
     nullable = (vr.domain.nullable or not is_present) and not is_presence
     null_ok = (nullable & ~force_present) | force_null
     out = np.full(n, np.nan)
@@ -98,12 +106,12 @@ def draw_numeric(vr: VariableRules, rules: list[CompiledRule], is_present: bool,
                 rejected = ~rule.is_valid(trial)
                 failing.append((rule.id, rejected))
                 bad |= rejected
-        if temporal:
-            (prev, pgap), (nxt, ngap) = near  # type: ignore[misc]
-            for rule in temporal:
-                rejected = ~(rule.pair_valid(prev, out, pgap) & rule.pair_valid(out, nxt, ngap))
-                failing.append((rule.id, rejected))
-                bad |= rejected
+        for rule in temporal:
+            rejected = np.zeros(n, dtype=bool)
+            for (prev, pgap), (nxt, ngap) in chains:
+                rejected |= ~(rule.pair_valid(prev, out, pgap) & rule.pair_valid(out, nxt, ngap))
+            failing.append((rule.id, rejected))
+            bad |= rejected
         bad &= ~dead
         if not bad.any():
             break

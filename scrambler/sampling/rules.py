@@ -36,6 +36,47 @@ def neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> Neighbours:
     return _closest(before), _closest(values[t + 1 :, rows])
 
 
+def published_neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> Neighbours | None:
+    """The same between *published* values only, or None where every present cell of the variable is
+    published (most variables of most specs). A check of the tables sees only published values, a check of
+    the panel every value: a transition 3 -> 2 -> 3 through a period no table shows reads 3 -> 3 in the
+    tables (half the persons of a stand-in broke it), so the sampler keeps the rules on both chains. A row
+    whose cell at t is not published gets none (null, gap 0): the tables show nothing to constrain there."""
+    hidden = _unpublished(panel, name, rows)
+    if hidden is None:
+        return None
+    values = panel.periodic[name][:, rows].copy()
+    values[hidden] = -1 if values.dtype.kind != "f" else np.nan
+    cols = np.arange(len(rows))
+    before = values[t - 1 :: -1, cols] if t > 0 else values[:0, cols]
+    (prev, pgap), (nxt, ngap) = _closest(before), _closest(values[t + 1 :, cols])
+    off = hidden[t]
+    prev[off], nxt[off], pgap[off], ngap[off] = values[t, off], values[t, off], 0, 0  # null: no constraint
+    return (prev, pgap), (nxt, ngap)
+
+
+def neighbour_sets(panel: Panel, name: str, t: int, rows: np.ndarray) -> list[Neighbours]:
+    """Every chain a rule across time must hold on: the panel's values, and the published ones where they
+    differ (:func:`published_neighbours`)."""
+    published = published_neighbours(panel, name, t, rows)
+    return [neighbours(panel, name, t, rows)] + ([published] if published is not None else [])
+
+
+def _unpublished(panel: Panel, name: str, rows: np.ndarray) -> np.ndarray | None:
+    """(periods, rows) True where the cell is not published though the person may hold a value there; None
+    when every present cell of the variable is published."""
+    partly = panel.spec.partly_published.get(name)
+    if not partly:
+        return None
+    hidden = np.zeros((len(panel.periods), len(rows)), dtype=bool)
+    for t, shown_from in partly.items():
+        published = np.zeros(len(rows), dtype=bool)
+        for t0 in shown_from:
+            published |= panel.present[t0, rows]
+        hidden[t] = ~published
+    return hidden
+
+
 def _closest(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first non-null value down each column of ``block`` (rows ordered nearest period first) and its gap."""
     n = block.shape[1]

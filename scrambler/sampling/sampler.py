@@ -25,7 +25,7 @@ from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.panel import Panel, is_null
 from scrambler.sampling.models import VariableModel, pick_columns
 from scrambler.sampling.numeric import draw_numeric
-from scrambler.sampling.rules import VariableRules, blame, neighbours
+from scrambler.sampling.rules import VariableRules, blame, neighbour_sets
 from scrambler.spec.model import DatasetSpec
 
 CHUNK = 250_000
@@ -195,7 +195,7 @@ class Sampler:
                 self._allowed_codes(panel, t, lost, vr, rules, is_present, panel.frame(t, lost),
                                     culprits=counts)
         else:
-            near = neighbours(panel, name, t, rows) if vr.temporal and not vr.var.is_static else None
+            near = neighbour_sets(panel, name, t, rows) if vr.temporal and not vr.var.is_static else None
             values, dead, blamed = draw_numeric(vr, rules, is_present, frame, proposal, rng,
                                                 self.models.get(name) or VariableModel(),
                                                 name == self.spec.panel.presence, near)
@@ -253,11 +253,12 @@ class Sampler:
                     mask[:, k] &= rule.is_valid(trial)
             emptied_by(rule)
         if vr.temporal and not var.is_static:
-            (prev, pgap), (nxt, ngap) = neighbours(panel, var.name, t, rows)
+            chains = neighbour_sets(panel, var.name, t, rows)
             for rule in vr.temporal:
-                for k in np.nonzero(mask.any(axis=0))[0]:
-                    cand = np.full(n, -1 if k == K else k, dtype=np.int16)
-                    mask[:, k] &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
+                for (prev, pgap), (nxt, ngap) in chains:
+                    for k in np.nonzero(mask.any(axis=0))[0]:
+                        cand = np.full(n, -1 if k == K else k, dtype=np.int16)
+                        mask[:, k] &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
                 emptied_by(rule)
         return mask
 
@@ -276,9 +277,9 @@ class Sampler:
         for rule in rules:
             ok &= rule.is_valid(trial)
         if vr.temporal and not var.is_static:
-            (prev, pgap), (nxt, ngap) = neighbours(panel, var.name, t, rows)
-            for rule in vr.temporal:
-                ok &= rule.pair_valid(prev, values, pgap) & rule.pair_valid(values, nxt, ngap)
+            for (prev, pgap), (nxt, ngap) in neighbour_sets(panel, var.name, t, rows):
+                for rule in vr.temporal:
+                    ok &= rule.pair_valid(prev, values, pgap) & rule.pair_valid(values, nxt, ngap)
         return ok
 
     def _draw_codes(self, panel: Panel, t: int, rows: np.ndarray, vr: VariableRules, rules: list[CompiledRule],

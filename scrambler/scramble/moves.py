@@ -11,7 +11,7 @@ import numpy as np
 from scrambler.constraints.base import CompiledRule
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
-from scrambler.sampling.rules import neighbours
+from scrambler.sampling.rules import neighbour_sets
 
 
 def touch(out: Panel, rows: np.ndarray) -> None:
@@ -127,10 +127,10 @@ def valid_with(out: Panel, name: str, code: int, t: int, rows: np.ndarray, row_r
         for rule in row_rules:
             ok &= ~live | rule.is_valid(frame)
     if temporal and not var.is_static:
-        (prev, pgap), (nxt, ngap) = neighbours(out, name, t, rows)
         cand = np.full(len(rows), code, dtype=np.int16)
-        for rule in temporal:
-            ok &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
+        for (prev, pgap), (nxt, ngap) in neighbour_sets(out, name, t, rows):
+            for rule in temporal:
+                ok &= rule.pair_valid(prev, cand, pgap) & rule.pair_valid(cand, nxt, ngap)
     ok &= bool(sampler.variable_rules[name].domain.codes_mask[code])  # type: ignore[index]
     return ok
 
