@@ -44,6 +44,7 @@ from scrambler.spec.conditions import Test as CondTest
 from scrambler.spec.expressions import parse_expression
 from scrambler.spec.model import (
     AbsorbingSpec,
+    ClassifySpec,
     CombinationsSpec,
     CompareSpec,
     ConstantSpec,
@@ -212,7 +213,7 @@ def rule_dicts(draw: st.DrawFn, variables: list[dict[str, Any]], periods: int, p
                ) -> tuple[dict[str, Any], dict[str, list[list[str]]]]:
     """One rule as YAML dict, plus CSV files it needs (name -> rows including the header)."""
     kind = draw(st.sampled_from(["implication", "implication", "combinations", "mapping", "compare", "constant",
-                                 "step", "absorbing", "transition"]))
+                                 "step", "absorbing", "transition", "classify"]))
     cats = [v for v in variables if v["type"] in ("categorical", "ordinal")]
     bools_cats = [v for v in variables if v["type"] in CAT_TYPES]
     period_vars = [v for v in variables if not v["static"]]
@@ -246,6 +247,18 @@ def rule_dicts(draw: st.DrawFn, variables: list[dict[str, Any]], periods: int, p
             files[csv_name] = body
             rule.update({"from": a["name"], "to": b["name"], "table": csv_name, "from_column": "code",
                          "to_column": "target"})
+    elif kind == "classify":
+        # a number in its class: the class variable's code list cuts the number's domain into consecutive
+        # classes (first without a lower bound, last without an upper), so every value has exactly one class
+        nums = [v for v in variables if v["type"] in ("integer", "decimal")]
+        klasses = [v for v in cats if v["name"] != presence and "bounds" not in v]
+        assume(nums and klasses)
+        x, c = draw(st.sampled_from(nums)), draw(st.sampled_from(klasses))
+        assume(x["hi"] - x["lo"] >= len(c["codes"]))
+        cuts = sorted(draw(st.sets(st.integers(x["lo"] + 1, x["hi"]), min_size=len(c["codes"]) - 1,
+                                   max_size=len(c["codes"]) - 1)))
+        c["bounds"] = list(zip([None, *cuts], [*cuts, None], strict=True))  # [lower, upper) per code
+        rule.update(variable=x["name"], **{"class": c["name"]}, lower="lo", upper="hi", upper_inclusive=False)
     elif kind == "compare":
         nums = [v for v in variables if v["type"] in ("integer", "decimal")]
         times = [v for v in variables if v["type"] == "year" and v["lo"] <= START]
@@ -335,10 +348,11 @@ def spec_dicts(draw: st.DrawFn) -> dict[str, Any]:
     for v in variables:
         if v["codelist"] is not None:
             name, codes, weights = v["codelist"]
-            header = ["code", "label_en"] + (["weight"] if weights else [])
+            header = ["code", "label_en"] + (["weight"] if weights else []) + (["lo", "hi"] if "bounds" in v else [])
+            bounds = [["" if b is None else str(b) for b in pair] for pair in v.get("bounds", [[]] * len(codes))]
             files[f"codelists/{name}.csv"] = [header] + [
-                [c, f"label {c}"] + ([str(w)] if weights else []) for c, w in zip(codes, weights or codes,
-                                                                               strict=True)]
+                [c, f"label {c}"] + ([str(w)] if weights else []) + b
+                for c, w, b in zip(codes, weights or codes, bounds, strict=True)]
     published = [v["name"] for v in variables if v["publish"]]
     period_published = [v["name"] for v in variables if v["publish"] and not v["static"]]
     tables = []
@@ -438,6 +452,9 @@ def expected_rule(rule: dict[str, Any], files: dict[str, list[list[str]]]) -> Ru
         return ConstantSpec(**base, variable=rule["variable"])
     if kind == "step":
         return StepSpec(**base, variable=rule["variable"], min_step=rule["min"], max_step=rule["max"])
+    if kind == "classify":
+        return ClassifySpec(**base, number=rule["variable"], class_var=rule["class"], lower=rule["lower"],
+                            upper=rule["upper"], upper_inclusive=rule["upper_inclusive"])
     if kind == "absorbing":
         return AbsorbingSpec(**base, variable=rule["variable"], values=tuple(_bool_text(x) for x in rule["values"]))
     return TransitionSpec(**base, variable=rule["variable"], if_previous=_expected_test(rule["if_previous"]),

@@ -370,32 +370,10 @@ class DatasetSpec:
 
     @cached_property
     def partly_published(self) -> dict[str, dict[int, tuple[int, ...]]]:
-        """Per periodic variable, the period indexes t where no table of period t shows it, each with the
-        indexes t0 of the table periods that show it at t through an offset block (t0 + offset = t; none:
-        never published at t). A cell (t, person) there is published only if the person is present at one of
-        those t0; at every other period every present cell is. Rules across time hold between consecutive
-        *published* values (what a check of the tables sees), so the sampler reads this to skip the rest."""
-        index = {p: i for i, p in enumerate(self.panel.periods)}
-        full: dict[str, set[int]] = {}
-        shown: dict[str, dict[int, set[int]]] = {}
-        for table in self.tables:
-            for period in table.periods:
-                t0 = index[period]
-                for block in table.blocks:
-                    for name in block.variables:
-                        if block.offset == 0:
-                            full.setdefault(name, set()).add(t0)
-                        else:
-                            shown.setdefault(name, {}).setdefault(t0 + block.offset, set()).add(t0)
-        out = {}
-        for var in self.data_variables:
-            if var.is_static:
-                continue
-            hidden = {t: tuple(sorted(shown.get(var.name, {}).get(t, ()))) for t in range(len(index))
-                      if t not in full.get(var.name, set())}
-            if hidden:
-                out[var.name] = hidden
-        return out
+        """The periods where no table of the period shows a variable (see :mod:`scrambler.spec.publication`)."""
+        from scrambler.spec.publication import partly_published
+
+        return partly_published(self)
 
     def table_names(self) -> list[tuple[str, TableSpec, int]]:
         from scrambler.spec.time import format_period
