@@ -373,7 +373,7 @@ class DatasetSpec:
         """The periods where no table of the period shows a variable (see :mod:`scrambler.spec.publication`)."""
         from scrambler.spec.publication import partly_published
 
-        return partly_published(self)
+        return partly_published(self.panel.periods, self.tables, self.data_variables)
 
     def table_names(self) -> list[tuple[str, TableSpec, int]]:
         from scrambler.spec.time import format_period

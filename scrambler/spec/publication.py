@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from scrambler.spec.model import DatasetSpec
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
-def partly_published(spec: DatasetSpec) -> dict[str, dict[int, tuple[int, ...]]]:
-    """Per periodic variable, the period indexes t where no table of period t shows it, each with the
+def partly_published(periods: Sequence[int], tables: Iterable[Any], variables: Iterable[Any]
+                     ) -> dict[str, dict[int, tuple[int, ...]]]:
+    """``DatasetSpec.partly_published`` from its panel periods, tables and data variables (this module reads
+    no spec class: the model calls it). Per periodic variable, the period indexes t where no table of period t shows it, each with the
     indexes t0 of the table periods that show it at t through an offset block (t0 + offset = t; none:
     never published at t). A cell (t, person) there is published only if the person is present at one of
     those t0; at every other period every present cell is. A check of the tables sees only published values,
     so the sampler keeps rules across time between those too (``sampling.rules.published_neighbours``)."""
-    index = {p: i for i, p in enumerate(spec.panel.periods)}
+    index = {p: i for i, p in enumerate(periods)}
     full: dict[str, set[int]] = {}
     shown: dict[str, dict[int, set[int]]] = {}
-    for table in spec.tables:
+    for table in tables:
         for period in table.periods:
             t0 = index[period]
             for block in table.blocks:
@@ -24,7 +27,7 @@ def partly_published(spec: DatasetSpec) -> dict[str, dict[int, tuple[int, ...]]]
                     else:
                         shown.setdefault(name, {}).setdefault(t0 + block.offset, set()).add(t0)
     out = {}
-    for var in spec.data_variables:
+    for var in variables:
         if var.is_static:
             continue
         hidden = {t: tuple(sorted(shown.get(var.name, {}).get(t, ()))) for t in range(len(index))
