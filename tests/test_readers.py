@@ -222,22 +222,22 @@ def test_scramble_takes_a_csv_folder(mini_folders: dict[str, Path], mini_dir: Pa
     assert check(mini_spec, mini_folders["csv"]).ok
 
 
-def test_documented_commands(mini_dir: Path, mini_spec: DatasetSpec, tmp_path: Path) -> None:
-    """docs/bring-your-own-data.md's command block, run as written (the fixture spec in place of the real one)."""
-    import os
+def test_documented_commands(mini_dir: Path, mini_spec: DatasetSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/bring-your-own-data.md's command block, run as written (the fixture spec in place of the real one),
+    through the command line's own entry point in this process (six interpreters took 14 s, this 5 s)."""
     import shlex
-    import subprocess
-    import sys
+
+    from scrambler.cli.main import main
 
     text = (REPO / "docs" / "bring-your-own-data.md").read_text(encoding="utf-8")
     block = text.split("## The commands", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     lines = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
     assert len(lines) == 6 and all(line.startswith("scrambler ") for line in lines)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    monkeypatch.chdir(tmp_path)
     for line in lines:
         args = [str(mini_dir) if a == "constraints/foreign-diplomas-21-128" else a for a in shlex.split(line)[1:]]
-        proc = subprocess.run([sys.executable, "-m", "scrambler", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, (line, proc.stderr)
+        code = main(args)
+        assert code == 0, (line, capsys.readouterr())
     for folder in ("imported", "run", "run-from-csv", "extract/csv", "extract/stata"):
         assert check(mini_spec, tmp_path / folder).ok, folder
