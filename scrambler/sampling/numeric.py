@@ -66,9 +66,9 @@ def draw_numeric(vr: VariableRules, rules: list[CompiledRule], is_present: bool,
                     low, high = np.maximum(low, found[0]), np.minimum(high, found[1])
     if var.integral:
         low, high = np.ceil(low), np.floor(high)
-    elif var.decimals is not None:
-        # the interval's grid points (as published): a step of 0.5..2.5 on a whole-number decimal left 2.5,
-        # which the tables publish as 2 - off the interval the rule allowed
+    else:
+        # the interval's grid points (as published, ``decimals`` places): a step of 0.5..2.5 on a whole-number
+        # decimal left 2.5, which the tables publish as 2 - off the interval the rule allowed
         scale = 10.0 ** var.decimals
         low, high = np.ceil(low * scale - 1e-9) / scale, np.floor(high * scale + 1e-9) / scale
     nullable = (vr.domain.nullable or not is_present) and not is_presence

@@ -29,7 +29,11 @@ class VariableRules:
 
 def neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> Neighbours:
     """(previous value, gap) and (next value, gap) of the closest non-null values of ``name`` around t."""
-    values = panel.periodic[name]
+    return _around(panel.periodic[name], t, rows)
+
+
+def _around(values: np.ndarray, t: int, rows: np.ndarray) -> Neighbours:
+    """The closest non-null values of ``values`` (periods x persons) before and after t, for ``rows``."""
     # One gather per side instead of a loop over the periods: a monthly panel has ~150 of them and coverage
     # moves call this for a handful of rows thousands of times (on a 154-month panel: half of a scramble's time).
     before = values[t - 1 :: -1, rows] if t > 0 else values[:0, rows]
@@ -47,9 +51,7 @@ def published_neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> N
         return None
     values = panel.periodic[name][:, rows].copy()
     values[hidden] = -1 if values.dtype.kind != "f" else np.nan
-    cols = np.arange(len(rows))
-    before = values[t - 1 :: -1, cols] if t > 0 else values[:0, cols]
-    (prev, pgap), (nxt, ngap) = _closest(before), _closest(values[t + 1 :, cols])
+    (prev, pgap), (nxt, ngap) = _around(values, t, np.arange(len(rows)))
     off = hidden[t]
     prev[off], nxt[off], pgap[off], ngap[off] = values[t, off], values[t, off], 0, 0  # null: no constraint
     return (prev, pgap), (nxt, ngap)

@@ -4,9 +4,9 @@ every category k times.
 A table block of R person-periods holds at most R values of a variable (nulls take rows too). When the input
 shows C categories (or the code list asks for C codes) and C x k > R, no assignment at all gives every one of
 them k: that is shown, by counting, before any redraw is tried. Coverage then asks each category for its equal
-share, R // C (and at least 1: a category present at all is what a researcher's program needs first), and the
-gaps left between that share and k are stated as impossible at this size, with the count that shows it. Without the
-share, a 200-person run of a 28-quarter spec spent 100 s of redraws on 88 sectors in 157 rows, and every
+share, R // C (and at least 1: a category present at all is what a researcher's program needs first), and
+the gaps left between that share and k are stated as impossible at this size, with the count that shows it.
+Without the share, a 200-person run of a 28-quarter spec spent 100 s of redraws on 88 sectors in 157 rows, and every
 category the loop could not finish ended "not reached".
 """
 
@@ -53,7 +53,6 @@ class Target:
                 f"so not all can reach k; {held} (scramble more persons to cover more)")
 
 
-TargetKey = tuple[str, str, "str | tuple[str, ...]"]  # (table, block suffix, variable or combination)
 Floors = dict[tuple[str, str], dict["str | tuple[str, ...]", int]]
 
 

@@ -2,9 +2,9 @@
 
 A gap is called impossible only when that is shown: the code lies outside what the variable's own
 constraints allow, so no valid trajectory holds it; or the table block has too few rows for every category
-k times and the category holds its share (counted in :mod:`capacity`). A category the (valid) input holds is never impossible,
-since the input person is a valid trajectory holding it: such a gap is "not reached" after the coverage
-rounds, and names the rules that tie the variable (the ones in the way).
+k times and the category holds its share (counted in :mod:`capacity`). Otherwise a category the (valid) input
+holds is never impossible, since the input person is a valid trajectory holding it: such a gap is "not
+reached" after the coverage rounds, and names the rules that tie the variable (the ones in the way).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from typing import Any
 def partly_published(periods: Sequence[int], tables: Iterable[Any], variables: Iterable[Any]
                      ) -> dict[str, dict[int, tuple[int, ...]]]:
     """``DatasetSpec.partly_published`` from its panel periods, tables and data variables (this module reads
-    no spec class: the model calls it). Per periodic variable, the period indexes t where no table of period t shows it, each with the
-    indexes t0 of the table periods that show it at t through an offset block (t0 + offset = t; none:
-    never published at t). A cell (t, person) there is published only if the person is present at one of
+    no spec class: the model calls it). Per periodic variable, the period indexes t where no table of period
+    t shows it, each with the indexes t0 of the table periods that show it at t through an offset block
+    (t0 + offset = t; none: never published at t). A cell (t, person) there is published only if the person is present at one of
     those t0; at every other period every present cell is. A check of the tables sees only published values,
     so the sampler keeps rules across time between those too (``sampling.rules.published_neighbours``)."""
     index = {p: i for i, p in enumerate(periods)}
