@@ -11,7 +11,8 @@ from scrambler.check import check
 from scrambler.coverage import block_counts
 from scrambler.population import generate_population
 from scrambler.scramble import scramble
-from scrambler.scramble.capacity import Target
+from scrambler.scramble.capacity import Target, floors_by_block
+from scrambler.scramble.cover import block_targets, scarce_rows
 from scrambler.scramble.gaps import Gap, format_gaps
 
 
@@ -66,3 +67,49 @@ def test_stdout_lists_gaps_not_reached_first_and_counts_each_status() -> None:
     lines = format_gaps(gaps)
     assert lines[0].startswith("  not reached: t w=x")
     assert "3 more gap(s) (0 not reached, 3 not coverable)" in lines[-1]
+
+
+def test_scarce_rows_mark_what_a_block_cannot_lend(mini_spec) -> None:  # type: ignore[no-untyped-def]
+    """A redraw changes the whole person-period: the rows holding a category at or under its floor are marked
+    at the period the block shows (a static at every period), and no other row is."""
+    panel = generate_population(mini_spec, 400, 2)
+    _, _, period = mini_spec.table_names()[0]
+    t = mini_spec.panel.periods.index(period)
+    status, sex = mini_spec.variables["status"], mini_spec.variables["sex"]
+    rows = np.nonzero(panel.present[t])[0]
+    rare = status.codes.index("X")
+    panel.periodic["status"][t, rows] = status.codes.index("U")
+    panel.periodic["job"][t, rows] = -1
+    panel.periodic["status"][t, rows[:5]] = rare  # 5 rows of X: at the floor, none to lend
+    women = np.nonzero(panel.static["sex"] == sex.codes.index("F"))[0]
+    panel.static["sex"][women[3:]] = sex.codes.index("M")  # 3 women left: under it
+    have = block_counts(panel)
+    k = 5
+    targets = block_targets(have, {n: int(panel.present[mini_spec.panel.periods.index(p)].sum())
+                                   for n, _, p in mini_spec.table_names()}, mini_spec, k, False)
+    floors = floors_by_block({key: target for key, (_, target) in targets.items()})
+    tables = {n: (tb, p) for n, tb, p in mini_spec.table_names()}
+    index = {p: i for i, p in enumerate(mini_spec.panel.periods)}
+    held = scarce_rows(panel, have, targets, floors, tables, index)
+    assert held[t, rows[:5]].all(), "the rows of a category at its floor"
+    assert held[:, women[:3]].all(), "a scarce static: at every period"
+    # every other row is marked exactly when, in some table block, one of its values is scarce there
+    period_of = {key: mini_spec.panel.periods.index(tables[key[0]][1])
+                 + next(b for b in tables[key[0]][0].blocks if b.suffix == key[1]).offset for key in targets}
+    for r in _plain_rows(rows, women):
+        expect = False
+        for key, (needed, _) in targets.items():
+            tb, sfx, v = key
+            s = period_of[key]
+            t0 = mini_spec.panel.periods.index(tables[tb][1])
+            value = panel.values(v, s)[r]
+            is_static = mini_spec.variables[v].is_static
+            if (is_static or s == t) and panel.present[t0, r] and value >= 0:
+                expect |= bool(needed[value] and 0 < have[key][value] <= floors[(tb, sfx)][v])
+        assert held[t, r] == expect, r
+
+
+def _plain_rows(rows, women):  # type: ignore[no-untyped-def]
+    """Sixty rows besides those planted, the same each run."""
+    plain = np.setdiff1d(rows[5:], women[:3])
+    return np.random.default_rng(0).choice(plain, size=min(60, len(plain)), replace=False)

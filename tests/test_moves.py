@@ -210,3 +210,42 @@ def test_combinations_are_covered_one_draw_per_block_without_robbing_others(
     # all short tuples of a table block in one draw: at most one redraw per block and pass
     assert 0 < len(calls) <= passes * len(wanted)
     assert check(spec, out).violations == 0
+
+
+def test_a_category_no_row_has_the_context_for_is_drawn_first(mini_spec: DatasetSpec, population: Panel) -> None:
+    """Office C needs region East (office-of-region), and region is drawn before office: where every person
+    lives North, a redraw in the spec's order keeps the region and vetoes C; drawn first, C takes a region
+    that allows it, and every rule still holds."""
+    panel = _copy(population)
+    _, t0, _, t = _first_block(mini_spec)
+    region, office = mini_spec.variables["region"], mini_spec.variables["office"]
+    north, east, c = region.codes.index("N"), region.codes.index("E"), office.codes.index("C")
+    rows = np.nonzero(panel.present[t])[0]
+    panel.periodic["region"][t, rows] = north
+    panel.periodic["office"][t, rows] = -1  # North allows office A or none
+    assert check(mini_spec, panel).violations == 0
+    sampler = Sampler(mini_spec, profile_models(population, set()), draw_order(mini_spec))
+    rng = np.random.default_rng(3)
+    assert redraw(panel, sampler, rng, "office", c, t, rows[:40], 5) == 0
+    assert not (panel.periodic["office"][t] == c).any()
+    took = redraw(panel, sampler.leading("office"), rng, "office", c, t, rows[:40], 5)
+    assert took == 5
+    holding = np.nonzero(panel.periodic["office"][t] == c)[0]
+    assert len(holding) == 5 and (panel.periodic["region"][t, holding] == east).all()
+    untouched = np.setdiff1d(rows, holding)
+    assert (panel.periodic["region"][t, untouched] == north).all(), "rows that did not keep C are put back"
+    assert check(mini_spec, panel).violations == 0
+
+
+def test_leading_sampler_draws_the_variable_first_and_keeps_the_rules(mini_spec: DatasetSpec) -> None:
+    sampler = Sampler(mini_spec, {}, draw_order(mini_spec))
+    statics = [n for n in sampler.order if mini_spec.variables[n].is_static]
+    periodic = sampler.leading("office")
+    assert periodic.order == statics + ["office"] + [n for n in sampler.order if n not in statics and n != "office"]
+    assert sampler.leading("sex").order[0] == "sex"
+    assert sorted(periodic.order) == sorted(sampler.order)
+    assert periodic.rules is sampler.rules, "the rules are compiled once"
+    assert sampler.leading("office") is periodic
+    # a rule is checked when its last variable is drawn: office-of-region now goes with the region
+    assert "office-of-region" in [r.id for r in periodic.variable_rules["region"].later_rules]
+    assert "office-of-region" not in [r.id for r in periodic.variable_rules["office"].later_rules]

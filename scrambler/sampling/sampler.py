@@ -43,14 +43,16 @@ def draw_order(spec: DatasetSpec) -> list[str]:
 
 class Sampler:
     def __init__(self, spec: DatasetSpec, models: dict[str, VariableModel], order: Sequence[str] | None = None,
-                 max_redraws: int = 30, threads: int | None = None) -> None:
+                 max_redraws: int = 30, threads: int | None = None,
+                 rules: list[CompiledRule] | None = None) -> None:
+        self._leading: dict[str, Sampler] = {}  # see leading()
         self._dead_ends: dict[str, dict[str, int]] = {}  # variable -> rule (or "its domain") -> rows, last period
         self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         self.spec = spec
         self.models = models
         self.order = list(order) if order is not None else draw_order(spec)
         self.max_redraws = max_redraws
-        rules = compile_rules(spec)
+        rules = compile_rules(spec) if rules is None else rules
         self.rules = rules  # compiled once; coverage and the guard reuse them
         statics = {v.name for v in spec.data_variables if v.is_static}
         always = {v.name for v in spec.data_variables if v.scope == "always"}
@@ -73,6 +75,23 @@ class Sampler:
         # Rules that name only static variables (and the period) are drawn once, at a person's first period;
         # at later periods nothing is drawn that would re-check them, so they are verified there explicitly.
         self.static_rules = [r for r in rules if not r.temporal and set(r.variables) <= statics]
+
+    def leading(self, name: str) -> Sampler:
+        """The same sampler drawing ``name`` first: first of all for a static, else right after the statics
+        (drawn at a person's first period only, before anything periodic). Coverage of a category that no
+        input person shows in context proposes it here, so the variables that rules tie to it (a benefit's
+        type of incapacity days, the position that allows those days) are drawn to fit it instead of vetoing
+        it: in the spec's order they come first, and nothing in the input shows which of their values would
+        let the category in. Valid by construction all the same: every rule is checked once all its
+        variables are drawn, whatever the order."""
+        if name in self._leading:
+            return self._leading[name]
+        statics = [n for n in self.order if self.spec.variables[n].is_static and n != name]
+        periodic = [n for n in self.order if not self.spec.variables[n].is_static and n != name]
+        order = [name] + statics + periodic if self.spec.variables[name].is_static else statics + [name] + periodic
+        other = Sampler(self.spec, self.models, order, self.max_redraws, self.threads, self.rules)
+        self._leading[name] = other
+        return other
 
     # ---- one period --------------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from scrambler.panel import Panel
@@ -73,13 +75,16 @@ def _unpack(key: int, sizes: list[int]) -> tuple[int, ...]:
 
 def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
                         passes: int = 3, wanted: dict[ComboKey, dict[tuple[int, ...], int]] | None = None,
-                        floors: Floors | None = None) -> None:
+                        floors: Floors | None = None,
+                        scarce: Callable[[], np.ndarray] | None = None) -> None:
     """Every tuple of a declared combination that the input shows reaches k in the output's same table block,
     as far as the constraints allow. Tuples of statics only: the last static (in draw order) is set where
     every rule at every period allows it; otherwise person-periods are redrawn around the tuple, its earlier
     variables borrowed from input person-periods that hold it. Either way only rows whose current values
     (and tuples) have plenty to spare are used. ``floors``: per table block, the target of each variable and
-    combination (k, or a smaller share where the block cannot hold k of each: :mod:`capacity`)."""
+    combination (k, or a smaller share where the block cannot hold k of each: :mod:`capacity`). ``scarce``:
+    the person-periods (periods, persons) holding a category their block cannot lend (``cover.scarce_rows``),
+    asked once there is something to cover: a redraw takes them last."""
     spec = out.spec
     combos = spec.scramble.coverage_combinations
     if not combos:
@@ -101,6 +106,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                     todo.setdefault(key, []).append(tup)
         if not todo:
             break
+        keep_off = scarce() if scarce is not None else np.zeros(out.present.shape, dtype=bool)
         for (table_name, suffix, combo), short in todo.items():
             table, period = tables[table_name]
             block = next(b for b in table.blocks if b.suffix == suffix)
@@ -112,7 +118,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
             target = floor.get(combo, k)
             if period_vars:
                 _cover_periodic(source, out, sampler, rng, k, combos, block.variables, t0, t, combo, last,
-                                period_vars, short, floor)
+                                period_vars, short, floor, keep_off[t])
                 continue
             for tup in short:
                 # an earlier tuple may have been covered too (a person redrawn whole shows its statics in
@@ -135,18 +141,19 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                               *rules_for(sampler, last))
                 if done < need and failures.get(combo, 0) < WHOLE_PERSON_STRIKES:
                     took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, values, need - done, k,
-                                               combos, source, floor)
+                                               combos, source, floor, avoid=keep_off.any(axis=0))
                     failures[combo] = 0 if took else failures.get(combo, 0) + 1
 
 
 def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.Generator, k: int,
                     combos: tuple[tuple[str, ...], ...], shown: tuple[str, ...], t0: int, t: int,
                     combo: tuple[str, ...], last: str, period_vars: list[str], tuples: list[tuple[int, ...]],
-                    floor: dict[str | tuple[str, ...], int]) -> None:
+                    floor: dict[str | tuple[str, ...], int], held: np.ndarray) -> None:
     """The short tuples of a combination with periodic variables in one table block: person-periods are
     redrawn around each tuple, its variables drawn before ``last`` borrowed from input person-periods that hold
     it, all tuples in one draw (see :func:`redraw`). Candidates come round-robin from each tuple's rows and are
-    budgeted together, so that two tuples never both spend the same value's spare rows."""
+    budgeted together, so that two tuples never both spend the same value's spare rows. ``held``: the persons
+    whose values at t other categories need (taken last)."""
     per_tuple: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = []
     needs: list[int] = []
     key, valid, sizes = tuple_keys(out, combo, t)
@@ -161,8 +168,9 @@ def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             [source.values(v, t) == values[v] for v in combo]))[0]
         if need <= 0 or len(templates) == 0:
             continue
-        candidates = spare_rows(out, t0, t, shown, period_vars, k, combos,
-                                sample_rows(rows, 800 * need, rng), floor)[: 20 * need]
+        candidates = sample_rows(rows, 800 * need, rng)
+        candidates = candidates[np.argsort(held[candidates], kind="stable")]  # free rows first
+        candidates = spare_rows(out, t0, t, shown, period_vars, k, combos, candidates, floor)[: 20 * need]
         if len(candidates):
             per_tuple.append((tup, candidates, templates))
             needs.append(need)

@@ -17,7 +17,7 @@ from scrambler.constraints.domain import build_domain
 from scrambler.coverage import BlockKey, block_counts
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
-from scrambler.scramble.capacity import Target, floors_by_block, table_rows
+from scrambler.scramble.capacity import Floors, Target, floors_by_block, table_rows
 from scrambler.scramble.combos import (
     WHOLE_PERSON_STRIKES,
     ComboKey,
@@ -28,7 +28,7 @@ from scrambler.scramble.combos import (
 )
 from scrambler.scramble.gaps import Gap, explain_gaps
 from scrambler.scramble.moves import cover_whole_persons, direct, redraw, rules_for, sample_rows, spare_rows
-from scrambler.spec.model import DatasetSpec
+from scrambler.spec.model import DatasetSpec, TableSpec
 
 
 def block_targets(wanted: dict[BlockKey, np.ndarray], rows: dict[str, int], spec: DatasetSpec, k: int,
@@ -80,10 +80,12 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     previous: int | None = None
     failures: dict[str, int] = {}  # whole-person redraws in a row that brought a variable's category to no one
     for _ in range(passes):
-        todo = _targets(targets, block_counts(out))
+        have = block_counts(out)
+        todo = _targets(targets, have)
         if not todo or (previous is not None and len(todo) >= previous):
             break  # done, or a pass that closed nothing: the declared combinations below still need their turn
         previous = len(todo)
+        held = scarce_rows(out, have, targets, floors, tables, index)
         for table_name, suffix, name, code, need in todo:
             table, period = tables[table_name]
             block = next(b for b in table.blocks if b.suffix == suffix)
@@ -108,26 +110,67 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                                     sample_rows(rows, 4 * size, rng), floor)[:size]
             if len(candidates) == 0:
                 continue
+            # a direct move changes this variable only (spare_rows vouches for it); a redraw changes the rest
+            # of the person-period too, so it leaves alone the rows that hold what another item needs (else
+            # it undid, item after item, what the one before had covered: 24/130 at 3,000 persons ended
+            # with ~110 gaps a seed, all "not reached"); a whole-person redraw takes such persons last
             done = direct(out, sampler, name, code, t, candidates, need, *rule_cache[name])
+            free = candidates[~held[t, candidates]]
             if done < need and not var.is_static:
-                rest = np.setdiff1d(candidates, np.nonzero(out.values(name, t) == code)[0])
+                rest = np.setdiff1d(free, np.nonzero(out.values(name, t) == code)[0])
                 done += redraw(out, sampler, rng, name, code, t, rest[: 20 * (need - done)], need - done)
             if done < need and not var.is_static:
                 templates = np.nonzero(source.present[t] & (source.values(name, t) == code))[0]
                 if len(templates):
-                    rest = np.setdiff1d(candidates, np.nonzero(out.values(name, t) == code)[0])
+                    rest = np.setdiff1d(free, np.nonzero(out.values(name, t) == code)[0])
                     rest = rest[: 20 * (need - done)]
                     chosen = templates[rng.integers(0, len(templates), size=len(rest))]
                     done += redraw(out, sampler, rng, name, code, t, rest, need - done, source=source,
                                    templates=chosen)
+            if done < need and not var.is_static:
+                # no input context lets it in (a code the input never shows, or shows in too few persons to
+                # lend): draw it first and the rest of the person-period around it
+                rest = np.setdiff1d(free, np.nonzero(out.values(name, t) == code)[0])
+                done += redraw(out, sampler.leading(name), rng, name, code, t, rest[: 20 * (need - done)],
+                               need - done)
             if done < need and failures.get(name, 0) < WHOLE_PERSON_STRIKES:
                 # a static that others depend on, or a periodic value that rules across time (constant, only
                 # towards X) or an implied static (an exit code that means death needs a death month) tie to
                 # the rest of the person: one cell cannot take it alone, a whole trajectory can
                 took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, {name: code}, need - done, k,
-                                           spec.scramble.coverage_combinations, source, floor)
+                                           spec.scramble.coverage_combinations, source, floor,
+                                           avoid=held.any(axis=0))
                 failures[name] = 0 if took else failures.get(name, 0) + 1
-    ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos, floors)
+            now = candidates[out.values(name, t)[candidates] == code]  # what this item gave: others keep off it
+            held[slice(None) if var.is_static else t, now] = True
+    ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos, floors,
+                        scarce=lambda: scarce_rows(out, block_counts(out), targets, floors, tables, index))
+
+
+def scarce_rows(out: Panel, have: dict[BlockKey, np.ndarray], targets: dict[BlockKey, tuple[np.ndarray, Target]],
+                floors: Floors, tables: dict[str, tuple[TableSpec, int]], index: dict[int, int]) -> np.ndarray:
+    """(periods, persons): the person-periods holding a category that its table block cannot lend (held at
+    or below its floor, ``have`` the output's block counts). A static held so counts at every period."""
+    held = np.zeros(out.present.shape, dtype=bool)
+    for key, (needed, _) in targets.items():
+        table_name, suffix, name = key
+        got = have.get(key)
+        if got is None:
+            continue
+        scarce = needed & (got > 0) & (got <= floors[(table_name, suffix)][name])
+        if not scarce.any():
+            continue
+        table, period = tables[table_name]
+        t0 = index[period]
+        t = t0 + next(b for b in table.blocks if b.suffix == suffix).offset
+        values = out.values(name, t)
+        hit = out.present[t0] & (values >= 0)
+        hit[hit] = scarce[values[hit]]
+        if name in out.static:
+            held[:, hit] = True
+        else:
+            held[t, hit] = True
+    return held
 
 
 def shortfalls(spec: DatasetSpec, counts: CoverageCounts, have: CoverageCounts, k: int,

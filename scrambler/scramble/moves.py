@@ -266,14 +266,18 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
 def cover_whole_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, t0: int, t: int,
                         shown: tuple[str, ...], fixed: dict[str, int], need: int, k: int,
                         combos: tuple[tuple[str, ...], ...], source: Panel,
-                        floors: Mapping[str | tuple[str, ...], int] | None = None) -> int:
+                        floors: Mapping[str | tuple[str, ...], int] | None = None,
+                        avoid: np.ndarray | None = None) -> int:
     """Bring the values ``fixed`` (statics, or periodic values that rules across time tie to the rest of the
     trajectory) to ``need`` more persons of a table block by whole-person redraws (:func:`redraw_persons`),
     taking persons whose current values can spare them, those present in the most periods first (a static
-    shows in every table the person is in). Returns how many took the values."""
+    shows in every table the person is in), those ``avoid`` marks last. Returns how many took the values."""
     holds = np.logical_and.reduce([out.values(v, t) == c for v, c in fixed.items()])
     candidates = sample_rows(out.present[t0] & out.present[t] & ~holds, 50 * need + 100, rng)
-    candidates = candidates[np.argsort(-out.present[:, candidates].sum(axis=0), kind="stable")]
+    rank = -out.present[:, candidates].sum(axis=0)
+    if avoid is not None:  # persons holding what other categories need (``cover.scarce_rows``) come last
+        rank = np.where(avoid[candidates], rank + out.present.shape[0] + 1, rank)
+    candidates = candidates[np.argsort(rank, kind="stable")]
     candidates = spare_rows(out, t0, t, shown, list(fixed), k, combos, candidates, floors)
     if all(v in source.static for v in fixed):
         has = np.logical_and.reduce([source.static[v] == c for v, c in fixed.items()])
@@ -283,17 +287,20 @@ def cover_whole_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, 
             has = np.logical_and.reduce([(source.periodic[v] == c).any(axis=0) if v in source.periodic
                                          else source.static[v] == c for v, c in fixed.items()])
     templates = np.nonzero(has)[0]
+    fresh = len(templates) == 0 and len(fixed) == 1
+    if fresh:  # no input person shows it: drawn first, each person's own values proposed around it
+        sampler = sampler.leading(next(iter(fixed)))
     done = 0
     for round_ in range(6):  # a few batches: many redraws fail (a rare value along a whole trajectory under rules
         # across time), so each tries more persons than missing, but only what is missing is kept: every
         # person who takes a value across time shows it in every period, more would overshoot
         batch = candidates[: 5 * (need - done) + 5]
         candidates = candidates[len(batch):]
-        if len(batch) == 0 or len(templates) == 0:
+        if len(batch) == 0 or (len(templates) == 0 and not fresh):
             break
-        took = redraw_persons(out, sampler, rng, batch, fixed, source,
-                              templates[rng.integers(0, len(templates), size=len(batch))], t, keep=need - done,
-                              own_statics=round_ % 2 == 1 and not any(v in source.static for v in fixed))
+        chosen = batch if fresh else templates[rng.integers(0, len(templates), size=len(batch))]
+        took = redraw_persons(out, sampler, rng, batch, fixed, source, chosen, t, keep=need - done,
+                              own_statics=fresh or (round_ % 2 == 1 and not any(v in source.static for v in fixed)))
         done += len(took)
         if done >= need:
             break
