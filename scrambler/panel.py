@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scrambler.constraints.base import Frame
+from scrambler.constraints.base import NEXT, PREVIOUS, Frame
 from scrambler.spec.model import DatasetSpec, Variable
 
 CODE_DTYPE = np.int16
@@ -46,11 +46,34 @@ class _LazyColumns(Mapping[str, np.ndarray]):
     def __getitem__(self, name: str) -> np.ndarray:
         got = self.cache.get(name)
         if got is None:
-            arr = self.panel.static.get(name)
-            arr = self.panel.periodic[name][self.t] if arr is None else arr
-            got = arr if self.rows is None else arr[self.rows]
+            if name.startswith((PREVIOUS, NEXT)):
+                got = self._shifted(name)
+            else:
+                arr = self.panel.static.get(name)
+                arr = self.panel.periodic[name][self.t] if arr is None else arr
+                got = arr if self.rows is None else arr[self.rows]
             self.cache[name] = got
         return got
+
+    def _shifted(self, key: str) -> np.ndarray:
+        """A variable at the period before (``previous:x``) or after (``next:x``): null past the panel's ends
+        and where that period's value is unobserved (a table reader sees no value there)."""
+        shift, name = (-1, key[len(PREVIOUS):]) if key.startswith(PREVIOUS) else (1, key[len(NEXT):])
+        panel, s = self.panel, self.t + shift
+        if name in panel.static:
+            arr = panel.static[name]
+            return arr if self.rows is None else arr[self.rows]
+        var = panel.spec.variables[name]
+        n = panel.n if self.rows is None else len(self.rows)
+        if not 0 <= s < len(panel.periods):
+            return empty_values(var, (n,))
+        arr = panel.periodic[name][s]
+        values = arr if self.rows is None else arr[self.rows]
+        seen = panel.is_observed(name, s)
+        if seen is not None:
+            seen = seen if self.rows is None else seen[self.rows]
+            values = np.where(seen, values, empty_values(var, (1,))[0])
+        return values
 
     def __iter__(self) -> Iterator[str]:
         return iter([*self.panel.static, *self.panel.periodic])

@@ -11,6 +11,12 @@ import numpy as np
 from scrambler.spec.model import DatasetSpec, RuleSpec
 
 
+# Column keys for a variable's value at the period before or after the frame's (rules reading ``previous(x)``):
+# null where there is no such period or the value is unobserved there.
+PREVIOUS = "previous:"
+NEXT = "next:"
+
+
 @dataclass
 class Frame:
     """Column arrays for a set of rows: categorical codes (int16, -1 = null) or numbers (float64, NaN = null).
@@ -98,6 +104,11 @@ class CompiledRule:
 
     def forced_null(self, name: str, frame: Frame) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows where the rule forces ``name`` to be null, and rows where it forces it present (or None)."""
+        return None
+
+    def ahead(self) -> CompiledRule | None:
+        """For a rule reading values of the previous period (``previous(x)``): the same rule one period ahead,
+        as a rule on those values - what a value redrawn at t must keep at t + 1. None for other rules."""
         return None
 
     @property

@@ -2,6 +2,10 @@
 
 Time values are compared in the finest grain involved (a year meets a year_month as its reference month;
 ``period_start``/``period_end`` anchor at the first/last month). The rule holds vacuously when a term is null.
+
+``previous(x)`` reads x at the panel's previous period. Drawn forward, that value is known; but a value redrawn
+at period t (coverage, the guard) is the previous value of the rule at t + 1, so the sampler also gets the
+rule's view one period ahead (:meth:`Compare.ahead`): a rule on the values at t, reading the others at t + 1.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from scrambler.constraints.base import CompiledRule, Frame
+from scrambler.constraints.base import NEXT, PREVIOUS, CompiledRule, Frame
 from scrambler.constraints.checks import CheckContext
 from scrambler.constraints.registry import ParseContext, RuleKind, register_kind
 from scrambler.spec.expressions import Expression, Term, parse_expression
@@ -34,6 +38,26 @@ class Compare(CompiledRule):
         self.op = spec.op
         self.terms = [*spec.left.terms, *(self._negate(t) for t in spec.right.terms)]  # left - right op 0
         self.unit = self._common_unit(spec.left, spec.right)
+        # where each kind of term reads its column, and how far its period lies from the frame's
+        self.columns = {"variable": "", "attribute": "", "previous": PREVIOUS}
+        self.period_shift = 0
+
+    def ahead(self) -> CompiledRule | None:
+        """The rule at period t + 1 as a rule on the values at t that it reads through ``previous()``: what
+        was ``previous(x)`` is x, what was x is ``next:x``, the period one later. None without ``previous()``."""
+        lagged = self.spec.lagged  # type: ignore[attr-defined]
+        if not lagged:
+            return None
+        view = Compare(self.spec, self.dataset)  # type: ignore[arg-type]
+        kinds = {"previous": "variable", "variable": "next"}  # bounds() solves for the "variable" terms
+        view.terms = [Term(sign=t.sign, kind=kinds.get(t.kind, t.kind), name=t.name, attribute=t.attribute,
+                           number=t.number, unit=t.unit) for t in self.terms]
+        view.columns = {"variable": "", "next": NEXT, "attribute": NEXT}
+        view.period_shift = 1
+        statics = [v for v in self.variables if self.dataset.variables[v].is_static]
+        view.variables = tuple(dict.fromkeys((*lagged, *statics)))
+        view.always = any(self.dataset.variables[v].scope == "always" for v in view.variables)
+        return view
 
     @staticmethod
     def _negate(term: Term) -> Term:
@@ -41,7 +65,7 @@ class Compare(CompiledRule):
                     unit=term.unit)
 
     def _point_unit(self, term: Term) -> str | None:
-        if term.kind == "variable":
+        if term.kind in ("variable", "previous", "next"):
             return TIME_GRAIN.get(self.dataset.variables[term.name].type)
         if term.kind == "period":
             return self.dataset.panel.grain
@@ -64,13 +88,16 @@ class Compare(CompiledRule):
             assert var.codelist is not None
             attr = np.append(np.asarray(var.codelist.attributes[term.attribute], dtype=float), np.nan)
             scale = PER_UNIT.get((term.unit, self.unit), 1) if term.unit and self.unit in FINENESS else 1
-            return attr[frame[term.name]] * scale
+            return attr[frame[self._column(term)]] * scale
         if term.kind == "period":
-            values = frame.period.astype(float)
+            values = frame.period.astype(float) + self.period_shift
             return self._convert(values, panel.grain, ANCHOR[term.name])
-        values = frame[term.name].astype(float)
+        values = frame[self._column(term)].astype(float)
         grain = TIME_GRAIN.get(self.dataset.variables[term.name].type)
         return self._convert(values, grain, "ref") if grain else values * self._unit_scale(term)
+
+    def _column(self, term: Term) -> str:
+        return self.columns[term.kind] + term.name
 
     def _unit_scale(self, term: Term) -> float:
         """A number variable followed by a unit is a duration: counted in the expression's finest unit."""
@@ -94,7 +121,8 @@ class Compare(CompiledRule):
         return total
 
     def _is_valid(self, frame: Frame) -> np.ndarray:
-        diff = self._sum(frame)
+        # rounded as bounds() rounds: 77.4 - 37.4 - 40 is 7e-15 in floating point, not a violation of "<= 40"
+        diff = np.round(self._sum(frame), 9)
         with np.errstate(invalid="ignore"):
             ok = OPS[self.op](diff, 0.0)
         return ok | np.isnan(diff)
@@ -154,6 +182,17 @@ def parse(ctx: ParseContext, item: dict[str, Any]) -> CompareSpec:
 def check(ctx: CheckContext, rule: CompareSpec) -> None:
     for expr in (rule.left, rule.right):
         ctx.expression(expr)
+    for name in rule.lagged:
+        var = ctx.spec.variables.get(name)
+        if var is None:
+            ctx.issue("unknown-variable", f"previous({name}) names {name!r}, which is not declared")
+        elif var.is_static:
+            ctx.issue("type-mismatch", f"previous({name}): {name} is static (the same every period); name it "
+                      "without previous()")
+        elif not var.is_numeric:
+            ctx.issue("type-mismatch", f"compare needs numeric or time variables; previous({name}) is {var.type}")
+    if rule.lagged and not rule.variables:
+        ctx.issue("bad-rule", "a compare rule with previous() must also read a variable at its own period")
 
 
 # no signature: a compare rule reads code-list attributes, so recode keeps every code apart

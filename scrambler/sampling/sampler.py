@@ -52,7 +52,10 @@ class Sampler:
         self.models = models
         self.order = list(order) if order is not None else draw_order(spec)
         self.max_redraws = max_redraws
-        rules = compile_rules(spec) if rules is None else rules
+        if rules is None:
+            rules = compile_rules(spec)
+            # a value at t is also the previous value of the rules at t + 1 that read previous(x)
+            rules = rules + [view for r in rules if (view := r.ahead()) is not None]
         self.rules = rules  # compiled once; coverage and the guard reuse them
         statics = {v.name for v in spec.data_variables if v.is_static}
         always = {v.name for v in spec.data_variables if v.scope == "always"}

@@ -344,6 +344,12 @@ def _guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, pla
             has = ~fresh[var][pos] if var in fresh else np.ones(len(sub), dtype=bool)
             return values, has
 
-        sampler.draw_period(out, t, rng, rows=hit, proposals=propose, first=np.zeros(len(hit), dtype=bool))
+        dead: list[np.ndarray] = []
+        sampler.draw_period(out, t, rng, rows=hit, proposals=propose, first=np.zeros(len(hit), dtype=bool),
+                            on_dead=dead.append)
+        if dead:  # no value left between the periods around t (a rule reading previous()): put back, try again
+            back = np.isin(hit, np.concatenate(dead))
+            for n, v in out.periodic.items():
+                v[t, hit[back]] = saved[n][back]
         hit = guard_mod.collisions(index, out, t, hit)
     return rounds, hit

@@ -3,11 +3,15 @@
 Grammar (no other syntax exists; nothing is ever evaluated as Python)::
 
     expression := term (('+' | '-') term)*
-    term       := NUMBER [unit] | NAME ['.' NAME] [unit]   (no unit after a period word)
+    term       := NUMBER [unit] | NAME ['.' NAME] [unit] | 'previous(' NAME ')' [unit]
+                                                          (no unit after a period word)
     unit       := 'years' | 'year' | 'quarters' | 'quarter' | 'months' | 'month'
 
 NAME is a variable, ``var.attribute`` (a numeric column of the variable's code list) or one of the period
-words ``period``, ``period_start``, ``period_end``. A leading '-' negates the first term.
+words ``period``, ``period_start``, ``period_end``. ``previous(NAME)`` is the variable's value at the panel's
+previous period (null where the person was absent or it is the first period: the rule then holds vacuously,
+as with any null term), so ``x - previous(x)`` is a year-to-year difference. A leading '-' negates the first
+term.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 PERIOD_WORDS = ("period", "period_start", "period_end")
 UNITS = {"year": "year", "years": "year", "quarter": "quarter", "quarters": "quarter", "month": "month",
          "months": "month"}
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)"
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|previous\s*\(\s*(?P<lag>[A-Za-z_][A-Za-z0-9_]*)\s*\)|(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)"
                     r"|(?P<op>[+-]))")
 MAX_LENGTH = 200
 
@@ -26,7 +30,7 @@ MAX_LENGTH = 200
 @dataclass(frozen=True)
 class Term:
     sign: int  # +1 or -1
-    kind: str  # number | variable | attribute | period
+    kind: str  # number | variable | attribute | period | previous (a variable's value at the previous period)
     name: str = ""  # variable name, or period word
     attribute: str = ""
     number: float = 0.0
@@ -39,7 +43,12 @@ class Expression:
     terms: tuple[Term, ...]
 
     def variables(self) -> tuple[str, ...]:
+        """The variables read at the rule's own period."""
         return tuple(dict.fromkeys(t.name for t in self.terms if t.kind in ("variable", "attribute")))
+
+    def lagged(self) -> tuple[str, ...]:
+        """The variables read at the previous period (``previous(x)``)."""
+        return tuple(dict.fromkeys(t.name for t in self.terms if t.kind == "previous"))
 
 
 def parse_expression(text: object) -> Expression:
@@ -81,6 +90,10 @@ def parse_expression(text: object) -> Expression:
                 unit = UNITS[tokens[i + 1][1]]
             if kind == "num":
                 terms.append(Term(sign=sign, kind="number", number=float(value), unit=unit))
+            elif kind == "lag":
+                if value in PERIOD_WORDS or value in UNITS:
+                    raise ValueError(f"previous() takes a variable, not {value!r}, in {source!r}")
+                terms.append(Term(sign=sign, kind="previous", name=value, unit=unit))
             elif value in UNITS:
                 raise ValueError(f"unit {value!r} must follow a number in {source!r}")
             elif value in PERIOD_WORDS:

@@ -202,6 +202,11 @@ class CompareSpec(RuleSpec):
     def variables(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((*self.left.variables(), *self.right.variables())))
 
+    @property
+    def lagged(self) -> tuple[str, ...]:
+        """The variables the rule reads at the previous period (``previous(x)``)."""
+        return tuple(dict.fromkeys((*self.left.lagged(), *self.right.lagged())))
+
 
 @dataclass(frozen=True)
 class ClassifySpec(RuleSpec):
