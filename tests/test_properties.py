@@ -263,7 +263,7 @@ def rule_dicts(draw: st.DrawFn, variables: list[dict[str, Any]], periods: int, p
         nums = [v for v in variables if v["type"] in ("integer", "decimal")]
         times = [v for v in variables if v["type"] == "year" and v["lo"] <= START]
         months = [v for v in variables if v["type"] == "year_month"]
-        shape = draw(st.sampled_from(["pair", "number", "period", "period_end", "elapsed"]))
+        shape = draw(st.sampled_from(["pair", "number", "period", "period_end", "elapsed", "lag"]))
         if shape == "pair" and len(nums) >= 2:
             x, y = draw(st.permutations(nums))[:2]
             op = draw(st.sampled_from(["<", "<=", "=", "!=", ">=", ">"]))
@@ -280,6 +280,14 @@ def rule_dicts(draw: st.DrawFn, variables: list[dict[str, Any]], periods: int, p
             op = draw(st.sampled_from(["<", "<=", ">=", ">", "!="]))
             bound = draw(st.integers(x["lo"] + 1, x["hi"] - 1)) if x["hi"] - x["lo"] >= 2 else x["lo"]
             rule.update(left=x["name"], op=op, right=str(bound))
+        elif shape == "lag" and [v for v in nums if not v["static"]]:
+            # a change from one period to the next within d (keeping last period's value always passes)
+            x = draw(st.sampled_from([v for v in nums if not v["static"]]))
+            d = draw(st.integers(0, max(0, (x["hi"] - x["lo"]) // 2)))
+            if draw(st.booleans()):
+                rule.update(left=f"{x['name']} - previous({x['name']})", op="<=", right=str(d))
+            else:
+                rule.update(left=x["name"], op=">=", right=f"previous({x['name']}) - {d}")
         elif shape == "period" and times:
             rule.update(left=draw(st.sampled_from(times))["name"], op="<=", right="period")
         elif shape == "elapsed" and times and [v for v in nums if v["type"] == "integer" and not v["static"]]:
