@@ -10,7 +10,6 @@ import numpy as np
 
 from scrambler.spec.model import DatasetSpec, RuleSpec
 
-
 # Column keys for a variable's value at the period before or after the frame's (rules reading ``previous(x)``):
 # null where there is no such period or the value is unobserved there.
 PREVIOUS = "previous:"
