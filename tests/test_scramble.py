@@ -144,10 +144,16 @@ def test_marginals_do_not_drift_where_nothing_asks_them_to(story: dict[str, obje
     from scrambler.reports.drift import drift
 
     counts = block_counts(story["source"]), block_counts(story["result"].panel)  # type: ignore[arg-type, attr-defined]
-    moved = {e["variable"]: e for e in drift(*counts)["variables"]}
+    moved: dict[str, dict] = {}  # per variable, its worst table block
+    for e in drift(*counts)["variables"]:
+        if e["variable"] not in moved or e["excess"] > moved[e["variable"]]["excess"]:
+            moved[e["variable"]] = e
     assert {"age_class", "nationality", "education", "position"} <= set(moved)
     for name in ("age_class", "nationality", "education", "household_type", "children_class"):
         assert moved[name]["excess"] <= 0.02, moved[name]
+    # the guard redrew near-copies of FTE paths (mostly employed persons) whole, position included, from the
+    # pooled model: position moved 0.038 beyond chance here; their path variables alone are redrawn now
+    assert moved["position"]["excess"] <= 0.03, moved["position"]
     worst = max(moved.values(), key=lambda e: e["excess"])
     assert worst["excess"] <= 0.05, worst
 
