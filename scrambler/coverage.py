@@ -22,7 +22,7 @@ def block_counts(panel: Panel) -> dict[BlockKey, np.ndarray]:
     whole: dict[tuple[int, str], np.ndarray] = {}
     for name, table, period in spec.table_names():
         t0 = index[period]
-        absent = ~panel.present[t0]
+        absent = np.nonzero(~panel.present[t0])[0]  # a few rows: gathered by index, not by a full-length mask
         for block in table.blocks:
             t = t0 + block.offset
             for var_name in block.variables:
