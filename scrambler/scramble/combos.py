@@ -84,7 +84,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
     (and tuples) have plenty to spare are used. ``floors``: per table block, the target of each variable and
     combination (k, or a smaller share where the block cannot hold k of each: :mod:`capacity`). ``scarce``:
     the person-periods (periods, persons) holding a category their block cannot lend (``cover.scarce_rows``),
-    asked once there is something to cover: a redraw takes them last."""
+    asked once, when there is something to cover: a redraw takes them last."""
     spec = out.spec
     combos = spec.scramble.coverage_combinations
     if not combos:
@@ -96,6 +96,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
         floors = floors_by_block(combo_targets(wanted, table_rows(out), k))
     position = {n: i for i, n in enumerate(sampler.order)}
     failures: dict[tuple[str, ...], int] = {}  # fruitless whole-person redraws in a row, per combination
+    keep_off: np.ndarray | None = None
     for _ in range(passes):
         have = combination_counts(out, combos)
         todo: dict[ComboKey, list[tuple[int, ...]]] = {}
@@ -106,7 +107,8 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                     todo.setdefault(key, []).append(tup)
         if not todo:
             break
-        keep_off = scarce() if scarce is not None else np.zeros(out.present.shape, dtype=bool)
+        if keep_off is None:  # once: a preference order, which a later pass may use as it stands
+            keep_off = scarce() if scarce is not None else np.zeros(out.present.shape, dtype=bool)
         for (table_name, suffix, combo), short in todo.items():
             table, period = tables[table_name]
             block = next(b for b in table.blocks if b.suffix == suffix)

@@ -146,7 +146,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         gaps = shortfalls(spec, counts, CoverageCounts.of(out), k, codelist)
         if not gaps or (before is not None and len(gaps) >= before):
             break
-    gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1)  # the counts as the last round left them
+    # the counts as the last round left them (which codes the input holds: read only when there is a gap)
+    gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1) if gaps else gaps
     # the guard rechecked only what each round rewrote: one last look at every person-period, so that no
     # equal person-period can slip through whatever the bookkeeping
     still = guard_mod.remaining(index, out)
