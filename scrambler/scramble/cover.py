@@ -112,7 +112,7 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                 continue
             # a direct move changes this variable only (spare_rows vouches for it); a redraw changes the rest
             # of the person-period too, so it leaves alone the rows that hold what another item needs (else
-            # it undid, item after item, what the one before had covered: 24/130 at 3,000 persons ended
+            # it undid, item after item, what the one before had covered: a declared spec at 3,000 persons ended
             # with ~110 gaps a seed, all "not reached"); a whole-person redraw takes such persons last
             done = direct(out, sampler, name, code, t, candidates, need, *rule_cache[name])
             free = candidates[~held[t, candidates]]
