@@ -9,6 +9,8 @@ import functools
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("linearmodels")
 
@@ -285,3 +287,12 @@ def test_new_shifts_are_spent_only_on_perturbed_paths(mini_spec, monkeypatch) ->
     assert guard["path_copies_after"] == 0 and result.report.violations == 0
     assert sum(n for n, fresh in calls if not fresh) == 0, "no new shifts for paths no shift can move"
     assert sum(n for n, fresh in calls if "wage" in fresh) > 0, "the swapped wage paths are drawn afresh"
+
+
+@given(st.lists(st.integers(-10**12, 10**12), max_size=60), st.lists(st.integers(-40, 40), max_size=60))
+def test_distinct_bins_counted_by_bincount_or_sort_alike(wide: list[int], narrow: list[int]) -> None:
+    """The near index picks its pivots by the number of distinct tolerance bins: counted with a bincount when
+    the bins span a small range, else with a sort - the same number either way."""
+    for values in (wide, narrow, wide + narrow):
+        arr = np.array(values, dtype=np.int64)
+        assert nearness._distinct(arr) == len(np.unique(arr))
