@@ -63,11 +63,13 @@ def test_previous_parses_as_its_own_term() -> None:
     ("left: wage\n    op: \"<=\"\n    right: previous(salary) + 1", "previous(salary) names 'salary'"),
     ("left: previous(wage)\n    op: \"<=\"\n    right: 400", "must also read a variable at its own period"),
 ])
-def test_validate_names_a_bad_previous(copy_spec, edit, mini_dir, run_cli, rule: str, message: str) -> None:
+def test_validate_names_a_bad_previous(copy_spec, mini_dir, capsys, rule: str, message: str) -> None:
+    from scrambler.cli.main import main
+
     spec_dir = _lag_spec(copy_spec, mini_dir, f"  - id: bad-lag\n    kind: compare\n    reason: test\n    {rule}\n")
-    done = run_cli("validate", spec_dir)
-    out = done.stdout + done.stderr
-    assert done.returncode == 1 and message in out and "bad-lag" in out and "Traceback" not in out, out
+    code = main(["validate", str(spec_dir)])  # in-process: the command's exit code and its printed errors
+    out = "".join(capsys.readouterr())
+    assert code == 1 and message in out and "bad-lag" in out and "Traceback" not in out, out
 
 
 def test_check_reads_the_previous_period(copy_spec, mini_dir) -> None:
