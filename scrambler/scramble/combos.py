@@ -109,6 +109,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
             break
         if keep_off is None:  # once: a preference order, which a later pass may use as it stands
             keep_off = scarce() if scarce is not None else np.zeros(out.present.shape, dtype=bool)
+            keep_off_persons = keep_off.any(axis=0)  # for whole-person redraws
         for (table_name, suffix, combo), short in todo.items():
             table, period = tables[table_name]
             block = next(b for b in table.blocks if b.suffix == suffix)
@@ -143,7 +144,7 @@ def ensure_combinations(source: Panel, out: Panel, sampler: Sampler, rng: np.ran
                               *rules_for(sampler, last))
                 if done < need and failures.get(combo, 0) < WHOLE_PERSON_STRIKES:
                     took = cover_whole_persons(out, sampler, rng, t0, t, block.variables, values, need - done, k,
-                                               combos, source, floor, avoid=keep_off.any(axis=0))
+                                               combos, source, floor, avoid=keep_off_persons)
                     failures[combo] = 0 if took else failures.get(combo, 0) + 1
 
 

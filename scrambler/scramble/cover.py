@@ -117,12 +117,12 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             done = direct(out, sampler, name, code, t, candidates, need, *rule_cache[name])
             free = candidates[~held[t, candidates]]
             if done < need and not var.is_static:
-                rest = np.setdiff1d(free, np.nonzero(out.values(name, t) == code)[0])
+                rest = _lacking(out, name, t, code, free)
                 done += redraw(out, sampler, rng, name, code, t, rest[: 20 * (need - done)], need - done)
             if done < need and not var.is_static:
                 templates = np.nonzero(source.present[t] & (source.values(name, t) == code))[0]
                 if len(templates):
-                    rest = np.setdiff1d(free, np.nonzero(out.values(name, t) == code)[0])
+                    rest = _lacking(out, name, t, code, free)
                     rest = rest[: 20 * (need - done)]
                     chosen = templates[rng.integers(0, len(templates), size=len(rest))]
                     done += redraw(out, sampler, rng, name, code, t, rest, need - done, source=source,
@@ -130,7 +130,7 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             if done < need and not var.is_static:
                 # no input context lets it in (a code the input never shows, or shows in too few persons to
                 # lend): draw it first and the rest of the person-period around it
-                rest = np.setdiff1d(free, np.nonzero(out.values(name, t) == code)[0])
+                rest = _lacking(out, name, t, code, free)
                 done += redraw(out, sampler.leading(name), rng, name, code, t, rest[: 20 * (need - done)],
                                need - done)
             if done < need and failures.get(name, 0) < WHOLE_PERSON_STRIKES:
@@ -145,6 +145,12 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             held[slice(None) if var.is_static else t, now] = True
     ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos, floors,
                         scarce=lambda: scarce_rows(out, block_counts(out), targets, floors, tables, index))
+
+
+def _lacking(out: Panel, name: str, t: int, code: int, rows: np.ndarray) -> np.ndarray:
+    """The ``rows`` (distinct) that do not hold ``code`` at t, sorted as np.setdiff1d returned them - read on
+    those rows only, not by a search of the whole column for the code at every step of every item."""
+    return np.sort(rows[out.values(name, t)[rows] != code])
 
 
 def scarce_rows(out: Panel, have: dict[BlockKey, np.ndarray], targets: dict[BlockKey, tuple[np.ndarray, Target]],

@@ -255,8 +255,9 @@ def _guard(index: guard_mod.GuardIndex, source: Panel, out: Panel, sampler: Samp
             copies = guard_mod.path_copies(index, out, persons)
             rare = guard_mod.rare_reproductions(index, out, persons)
         # new shifts move only perturbed paths: a near-copy of a swapped or drawn path (a constant FTE taken
-        # from the model, matched by 3 real persons) goes straight to a whole-person redraw; spending every
-        # other escalation on shifts that cannot move it left 1 person in 5 of 10 runs at 12,000 persons
+        # from the model, matched by 3 real persons) gets its path variables drawn afresh instead, then, if it
+        # persists, a whole-person redraw; spending every other escalation on shifts that cannot move it left
+        # 1 person in 5 of 10 runs at 12,000 persons
         movable = guard_mod.path_copies(index, out, copies, perturbed)
         unmovable = np.setdiff1d(copies, movable)
         if (len(copies) or len(rare)) and escalation % 2 == 0:  # alternating with whole-person redraws
