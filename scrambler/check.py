@@ -18,11 +18,11 @@ import pyarrow as pa
 from scrambler.constraints.base import CompiledRule
 from scrambler.constraints.domain import build_domain
 from scrambler.constraints.registry import compile_rules
+from scrambler.decode import tables_to_panel
 from scrambler.errors import Issue
 from scrambler.panel import Panel, is_null
 from scrambler.spec.model import DatasetSpec
 from scrambler.spec.time import format_period
-from scrambler.tables import tables_to_panel
 
 EXAMPLES = 5
 

@@ -8,6 +8,7 @@ source identifiers that exist inside KSZ; nothing derived from it is ever publis
 from __future__ import annotations
 
 import platform
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scrambler.check import read_tables
+from scrambler.decode import OVERLAP_PERSONS, tables_to_panel
 from scrambler.errors import DataError, Issue
 from scrambler.output import atomic_folder, write_json, write_tables
 from scrambler.package import datapackage
 from scrambler.panel import Panel
 from scrambler.spec.model import DatasetSpec
-from scrambler.tables import iter_tables, tables_to_panel
+from scrambler.tables import iter_tables
 
 SOURCE_FILE = Path("source") / "identifiers.parquet"
 
@@ -45,10 +47,7 @@ def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label
     folder is moved into place; on any violation nothing is published (UnsatisfiableError).
     """
     with atomic_folder(out, force=force) as tmp:
-        counts = {}
-        for name, table in iter_tables(panel):
-            counts.update(write_tables(tmp, {name: table}))
-            del table
+        counts = _write_all(panel, tmp)
         if verify:
             from scrambler.check import check
             from scrambler.errors import UnsatisfiableError
@@ -76,6 +75,29 @@ def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label
         manifest = {**manifest, "dataset": panel.spec.name, "spec_fingerprint": panel.spec.fingerprint,
                     "persons": int(panel.n), "rows": counts, "versions": versions(), "label": label}
         write_json(tmp / "manifest.json", manifest)
+    return counts
+
+
+def _write_all(panel: Panel, folder: Path) -> dict[str, int]:
+    """Encode and write the panel's tables in the spec's order. Up to OVERLAP_PERSONS persons, a table is
+    written (Arrow's compression, off the GIL) on a second thread while the next one is encoded: the six
+    tables of 200,000 persons took 2.1 s written one after the other. Above it, one table at a time (a
+    full-scale panel's tables do not fit in memory beside it)."""
+    counts: dict[str, int] = {}
+    if panel.n > OVERLAP_PERSONS:
+        for name, table in iter_tables(panel):
+            counts.update(write_tables(folder, {name: table}))
+            del table
+        return counts
+    with ThreadPoolExecutor(1) as pool:
+        pending: Future[dict[str, int]] | None = None
+        for name, table in iter_tables(panel):
+            if pending is not None:
+                counts.update(pending.result())  # at most one table written while the next is encoded
+            pending = pool.submit(write_tables, folder, {name: table})
+            del table
+        if pending is not None:
+            counts.update(pending.result())
     return counts
 
 

@@ -12,13 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scrambler.check import read_tables
+from scrambler.decode import tables_to_panel
 from scrambler.errors import DataError, Issue
 from scrambler.fingerprint import PART_PREFIX
 from scrambler.output import atomic_folder, write_json
 from scrambler.panel import Panel
 from scrambler.readers import find_tables, read_table, suffix_of
 from scrambler.spec.model import DatasetSpec
-from scrambler.tables import tables_to_panel
 
 PARTITIONING = "splitmix64(sequence number) mod P"
 BATCH_ROWS = 65_536

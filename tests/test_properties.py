@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from scrambler.check import check
+from scrambler.decode import tables_to_panel
 from scrambler.errors import SpecError, UnsatisfiableError
 from scrambler.population import generate_population
 from scrambler.scramble import scramble
@@ -57,7 +58,7 @@ from scrambler.spec.model import (
     VariableConstraints,
 )
 from scrambler.spec.time import format_period, parse_period
-from scrambler.tables import panel_to_tables, tables_to_panel
+from scrambler.tables import panel_to_tables
 
 # ---- example budget: "ci" by default, "slow" with SCRAMBLER_SLOW=1 ------------------------------------------
 

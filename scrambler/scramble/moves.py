@@ -12,6 +12,7 @@ from scrambler.constraints.base import CompiledRule
 from scrambler.panel import Panel
 from scrambler.sampling import Sampler
 from scrambler.sampling.rules import neighbour_sets
+from scrambler.scramble import nearness
 
 
 def touch(out: Panel, rows: np.ndarray) -> None:
@@ -56,7 +57,7 @@ def count_keys(key: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarra
         counts = np.bincount(key, minlength=total)
         keys = np.nonzero(counts)[0]
         return keys, counts[keys]
-    return np.unique(key, return_counts=True)
+    return nearness.unique_counts(key)
 
 
 def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: list[str], k: int,

@@ -25,7 +25,7 @@ def _period_counts(index: guard_mod.GuardIndex, panel: Panel, t: int, rows: np.n
         exact, near, _ = guard_mod.period_columns(index, panel, t, rows)
         return nearness.match_counts(index.near[t], exact, near, cap=2)
     everyone = np.nonzero(source.present[t])[0]
-    known, counts = np.unique(guard_mod.row_hashes(source, index.names[t], t, everyone), return_counts=True)
+    known, counts = nearness.unique_counts(guard_mod.row_hashes(source, index.names[t], t, everyone))
     h = guard_mod.row_hashes(panel, index.names[t], t, rows)
     pos = np.minimum(np.searchsorted(known, h), len(known) - 1)
     return np.where(known[pos] == h, np.minimum(counts[pos], 2), 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,23 +112,33 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     timings["prepare"] = time.perf_counter() - clock
     clock = time.perf_counter()
     T = len(spec.panel.periods)
-    for t in range(T):
+    # the guard's index of the input and the input's category counts read the input only, and no draw needs
+    # them: built on the second core while the first draws (5 s of hashing and sorting a 1,000,000-person
+    # input that the run otherwise waited for after the draw); neither uses the generator, so the output is
+    # the same as when built after
+    with ThreadPoolExecutor(1) as background:
+        pending_index = background.submit(
+            lambda: guard_mod.with_templates(guard_index, source) if guard_index is not None
+            else guard_mod.build_index(source))
+        pending_counts = background.submit(CoverageCounts.of, source)
+        for t in range(T):
 
-        def backtrack(rows: np.ndarray, t: int = t) -> None:
-            _backtrack(out, sampler, proposals, plan, rng, rows, t)
+            def backtrack(rows: np.ndarray, t: int = t) -> None:
+                _backtrack(out, sampler, proposals, plan, rng, rows, t)
 
-        sampler.draw_period(out, t, rng, proposals=proposals, on_dead=backtrack)
-        proposals.finish_period(t)
-        if progress:
-            progress("scramble", t + 1, T)
-    proposals.finish_period(T)  # past the last period: drops the last donors too
-    timings["draw"] = time.perf_counter() - clock
+            sampler.draw_period(out, t, rng, proposals=proposals, on_dead=backtrack)
+            proposals.finish_period(t)
+            if progress:
+                progress("scramble", t + 1, T)
+        proposals.finish_period(T)  # past the last period: drops the last donors too
+        timings["draw"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        index = pending_index.result()
+        counts = pending_counts.result()  # the input's category counts: computed once, they never change
+    timings["input_index_wait"] = time.perf_counter() - clock
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
     clock = time.perf_counter()
-    index = (guard_mod.with_templates(guard_index, source) if guard_index is not None
-             else guard_mod.build_index(source))
-    counts = CoverageCounts.of(source)  # the input's category counts: computed once, they never change
     gaps: list[Gap] = []
     guard_info: dict[str, Any] = {}
     for round_ in range(COVERAGE_ROUNDS):
@@ -229,13 +240,10 @@ def _guard(index: guard_mod.GuardIndex, source: Panel, out: Panel, sampler: Samp
     (statics included) with only the skeleton proposed. Raises rather than leave a collision."""
     spec = out.spec
     T = len(out.periods)
-    hits = {t: guard_mod.collisions(index, out, t, None if rows is None else rows[out.present[t, rows]])
-            for t in range(T)}
+    hits, copies, rare = guard_mod.scan(index, out, rows)
     initial = {t: len(h) for t, h in hits.items()}
     rounds = escalations = path_redraws = 0
     persons = np.nonzero(out.present.any(axis=0))[0] if rows is None else rows
-    copies = guard_mod.path_copies(index, out, persons)
-    rare = guard_mod.rare_reproductions(index, out, persons)
     paths_before, rare_before = len(copies), len(rare)
     perturbed = [n for n in index.path if plan.method_of[n].method == "perturb"]
     for escalation in range(GUARD_ESCALATIONS):

@@ -10,7 +10,7 @@ import numpy as np
 from scrambler.constraints.base import Frame
 from scrambler.panel import Panel
 from scrambler.scramble.donors import DonorPool, stratum_keys
-from scrambler.scramble.nearness import hash_columns
+from scrambler.scramble.nearness import hash_columns, unique_counts
 from scrambler.scramble.plan import DEFAULT_AMOUNT, PERSON_SHARE, Block, Plan
 from scrambler.scramble.spread import PERTURB_SHARE, spread
 from scrambler.spec.model import DatasetSpec
@@ -97,7 +97,7 @@ class MethodProposals:
                 src = self.source
                 persons = np.nonzero(src.present[t])[0]
                 cols = [src.values(v, t)[persons] for v in block.variables]
-                tuples, counts = np.unique(hash_columns(cols, len(persons)), return_counts=True)
+                tuples, counts = unique_counts(hash_columns(cols, len(persons)))
                 self.rare_blocks[key] = tuples[counts < self.spec.scramble.guard_k]
             if block.name not in self.broken_var:
                 seed = np.random.SeedSequence([self.seed, 0xB10C, *block.name.encode()])
