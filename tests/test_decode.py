@@ -3,7 +3,6 @@
 Below OVERLAP_PERSONS persons the next table is decoded on a second thread while one is merged, and a table
 is written while the next is encoded; above it, one table at a time. Both paths must give the same panel,
 the same issues in the same order and the same files: these tests run both on the same input and compare.
-The counting helpers that replaced np.unique on hot paths are compared with np.unique itself.
 """
 
 from __future__ import annotations
@@ -15,12 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import pytest
 
 from scrambler import datasets, decode
 from scrambler.decode import tables_to_panel
 from scrambler.population import generate_population
-from scrambler.scramble.nearness import unique_counts
 from scrambler.spec import DatasetSpec
 from scrambler.tables import panel_to_tables
 
@@ -101,35 +98,3 @@ def test_written_tables_are_the_same_on_both_paths(mini_spec: DatasetSpec, tmp_p
     assert written == sorted(p.name for p in (tmp_path / "overlapped").glob("*.parquet"))
     for name in written:
         assert pq.read_table(tmp_path / "overlapped" / name).equals(pq.read_table(tmp_path / "serial" / name)), name
-
-
-@pytest.mark.parametrize("distinct", [1, 7, 5_000, 10**9])
-@pytest.mark.parametrize("dtype", [np.uint64, np.int64])
-def test_unique_counts_is_np_unique(distinct: int, dtype: type) -> None:
-    rng = np.random.default_rng(distinct)
-    values = rng.integers(0, distinct, 20_000).astype(dtype)
-    if dtype is np.int64:
-        values -= distinct // 2  # negatives sort before positives
-    else:
-        values *= np.uint64(0x9E3779B97F4A7C15)  # hashes: the high bit set on half of them
-    got_keys, got_counts = unique_counts(values)
-    keys, counts = np.unique(values, return_counts=True)
-    np.testing.assert_array_equal(got_keys, keys)
-    np.testing.assert_array_equal(got_counts, counts)
-    assert got_keys.dtype == values.dtype
-
-
-@pytest.mark.parametrize("shuffle", [False, True])
-def test_identifier_sets_are_np_unique(shuffle: bool) -> None:
-    rng = np.random.default_rng(4)
-    parts = [np.sort(rng.choice(5_000, 3_000, replace=False)).astype(np.int64) for _ in range(4)]
-    parts[2] = np.append(parts[2], parts[2][:3])  # duplicates
-    if shuffle:
-        parts = [rng.permutation(p) for p in parts]
-    for p in parts:
-        got_ids, got_counts = decode._sorted_unique(p)
-        ids, counts = np.unique(p, return_counts=True)
-        np.testing.assert_array_equal(got_ids, ids)
-        np.testing.assert_array_equal(got_counts, counts)
-    uniques = [decode._sorted_unique(p)[0] for p in parts]
-    np.testing.assert_array_equal(decode._union(uniques), np.unique(np.concatenate(parts)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from scrambler.panel import Panel
 
@@ -23,11 +24,21 @@ class DonorPool:
     def __init__(self, keys: np.ndarray, persons: np.ndarray, rng: np.random.Generator) -> None:
         shuffle = rng.permutation(len(persons))
         keys = keys[shuffle]
-        order = np.argsort(keys, kind="stable")
+        # grouped by key, in key order, the shuffled order kept within a group: what a stable argsort of the
+        # keys gives, by way of each key's rank among the few distinct ones (hashed, then a radix sort of
+        # small integers): 37 pools of a 1,000,000-person input took 3.4 s sorting the 64-bit keys
+        codes, uniques = pd.factorize(keys)
+        by_key = np.argsort(uniques)
+        rank = np.empty(len(uniques), dtype=np.int64)
+        rank[by_key] = np.arange(len(uniques))
+        ranks = rank[codes]
+        order = np.argsort(ranks.astype(np.int16 if len(uniques) < 2**15 else np.int64), kind="stable")
         small = np.int32 if len(persons) == 0 or int(persons.max()) < 2**31 else np.int64
         self.persons = persons[shuffle[order]].astype(small)
         del shuffle
-        self.unique, self.starts, self.counts = np.unique(keys[order], return_index=True, return_counts=True)
+        self.unique = np.asarray(uniques)[by_key]
+        self.counts = np.bincount(ranks, minlength=len(uniques))
+        self.starts = np.cumsum(self.counts) - self.counts
 
     def pick(self, keys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One donor per key (-1 where no input person has the key); keys spread over the group evenly."""

@@ -1,0 +1,69 @@
+"""The counting and grouping shortcuts on hot paths, each against the plain numpy it replaced.
+
+unique_counts (hashing, then sorting the distinct values only), the identifier sets of a decode (one pass
+over sorted ids), and the donor pools (a radix sort of key ranks) must give exactly what np.unique and a
+stable argsort of the keys give: the output of a run depends on them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scrambler import decode
+from scrambler.scramble.donors import DonorPool
+from scrambler.scramble.nearness import unique_counts
+
+
+@pytest.mark.parametrize("distinct", [1, 7, 5_000, 10**9])
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64])
+def test_unique_counts_is_np_unique(distinct: int, dtype: type) -> None:
+    rng = np.random.default_rng(distinct)
+    values = rng.integers(0, distinct, 20_000).astype(dtype)
+    if dtype is np.int64:
+        values -= distinct // 2  # negatives sort before positives
+    else:
+        values *= np.uint64(0x9E3779B97F4A7C15)  # hashes: the high bit set on half of them
+    got_keys, got_counts = unique_counts(values)
+    keys, counts = np.unique(values, return_counts=True)
+    np.testing.assert_array_equal(got_keys, keys)
+    np.testing.assert_array_equal(got_counts, counts)
+    assert got_keys.dtype == values.dtype
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_identifier_sets_are_np_unique(shuffle: bool) -> None:
+    rng = np.random.default_rng(4)
+    parts = [np.sort(rng.choice(5_000, 3_000, replace=False)).astype(np.int64) for _ in range(4)]
+    parts[2] = np.append(parts[2], parts[2][:3])  # duplicates
+    if shuffle:
+        parts = [rng.permutation(p) for p in parts]
+    for p in parts:
+        got_ids, got_counts = decode._sorted_unique(p)
+        ids, counts = np.unique(p, return_counts=True)
+        np.testing.assert_array_equal(got_ids, ids)
+        np.testing.assert_array_equal(got_counts, counts)
+    uniques = [decode._sorted_unique(p)[0] for p in parts]
+    np.testing.assert_array_equal(decode._union(uniques), np.unique(np.concatenate(parts)))
+
+
+@pytest.mark.parametrize(("persons", "distinct"), [(0, 1), (1, 1), (2_000, 7), (200_000, 60), (30_000, 20_000)])
+def test_donor_pool_groups_as_a_stable_sort_of_the_keys(persons: int, distinct: int) -> None:
+    rng = np.random.default_rng(persons + distinct)
+    keys = (rng.integers(-1, distinct, persons) * 977).astype(np.int64)  # -1: a null stratum value
+    ids = np.sort(rng.choice(3 * persons + 1, persons, replace=False))
+    pool = DonorPool(keys, ids, np.random.default_rng(9))
+    # the construction it replaced: shuffle with the same generator, stable argsort, np.unique
+    shuffle = np.random.default_rng(9).permutation(persons)
+    shuffled = keys[shuffle]
+    order = np.argsort(shuffled, kind="stable")
+    unique, starts, counts = np.unique(shuffled[order], return_index=True, return_counts=True)
+    np.testing.assert_array_equal(pool.persons, ids[shuffle[order]])
+    np.testing.assert_array_equal(pool.unique, unique)
+    np.testing.assert_array_equal(pool.starts, starts)
+    np.testing.assert_array_equal(pool.counts, counts)
+    if persons:  # and a pick takes a donor of the asked key
+        asked = keys[rng.integers(0, persons, 500)]
+        picked = pool.pick(asked, np.random.default_rng(1))
+        position = np.searchsorted(ids, picked)
+        np.testing.assert_array_equal(keys[position], asked)
