@@ -48,7 +48,8 @@ def count_codes(values: np.ndarray, k: int) -> np.ndarray:
     two filtering passes over millions of rows."""
     if values.dtype == np.int8:
         return np.bincount(values.view(np.uint8), minlength=256)[:k]
-    return np.bincount(values[values >= 0].astype(np.int64), minlength=k)
+    # shifted by one, null lands in slot 0 and is dropped: no mask and gather (half the time of a count)
+    return np.bincount(values.astype(np.intp) + 1, minlength=k + 1)[1:]
 
 
 def variable_counts(panel: Panel) -> dict[str, np.ndarray]:

@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if own:  # called in-process (tests, notebooks): leave Ctrl-C as it was found
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        if argv is None and "scrambler.reports.workers" in sys.modules:
+            # the command line (not an in-process caller, who may build more reports): end the report worker
+            # now rather than wait for its slow graceful exit at interpreter shutdown
+            sys.modules["scrambler.reports.workers"].release()
 
 
 def _run(args: argparse.Namespace) -> int:
