@@ -100,6 +100,35 @@ def test_near_index_finds_exactly_the_rows_within_tolerance() -> None:
             assert capped[j] == min(ok.sum(), 3), (m, n_in, j)
 
 
+def test_near_index_counts_repeated_and_copied_query_rows_as_brute_force() -> None:
+    # query rows searched once per distinct row, and rows equal to a stored row that stands for many input
+    # rows answered without a search: both must count exactly what a brute force counts
+    rng = np.random.default_rng(11)
+    m, n_in = 3, 500
+    exact_in = rng.integers(0, 2, n_in).astype(np.uint64)
+    near_in = (rng.normal(size=(m, n_in)) / 0.1).round() * 0.1
+    near_in[:, :200] = near_in[:, [0]]  # one path 200 input rows share (a heavy stored row)
+    exact_in[:200] = exact_in[0]
+    near_in[:, rng.random(n_in) < 0.1] = np.nan
+    picks = rng.integers(0, n_in, 150)  # output rows copied from input rows, heavy or not
+    exact_out = np.concatenate([exact_in[picks], rng.integers(0, 2, 150).astype(np.uint64)])
+    near_out = np.concatenate([near_in[:, picks], (rng.normal(size=(m, 150)) / 0.1).round() * 0.1], axis=1)
+    repeat = rng.integers(0, 300, 300)  # and every row repeated, in another order
+    exact_out, near_out = np.concatenate([exact_out, exact_out[repeat]]), np.concatenate(
+        [near_out, near_out[:, repeat]], axis=1)
+    tol = np.array([0.15, 0.05, 0.25])
+    index = nearness.build(exact_in, near_in, tol)
+    for cap in (1, 3, 10**6):
+        got = nearness.match_counts(index, exact_out, near_out, cap=cap)
+        for j in range(len(exact_out)):
+            ok = exact_in == exact_out[j]
+            for i in range(m):
+                a, b = near_in[i], near_out[i, j]
+                ok &= (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= tol[i])
+            assert got[j] == min(ok.sum(), cap), (cap, j)
+    assert nearness.match_counts(index, exact_out, near_out, cap=10**6)[:150].min() >= 1  # copies found
+
+
 def _within(out: Panel, real: Panel, names: list[str], rel: float) -> float:
     """Share of output persons whose path of ``names`` lies within ``rel`` (relative) of some real person's
     on every period they are present (same presence pattern) - brute force, independent of the guard."""

@@ -62,6 +62,9 @@ class NearIndex:
     lows: tuple[int, ...]  # their smallest bin
     spans: tuple[int, ...]  # their bin offsets 0..span-1 (the rows' own are 1..span-2)
     weight: np.ndarray | None = None  # how many input rows each stored row stands for (None: one each)
+    row_hash: np.ndarray | None = None  # sorted hashes of the stored rows (group and every coordinate)
+    row_of_hash: np.ndarray | None = None  # the stored row of each of those hashes
+    row_group: np.ndarray | None = None  # each stored row's exact group
 
 
 def _exact_key(exact: np.ndarray, near: np.ndarray) -> np.ndarray:
@@ -122,13 +125,60 @@ def build(exact: np.ndarray, near: np.ndarray, tolerance: np.ndarray) -> NearInd
     unique_row[1:] = (keys[1:] != keys[:-1]) | (values[:, 1:] != values[:, :-1]).any(axis=0)
     starts = np.nonzero(unique_row)[0]
     weight = np.diff(np.append(starts, len(keys)))
-    return NearIndex(groups, keys[starts], values[:, starts], tolerance, pivots, tuple(widths), tuple(lows),
-                     tuple(spans), weight)
+    row_group = gid.astype(np.int64)[order][starts]
+    stored = values[:, starts]
+    row_hash = hash_columns([row_group, *stored], len(starts))
+    by_hash = np.argsort(row_hash, kind="stable")
+    return NearIndex(groups, keys[starts], stored, tolerance, pivots, tuple(widths), tuple(lows),
+                     tuple(spans), weight, row_hash[by_hash], by_hash, row_group)
+
+
+def _exact_counts(index: NearIndex, pos: np.ndarray, found: np.ndarray, values: np.ndarray, counts: np.ndarray,
+                  cap: int) -> None:
+    """Set ``counts`` to ``cap`` for query rows equal on every coordinate to a stored row that stands for at
+    least ``cap`` input rows: they need no search. Most output rows are such common rows (a full-time path,
+    everyone's null), and comparing their candidates one by one was most of the guard's path check (1.4 of
+    1.5 s for 200,000 persons). Hash hits are confirmed on the values, so a collision cannot skip a row."""
+    if index.row_hash is None or index.row_of_hash is None or index.row_group is None or index.weight is None:
+        return
+    if len(index.row_hash) == 0:
+        return
+    qh = hash_columns([pos.astype(np.int64), *values], len(pos))
+    at = np.minimum(np.searchsorted(index.row_hash, qh), len(index.row_hash) - 1)
+    hit = np.nonzero(found & (index.row_hash[at] == qh))[0]
+    row = index.row_of_hash[at[hit]]
+    same = (index.row_group[row] == pos[hit]) & (index.values[:, row] == values[:, hit]).all(axis=0)
+    heavy = same & (index.weight[row] >= cap)
+    counts[hit[heavy]] = cap
 
 
 def match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int = 2) -> np.ndarray:
     """For each query row, how many input rows lie within tolerance on every coordinate (counting stops at
-    ``cap``: "none", "one" and "more" are all the guard and its figures need)."""
+    ``cap``: "none", "one" and "more" are all the guard and its figures need).
+
+    Equal query rows are searched once: the output repeats the common paths and person-periods many times
+    over. Rows grouped by hash are confirmed equal to their group's first row; one that is not (a hash
+    collision) is searched on its own."""
+    n = len(exact)
+    if n < 2:
+        return _match_counts(index, exact, near, cap)
+    codes, uniques = pd.factorize(hash_columns([exact.view(np.int64), *near], n))
+    first = np.full(len(uniques), n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(n))
+    rep = first[codes]
+    same = exact[rep] == exact
+    if near.shape[0]:
+        a, b = near[:, rep], near
+        same &= ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=0)
+    alone = np.nonzero(~same)[0]
+    searched = np.concatenate([first, alone])
+    found = _match_counts(index, exact[searched], near[:, searched], cap)
+    counts = found[: len(first)][codes]
+    counts[alone] = found[len(first):]
+    return counts
+
+
+def _match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int) -> np.ndarray:
     n = len(exact)
     counts = np.zeros(n, dtype=np.int64)
     if n == 0 or len(index.groups) == 0:
@@ -145,6 +195,7 @@ def match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int
     for offset, span in zip(offsets, index.spans, strict=True):
         found &= (offset >= 0) & (offset <= span - 1)
     values = np.nan_to_num(near, nan=0.0)
+    _exact_counts(index, pos, found, values, counts, cap)
     # the candidates lie in one run of the sort per bin offset of the first pivot (-1, 0, +1) when there are two:
     # the second pivot's three bins around the query's are contiguous within it
     *outer, last = offsets
