@@ -160,17 +160,28 @@ def _cover_periodic(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
     per_tuple: list[tuple[tuple[int, ...], np.ndarray, np.ndarray]] = []
     needs: list[int] = []
     key, valid, sizes = tuple_keys(out, combo, t)
+    # counted and grouped once for all the tuples (per tuple, a pass over every output row and every input
+    # row was 1.3 s of coverage at 200,000 persons): the output's count of each tuple, and the input rows
+    # holding it, in row order (a stable sort of the keys)
+    held_keys, held_counts = count_keys(key[out.present[t0] & valid], sizes)
+    src_key, src_valid, _ = tuple_keys(source, combo, t)
+    src_rows = np.nonzero(source.present[t] & src_valid)[0]
+    src_rows = src_rows[np.argsort(src_key[src_rows], kind="stable")]
+    src_sorted = src_key[src_rows]
+    both = out.present[t0] & out.present[t]
+    statics = [v for v in combo if out.spec.variables[v].is_static]
     for tup in tuples:
-        need = floor.get(combo, k) - int((out.present[t0] & valid & (key == _pack(tup, sizes))).sum())
+        packed = _pack(tup, sizes)
+        at = int(np.searchsorted(held_keys, packed))
+        have = int(held_counts[at]) if at < len(held_keys) and held_keys[at] == packed else 0
+        need = floor.get(combo, k) - have
         values = dict(zip(combo, tup, strict=True))
-        rows = out.present[t0] & out.present[t]
-        for v in combo:
-            if out.spec.variables[v].is_static:
-                rows &= out.static[v] == values[v]  # statics stay: pick persons that already hold them
-        templates = np.nonzero(source.present[t] & np.logical_and.reduce(
-            [source.values(v, t) == values[v] for v in combo]))[0]
+        templates = src_rows[np.searchsorted(src_sorted, packed, "left"):np.searchsorted(src_sorted, packed, "right")]
         if need <= 0 or len(templates) == 0:
             continue
+        rows = both
+        for v in statics:
+            rows = rows & (out.static[v] == values[v])  # statics stay: pick persons that already hold them
         candidates = sample_rows(rows, 800 * need, rng)
         candidates = candidates[np.argsort(held[candidates], kind="stable")]  # free rows first
         candidates = spare_rows(out, t0, t, shown, period_vars, k, combos, candidates, floor)[: 20 * need]
