@@ -466,3 +466,21 @@ def test_atomic_path_publishes_only_on_success(tmp_path: Path) -> None:
         tmp.write_text("partial")
         raise RuntimeError
     assert target.read_text() == "done" and len(list(tmp_path.iterdir())) == 1
+
+
+@pytest.mark.parametrize("series", [
+    pd.Series(["01", "2", None, "01"]),
+    pd.Series(pd.Categorical(["a", None, "b", "a"])),
+    pd.Series(pd.Categorical([1.0, 2.0, None])),
+    pd.Series([1.0, np.nan, 111.0]),
+    pd.Series([True, 1, None, 1.0], dtype=object),  # equal to a hash, not as text
+    pd.Series(pd.array([1, None, 3], dtype="Int64")),
+    pd.Series([[1], [2]], dtype=object),  # unhashable cells
+    pd.Series(["x", pd.NA, np.nan], dtype=object),
+    pd.Series([], dtype=object),
+])
+def test_text_values_by_distinct_value_equal_cell_by_cell(series: pd.Series) -> None:
+    from scrambler.formats._common import _text_cells, code_text, text_values
+
+    expected = [None if (not isinstance(v, list) and pd.isna(v)) else code_text(v) for v in series.astype(object)]
+    assert text_values(series) == expected == _text_cells(series)

@@ -13,6 +13,7 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scrambler.errors import DataError, Issue
@@ -32,7 +33,10 @@ def csv_frame(frame: pd.DataFrame, columns: list[Column], booleans: tuple[str, s
     for col in columns:
         if col.info.kind == "boolean":
             values = col.series.astype("boolean")
-            out[col.name] = [None if pd.isna(v) else booleans[0] if v else booleans[1] for v in values]
+            # whole columns, not a Python test per cell (17 s of a 27 s export of 190,000 rows)
+            text = np.where(values.fillna(False).to_numpy(dtype=bool), booleans[0], booleans[1]).astype(object)
+            text[values.isna().to_numpy(dtype=bool)] = None
+            out[col.name] = text
     return out
 
 

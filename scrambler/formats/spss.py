@@ -45,7 +45,9 @@ def formats(table: LabelledTable) -> dict[str, str]:
         if role == "decimal" or column.dtype == object:
             continue
         values = column.dropna()
-        digits = max((len(str(int(v))) for v in values), default=1)
+        # the widest whole number is the largest or the smallest (a minus sign counts): two texts, not one
+        # per cell (10 s of a 32 s export of 190,000 rows)
+        digits = max(len(str(int(values.max()))), len(str(int(values.min())))) if len(values) else 1
         out[name] = f"F{min(max(digits, 1), 40)}.0"
     return out
 
@@ -63,6 +65,7 @@ def write(table: LabelledTable, target: Path) -> Path:
             variable_value_labels={k: dict(v) for k, v in table.value_labels.items()},
             variable_measure={k: MEASURES[v] for k, v in table.roles.items()},
             variable_format=formats(table),
+            row_compress=True,  # SPSS's own bytecode compression: every SPSS version reads it
         )
 
     return write_atomic(target, run)

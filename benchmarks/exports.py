@@ -1,0 +1,78 @@
+"""Exports against the Parquet write: seconds and bytes per format for one scrambled folder.
+
+    .venv/bin/python benchmarks/exports.py --folder SCRAMBLED_DIR [--formats parquet,csv,stata,spss,sas]
+
+Reads the folder's Parquet tables once into pandas (as ``scramble --format`` does after writing them), then
+writes every format into a temporary folder, each timed on its own: the Parquet write of the same frames is
+the yardstick (issue 16: an export at least as fast as it, and no larger than needed). Each written file is
+reopened (pyarrow, pandas, pyreadstat) and its row count compared, so a fast but broken writer does not pass.
+Prints a markdown table; nothing is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scrambler.codebook import spec_codebook  # noqa: E402
+from scrambler.formats import export_tables  # noqa: E402
+from scrambler.spec import load_spec  # noqa: E402
+
+
+def _rows(path: Path) -> int:
+    import pyreadstat
+
+    suffix = path.suffix
+    if suffix == ".parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    if suffix == ".csv":
+        return len(pd.read_csv(path, usecols=[0]))
+    if suffix == ".dta":
+        return pyreadstat.read_dta(path, metadataonly=True)[1].number_rows
+    if suffix == ".sav":
+        return pyreadstat.read_sav(path, metadataonly=True)[1].number_rows
+    return -1  # a program (.sas) or a codebook: no rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folder", type=Path, required=True, help="a scrambled (or population) folder")
+    parser.add_argument("--spec", type=Path, default=ROOT / "constraints" / "arbeidsreserve-24-130")
+    parser.add_argument("--formats", default="parquet,csv,stata,spss,sas")
+    args = parser.parse_args()
+    spec = load_spec(args.spec)
+    clock = time.perf_counter()
+    frames = {p.stem: pq.read_table(p).to_pandas() for p in sorted(args.folder.glob("*.parquet"))}
+    read_s = time.perf_counter() - clock
+    rows = sum(len(f) for f in frames.values())
+    codebook = spec_codebook(spec)
+    print(f"{args.folder}: {len(frames)} tables, {rows:,} rows; read into pandas in {read_s:.1f} s\n")
+    print("| format | seconds | vs Parquet | MB | vs Parquet | files | rows reopened |")
+    print("|---|---|---|---|---|---|---|")
+    base: tuple[float, float] | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in args.formats.split(","):
+            out = Path(tmp) / fmt
+            clock = time.perf_counter()
+            files = export_tables(frames, codebook, fmt, out)
+            seconds = time.perf_counter() - clock
+            size = sum(f.stat().st_size for f in files) / 1e6
+            reopened = sum(max(_rows(f), 0) for f in files)
+            if fmt == "parquet":
+                base = (seconds, size)
+            ratio = (f"{seconds / base[0]:.2f}x", f"{size / base[1]:.2f}x") if base else ("", "")
+            print(f"| {fmt} | {seconds:.2f} | {ratio[0]} | {size:.1f} | {ratio[1]} | {len(files)} | "
+                  f"{reopened:,} |")
+
+
+if __name__ == "__main__":
+    main()
