@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 
 from scrambler import datasets, decode
 from scrambler.decode import tables_to_panel
@@ -98,3 +99,15 @@ def test_written_tables_are_the_same_on_both_paths(mini_spec: DatasetSpec, tmp_p
     assert written == sorted(p.name for p in (tmp_path / "overlapped").glob("*.parquet"))
     for name in written:
         assert pq.read_table(tmp_path / "overlapped" / name).equals(pq.read_table(tmp_path / "serial" / name)), name
+
+
+def test_background_job_hands_back_its_result_or_its_error_and_never_holds_the_exit() -> None:
+    """The guard's index is built on a daemon thread while the draw runs (scramble/background.py)."""
+    from scrambler.scramble.background import Background
+
+    done = Background(lambda: sum(range(10)))
+    assert done.result() == 45
+    failed = Background(lambda: 1 // 0)
+    with pytest.raises(ZeroDivisionError):
+        failed.result()
+    assert failed._thread.daemon  # an interrupted run does not wait for it at exit

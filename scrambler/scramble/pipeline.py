@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
 from scrambler.scramble import outsider
+from scrambler.scramble.background import Background
 from scrambler.scramble.cover import CoverageCounts, ensure_coverage, shortfalls, stated_gaps
 from scrambler.scramble.donors import anchors
 from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
@@ -116,25 +116,21 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     # them: built on the second core while the first draws (5 s of hashing and sorting a 1,000,000-person
     # input that the run otherwise waited for after the draw); neither uses the generator, so the output is
     # the same as when built after
-    with ThreadPoolExecutor(1) as background:
-        pending_index = background.submit(
-            lambda: guard_mod.with_templates(guard_index, source) if guard_index is not None
-            else guard_mod.build_index(source))
-        pending_counts = background.submit(CoverageCounts.of, source)
-        for t in range(T):
+    pending = Background(lambda: (guard_mod.with_templates(guard_index, source) if guard_index is not None
+                                   else guard_mod.build_index(source), CoverageCounts.of(source)))
+    for t in range(T):
 
-            def backtrack(rows: np.ndarray, t: int = t) -> None:
-                _backtrack(out, sampler, proposals, plan, rng, rows, t)
+        def backtrack(rows: np.ndarray, t: int = t) -> None:
+            _backtrack(out, sampler, proposals, plan, rng, rows, t)
 
-            sampler.draw_period(out, t, rng, proposals=proposals, on_dead=backtrack)
-            proposals.finish_period(t)
-            if progress:
-                progress("scramble", t + 1, T)
-        proposals.finish_period(T)  # past the last period: drops the last donors too
-        timings["draw"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        index = pending_index.result()
-        counts = pending_counts.result()  # the input's category counts: computed once, they never change
+        sampler.draw_period(out, t, rng, proposals=proposals, on_dead=backtrack)
+        proposals.finish_period(t)
+        if progress:
+            progress("scramble", t + 1, T)
+    proposals.finish_period(T)  # past the last period: drops the last donors too
+    timings["draw"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    index, counts = pending.result()  # counts: the input's category counts, computed once, they never change
     timings["input_index_wait"] = time.perf_counter() - clock
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
