@@ -13,7 +13,7 @@ runs table by table in the spec's order, so the panel and the issues do not depe
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -182,24 +182,31 @@ class _Table:
     period: int
     ids: np.ndarray
     inrow: np.ndarray  # (persons,) bool: listed in this table
-    columns: list[_Column]  # values spread over the panel's persons (null where not listed)
+    columns: Iterable[_Column]  # values spread over the panel's persons (null where not listed)
     extra: list[str]  # columns the spec does not declare
 
 
-def _decode_table(spec: DatasetSpec, tables: Mapping[str, pa.Table], person_ids: np.ndarray, name: str,
-                  table: TableSpec, period: int, ids: np.ndarray) -> _Table:
+def _decode_table(spec: DatasetSpec, tables: Mapping[str, pa.Table], person_ids: np.ndarray, lazy: bool,
+                  name: str, table: TableSpec, period: int, ids: np.ndarray) -> _Table:
     """Read one table and decode every column the spec declares, each spread over the panel's persons (no
     panel touched: safe on a thread). Spreading here, not in the merge, puts the scatter of every column on
     the worker; the merge is then whole-array operations (the gathers and scatters by row index were 6 s of
-    the 9 s a 1,000,000-person read took)."""
+    the 9 s a 1,000,000-person read took). ``lazy``: the columns are decoded as the merge asks for them, one
+    at a time (at 7.5 million persons a whole decoded table beside the panel was 3 GB more at the peak)."""
     data = tables[name]
-    columns = table_columns(spec, table)
-    wanted = {c for c, _, _ in columns}
+    wanted = {c for c, _, _ in table_columns(spec, table)}
     rows = np.searchsorted(person_ids, ids)
     inrow = np.zeros(len(person_ids), dtype=bool)
     inrow[rows] = True
-    out = _Table(name, table, period, ids, inrow, [], [c for c in data.column_names if c not in wanted])
-    for column, var, offset in columns:
+    extra = [c for c in data.column_names if c not in wanted]
+    columns = _decoded_columns(spec, data, name, table, ids, rows, len(person_ids))
+    del data  # the generator holds it until its last column
+    return _Table(name, table, period, ids, inrow, columns if lazy else list(columns), extra)
+
+
+def _decoded_columns(spec: DatasetSpec, data: pa.Table, name: str, table: TableSpec, ids: np.ndarray,
+                     rows: np.ndarray, n: int) -> Iterator[_Column]:
+    for column, var, offset in table_columns(spec, table):
         if var.type == "identifier":
             continue
         issues: list[Issue] = []
@@ -225,15 +232,14 @@ def _decode_table(spec: DatasetSpec, tables: Mapping[str, pa.Table], person_ids:
                 # (non-null) value of the same person, in that other table
                 issues.append(Issue(code="required-null", table=name, variable=column, row=spec_ids(ids, nulls),
                                     message=f"{nulls.size} null value(s) in required variable {var.name}"))
-            spread = np.full(len(person_ids), -1 if var.is_categorical else np.nan, dtype=values.dtype)
+            spread = np.full(n, -1 if var.is_categorical else np.nan, dtype=values.dtype)
             spread[rows] = values
             values = spread
-        out.columns.append(_Column(column, var, offset, values, issues))
+        yield _Column(column, var, offset, values, issues)
     del data
     # hand the table's buffers back to the system now: a pool that keeps them (mimalloc, Arrow's default)
     # held ~4.7 GB beside a 3.8 GB panel after reading 7.5 million persons
     pa.default_memory_pool().release_unused()
-    return out
 
 
 def _in_order(jobs: Sequence[Callable[[], _Table]], workers: int) -> Iterator[_Table]:
@@ -297,8 +303,9 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
     observed = shared_masks(spec, T, len(person_ids))
     panel.observed = observed
     index = {p: i for i, p in enumerate(spec.panel.periods)}
-    jobs = [partial(_decode_table, spec, tables, person_ids, *args) for args in present_tables]
-    for decoded in _in_order(jobs, WORKERS if len(person_ids) <= OVERLAP_PERSONS else 0):
+    workers = WORKERS if len(person_ids) <= OVERLAP_PERSONS else 0
+    jobs = [partial(_decode_table, spec, tables, person_ids, workers == 0, *args) for args in present_tables]
+    for decoded in _in_order(jobs, workers):
         _merge_table(panel, decoded, index[decoded.period], issues)
     _infer_presence(spec, panel, {index[p] for _, _, p in expected})
     return Decoded(panel=panel, issues=issues)

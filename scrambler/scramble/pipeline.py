@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from scrambler.check import CheckReport, check
+from scrambler.decode import OVERLAP_PERSONS
 from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numbers
 from scrambler.panel import Panel
@@ -115,9 +116,13 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     # the guard's index of the input and the input's category counts read the input only, and no draw needs
     # them: built on the second core while the first draws (5 s of hashing and sorting a 1,000,000-person
     # input that the run otherwise waited for after the draw); neither uses the generator, so the output is
-    # the same as when built after
-    pending = Background(lambda: (guard_mod.with_templates(guard_index, source) if guard_index is not None
-                                   else guard_mod.build_index(source), CoverageCounts.of(source)))
+    # the same as when built after. Above OVERLAP_PERSONS input persons, after the draw as before: at 7.5
+    # million the index's temporaries beside the draw's donor pools raised the peak, and the draw slowed.
+    def input_index() -> tuple[guard_mod.GuardIndex, CoverageCounts]:
+        return (guard_mod.with_templates(guard_index, source) if guard_index is not None
+                else guard_mod.build_index(source), CoverageCounts.of(source))
+
+    pending = Background(input_index) if source.n <= OVERLAP_PERSONS else None
     for t in range(T):
 
         def backtrack(rows: np.ndarray, t: int = t) -> None:
@@ -130,7 +135,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     proposals.finish_period(T)  # past the last period: drops the last donors too
     timings["draw"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    index, counts = pending.result()  # counts: the input's category counts, computed once, they never change
+    # counts: the input's category counts, computed once, they never change
+    index, counts = pending.result() if pending is not None else input_index()
     timings["input_index_wait"] = time.perf_counter() - clock
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
