@@ -32,6 +32,8 @@ def _rows(path: Path) -> int:
     import pyreadstat
 
     suffix = path.suffix
+    if path.name == "codebook.csv":
+        return -1  # the CSV export's codebook: no table rows
     if suffix == ".parquet":
         return pq.ParquetFile(path).metadata.num_rows
     if suffix == ".csv":

@@ -178,9 +178,7 @@ class _Column:
 @dataclass
 class _Table:
     name: str
-    table: TableSpec
     period: int
-    ids: np.ndarray
     inrow: np.ndarray  # (persons,) bool: listed in this table
     columns: Iterable[_Column]  # values spread over the panel's persons (null where not listed)
     extra: list[str]  # columns the spec does not declare
@@ -194,19 +192,20 @@ def _decode_table(spec: DatasetSpec, tables: Mapping[str, pa.Table], person_ids:
     the 9 s a 1,000,000-person read took). ``lazy``: the columns are decoded as the merge asks for them, one
     at a time (at 7.5 million persons a whole decoded table beside the panel was 3 GB more at the peak)."""
     data = tables[name]
-    wanted = {c for c, _, _ in table_columns(spec, table)}
+    declared = table_columns(spec, table)
+    wanted = {c for c, _, _ in declared}
     rows = np.searchsorted(person_ids, ids)
     inrow = np.zeros(len(person_ids), dtype=bool)
     inrow[rows] = True
     extra = [c for c in data.column_names if c not in wanted]
-    columns = _decoded_columns(spec, data, name, table, ids, rows, len(person_ids))
+    columns = _decoded_columns(declared, data, name, ids, rows, len(person_ids))
     del data  # the generator holds it until its last column
-    return _Table(name, table, period, ids, inrow, columns if lazy else list(columns), extra)
+    return _Table(name, period, inrow, columns if lazy else list(columns), extra)
 
 
-def _decoded_columns(spec: DatasetSpec, data: pa.Table, name: str, table: TableSpec, ids: np.ndarray,
+def _decoded_columns(declared: list[tuple[str, Variable, int]], data: pa.Table, name: str, ids: np.ndarray,
                      rows: np.ndarray, n: int) -> Iterator[_Column]:
-    for column, var, offset in table_columns(spec, table):
+    for column, var, offset in declared:
         if var.type == "identifier":
             continue
         issues: list[Issue] = []

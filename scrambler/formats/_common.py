@@ -106,9 +106,8 @@ def text_values(series: pd.Series) -> list[str | None]:
     except TypeError:  # unhashable cells
         return _text_cells(series)
     values = list(uniques)
-    if not isinstance(series.dtype, pd.CategoricalDtype) and not all(type(v) is str for v in values):
-        if series.dtype == object:  # mixed Python objects: equal numbers of different types stay apart
-            return _text_cells(series)
+    if series.dtype == object and not all(type(v) is str for v in values):
+        return _text_cells(series)  # mixed Python objects: equal numbers of different types stay apart
     texts = np.array([code_text(v) for v in values] + [None], dtype=object)
     return list(texts[codes])  # a null's code is -1: the last slot
 

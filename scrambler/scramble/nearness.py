@@ -53,10 +53,19 @@ def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(pd.unique(sample)) > len(sample) // 4:
             keys, counts = np.unique(values, return_counts=True)
             return keys, counts
+    keys, ranks = sorted_codes(values)
+    return keys, np.bincount(ranks, minlength=len(keys))
+
+
+def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(values, return_inverse=True) by hashing: the distinct values sorted, and each value's index
+    among them. Only the distinct values are sorted, so it pays when they are few (see unique_counts)."""
     codes, uniques = pd.factorize(values)
     uniques = np.asarray(uniques)
     order = np.argsort(uniques, kind="stable")
-    return uniques[order], np.bincount(codes, minlength=len(uniques))[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return uniques[order], rank[codes]
 
 
 @dataclass
