@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scrambler.check import read_tables
+from scrambler.check import CheckReport, check, read_tables
 from scrambler.decode import OVERLAP_PERSONS, tables_to_panel
 from scrambler.errors import DataError, Issue
 from scrambler.output import atomic_folder, write_json, write_tables
@@ -48,10 +48,25 @@ def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label
     tables, each in its own subfolder. ``verify``: run the independent check on the written files before the
     folder is moved into place; on any violation nothing is published (UnsatisfiableError).
     """
+    return _write(panel, out, manifest, label, force, with_source, exports, verify)[0]
+
+
+def write_checked(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, force: bool = False,
+                  exports: list[str] | None = None) -> tuple[dict[str, int], CheckReport]:
+    """write_dataset(verify=True), returning the check of the written files too: the run's independent check
+    when scramble() was told not to check the panel in memory first (the same rules over the same values,
+    read back as a researcher reads them: 1.2 s of a 200,000-person run spent twice)."""
+    counts, report = _write(panel, out, manifest, label, force, False, exports, True)
+    assert report is not None
+    return counts, report
+
+
+def _write(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, force: bool, with_source: bool,
+           exports: list[str] | None, verify: bool) -> tuple[dict[str, int], CheckReport | None]:
+    report = None
     with atomic_folder(out, force=force) as tmp:
         counts = _write_all(panel, tmp)
         if verify:
-            from scrambler.check import check
             from scrambler.errors import UnsatisfiableError
 
             report = check(panel.spec, tmp)
@@ -59,8 +74,9 @@ def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label
                 raise UnsatisfiableError([Issue(code="check-failed", message="the written tables failed the "
                                                 "independent check; nothing was published:\n"
                                                 + report.format_text())])
-            manifest = {**manifest, "verified": {"violations": 0, "rules": len(report.results),
-                                                 "row_checks": sum(r.checked for r in report.results)}}
+            manifest = {**manifest, "violations": report.violations,
+                        "verified": {"violations": 0, "rules": len(report.results),
+                                     "row_checks": sum(r.checked for r in report.results)}}
         if exports:
             from scrambler.codebook import spec_codebook
             from scrambler.formats import export_tables
@@ -77,7 +93,7 @@ def write_dataset(panel: Panel, out: str | Path, manifest: dict[str, Any], label
         manifest = {**manifest, "dataset": panel.spec.name, "spec_fingerprint": panel.spec.fingerprint,
                     "persons": int(panel.n), "rows": counts, "versions": versions(), "label": label}
         write_json(tmp / "manifest.json", manifest)
-    return counts
+    return counts, report
 
 
 def _write_all(panel: Panel, folder: Path) -> dict[str, int]:

@@ -3,6 +3,7 @@ stable issue code and a location (file, variable, rule, table or row) in stderr/
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -861,3 +862,34 @@ def test_report_refuses_another_input(tmp_path: Path, population: Path) -> None:
     proc = run_cli("report", run_dir, "--spec", MINI, "--input", other, "--fast")
     assert_clean_failure(proc, ("[input-mismatch]", str(other), "fingerprint"))
     assert not (run_dir / "reports").exists()
+
+
+def test_scramble_verifies_the_written_files(tmp_path: Path, population: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """scramble checks its output once, on the written files (the in-memory check is skipped): a fault
+    between the draw and the write (simulated here: one registration year after the reference year) must
+    stop the run with nothing published, and a clean run's manifest carries the files' check."""
+    from scrambler.cli import main as cli_main
+    from scrambler.cli import scramble as scramble_cli
+
+    real = scramble_cli.scramble
+    seen: list[Any] = []
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        seen.append(result.report)
+        result.panel.static["reg_year"][0] = 2030
+        return result
+
+    monkeypatch.setattr(scramble_cli, "scramble", faulty)
+    out = tmp_path / "out"
+    argv = ["scramble", str(MINI), "--input", str(population), "--out", str(out), "--persons", "60", "--no-reports"]
+    assert cli_main.main(argv) == 1
+    err = capsys.readouterr().err
+    assert seen == [None]  # the run did not check in memory: the files' check is what stopped it
+    assert "[check-failed]" in err and "nothing was published" in err and "reg-before-period" in err
+    assert not out.exists()
+    monkeypatch.setattr(scramble_cli, "scramble", real)
+    assert cli_main.main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["violations"] == 0 and manifest["verified"]["rules"] > 0 and manifest["verified"]["row_checks"] > 0

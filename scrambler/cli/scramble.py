@@ -9,7 +9,7 @@ from pathlib import Path
 from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable
-from scrambler.datasets import read_dataset, write_dataset
+from scrambler.datasets import read_dataset, write_checked
 from scrambler.fingerprint import input_fingerprint
 from scrambler.memory import input_persons, require_memory
 from scrambler.output import prepare_output
@@ -77,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
 
                     drop_held_out(source, args.hold_out, args.seed)
             with progress.stage("scramble"):
+                # the independent check runs once, on the written files (write_checked), not also in memory
                 result = scramble(spec, source, args.persons, args.seed, k=args.k,
-                                  codelist_coverage=args.codelist_coverage or None, progress=progress.update)
+                                  codelist_coverage=args.codelist_coverage or None, progress=progress.update,
+                                  check=False)
         else:
             from scrambler.distributed import scramble_dask
 
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             manifest["held_out"] = {"persons": args.hold_out, "seed": args.seed}
         extra = [f for f in formats if f != "parquet"]
         with progress.stage("write and check" + (f" ({', '.join(['parquet', *extra])})" if extra else "")):
-            write_dataset(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra, verify=True)
+            _, result.report = write_checked(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra)
         if not args.no_reports:
             from scrambler.reports import reports_after_scramble
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +18,8 @@ from pandas.api import types as ptypes
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats.codebook import Codebook, ColumnInfo
+from scrambler.formats.names import TABLE_NAME
 
-#: Table names become file names: keep them to characters every file system and tool accepts.
-TABLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 #: Integers beyond this lose precision when stored as doubles (Stata, SPSS and SAS store numbers as doubles).
 MAX_EXACT_INT = 2**53
 #: Stata value labels can be attached only to integers in this range (larger values encode missing .a-.z).
@@ -70,22 +69,6 @@ def resolve(tables: Mapping[str, pd.DataFrame], codebook: Codebook) -> list[Colu
     if issues:
         raise DataError(issues)
     return columns
-
-
-def column_issues(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
-    """:func:`resolve`'s checks on names only (table -> column names), for checking a spec before any data."""
-    issues: list[Issue] = []
-    for table, names in columns.items():
-        if not TABLE_NAME.match(table):
-            issues.append(
-                Issue("invalid-table-name", f"table name {table!r} is not usable as a file name", table=table)
-            )
-        issues += [
-            Issue("unknown-column", "column is not in the codebook", table=table, variable=name)
-            for name in names
-            if codebook.column(table, name) is None
-        ]
-    return issues
 
 
 def code_text(value: object) -> str:

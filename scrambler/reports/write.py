@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scrambler.check import CheckReport
+from scrambler.check import CheckReport, check
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_text_atomic
 from scrambler.panel import Panel
@@ -89,5 +89,7 @@ def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: st
         return {}
     from scrambler.datasets import read_dataset
 
-    return write_run_reports(run_dir, result.panel, read_dataset(spec, root, source_ids=False), result.report,
+    # the run's check: the written files' (the command checks them), or the panel's when none was written yet
+    report = result.report if result.report is not None else check(spec, result.panel)
+    return write_run_reports(run_dir, result.panel, read_dataset(spec, root, source_ids=False), report,
                              progress=progress)

@@ -44,7 +44,7 @@ class ScrambleResult:
     plan: Plan
     gaps: list[Gap]
     guard: dict[str, Any]
-    report: CheckReport
+    report: CheckReport | None  # None: not checked in memory (scramble(check=False)); the caller checks the files
     timings: dict[str, float] = field(default_factory=dict)
     coverage_rounds: int = 1  # the coverage rounds run (gaps say "not reached after N rounds")
 
@@ -63,7 +63,7 @@ class ScrambleResult:
         return {"kind": "scrambled", "label": LABEL, "seed": seed, "input_fingerprint": input_fingerprint,
                 "content_hash": content_hash(self.panel), "methods": self._methods(),
                 "coverage_gaps": [g.to_dict() for g in self.gaps], "guard": self.guard,
-                "violations": self.report.violations, "timings_s": {k: round(v, 2) for k, v in self.timings.items()}}
+                "violations": self.report.violations if self.report is not None else None, "timings_s": {k: round(v, 2) for k, v in self.timings.items()}}
 
 
 def content_hash(panel: Panel) -> str:
@@ -80,12 +80,13 @@ def content_hash(panel: Panel) -> str:
 def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: int | None = None,
              codelist_coverage: bool | None = None, progress: Progress | None = None,
              guard_index: guard_mod.GuardIndex | None = None, id_space: tuple[int, int] | None = None,
-             input_ids: np.ndarray | None = None) -> ScrambleResult:
+             input_ids: np.ndarray | None = None, check: bool = True) -> ScrambleResult:
     """Scramble ``source`` into ``persons`` fictitious persons. Raises UnsatisfiableError rather than return
     output that breaks a rule or equals an input person. When ``source`` is a part of the input (a dask
     partition): ``guard_index``, the whole input's person-periods to avoid (default: built from ``source``),
     ``id_space``, the [low, high) the new sequence numbers come from (default: all of it), and ``input_ids``,
-    the input's ids in that space (default: ``source``'s)."""
+    the input's ids in that space (default: ``source``'s). ``check=False`` leaves the independent check to
+    the caller, who runs it on the written files (datasets.write_checked): the result's report is then None."""
     if persons < 1:
         raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     if source.n == 0 or not source.present.any():
@@ -177,7 +178,11 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     guard_info["outsider"] = outsider.figures(index, source, out, guard_info, seed)
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    report = independent_check(out)
+    if check:
+        report: CheckReport | None = independent_check(out)
+    else:
+        out.observed = published_observation(out)  # what the tables will show, as independent_check sets it
+        report = None
     timings["check"] = time.perf_counter() - clock
     return ScrambleResult(panel=out, plan=plan, gaps=gaps, guard=guard_info, report=report, timings=timings,
                           coverage_rounds=round_ + 1)
