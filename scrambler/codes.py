@@ -107,6 +107,7 @@ CATALOGUE: dict[str, tuple[tuple[str, str], ...]] = {
         ("too-big", "the run would need more memory than is available (figures given)"),
         ("unsatisfiable", "the constraints cannot be met for some rows (rules named)"),
         ("check-failed", "the independent check found violations: nothing was published"),
+        ("draw-failed", "the process drawing half of the persons ended without a result: nothing was written"),
         ("real-situation", "output still depicts a real situation after the guard's redraws"),
         ("id-reuse", "a new identifier equals an input identifier"),
         ("scheduler-unreachable", "the dask scheduler cannot be reached"),

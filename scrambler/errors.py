@@ -69,6 +69,11 @@ class ScramblerError(Exception):
             lines.append(f"+{len(self.issues) - shown} more")
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[type[ScramblerError], tuple[list[Issue]]]:
+        # rebuilt from its issues (Exception's default passes the message string, which __init__ refuses):
+        # an error raised in the process drawing the second half of the persons is raised again here
+        return (type(self), (self.issues,))
+
 
 class SpecError(ScramblerError):
     """The specification is invalid."""

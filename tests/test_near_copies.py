@@ -266,24 +266,24 @@ def test_guard_keeps_the_collisions_its_period_rounds_left_while_it_moves_paths(
     """With no per-period rounds at all, every exact collision is left for the escalations, and near-copies of
     paths are moved in the same escalation: the guard must carry both forward, so a single full guard pass
     leaves nothing for the final look at every person-period (which would cost a second full pass)."""
-    from scrambler.scramble import pipeline
+    from scrambler.scramble import redraws
 
     spec, real = _real()
     spec = _weak(spec)
-    monkeypatch.setattr(pipeline, "GUARD_ROUNDS", 0)
+    monkeypatch.setattr(redraws, "GUARD_ROUNDS", 0)
     # only even persons' near-copies are seen, so the odd persons' exact collisions are left by the period
     # rounds and are not among the paths moved: exactly the rows the bookkeeping used to drop
-    copies = pipeline.guard_mod.path_copies
-    monkeypatch.setattr(pipeline.guard_mod, "path_copies", lambda *a: (found := copies(*a))[found % 2 == 0])
+    copies = redraws.guard_mod.path_copies
+    monkeypatch.setattr(redraws.guard_mod, "path_copies", lambda *a: (found := copies(*a))[found % 2 == 0])
     full_passes = []
-    inner = pipeline._guard
+    inner = redraws.guard
 
     def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
         rows = args[7] if len(args) > 7 else kwargs.get("rows")
         full_passes.append(rows is None)
         return inner(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_guard", counting)
+    monkeypatch.setattr(redraws, "guard", counting)
     result = scramble(spec, real, real.n, 4)
     assert sum(result.guard["collisions_before"].values()) > 0 and result.guard["path_redraws"] > 0
     assert result.report.violations == 0
@@ -297,19 +297,19 @@ def test_new_shifts_are_spent_only_on_perturbed_paths(mini_spec, monkeypatch) ->
     escalation on shifts that move nothing left one near-copy in 2 of 10 runs of 24/130 at 12,000 persons,
     and the run refused to write; redrawing such persons whole drew their position from the pooled model,
     a drift of 2 points in the most common one."""
-    import scrambler.scramble.pipeline as pipeline
+    import scrambler.scramble.redraws as redraws
     from scrambler.population import generate_population
     from scrambler.scramble import scramble
 
     assert all(m.method != "perturb" for m in mini_spec.scramble.methods)
     calls: list[tuple[int, frozenset[str]]] = []
-    real = pipeline._redraw_paths
+    real = redraws.redraw_paths
 
     def recording(out, sampler, proposals, plan, rng, persons, fresh=frozenset()):  # type: ignore[no-untyped-def]
         calls.append((len(persons), frozenset(fresh)))
         return real(out, sampler, proposals, plan, rng, persons, fresh)
 
-    monkeypatch.setattr(pipeline, "_redraw_paths", recording)
+    monkeypatch.setattr(redraws, "redraw_paths", recording)
     result = scramble(mini_spec, generate_population(mini_spec, 1000, 1), 1000, 3)
     guard = result.guard
     assert guard["path_copies_before"] > 0, "the swapped wage paths do copy real ones before the guard"

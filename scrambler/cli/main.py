@@ -75,12 +75,26 @@ class _Interrupts:
         raise KeyboardInterrupt
 
 
+def _address_space_capped() -> bool:
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     # Arrow's default pool (mimalloc) keeps freed table buffers for reuse and does not give them back; a run
     # decodes tables one at a time into numpy arrays, so it never reuses them. jemalloc returns them about as
     # fast as mimalloc reads and writes (1 million persons: RSS after reading 1.44 GB with mimalloc, 1.02 GB
     # with jemalloc; the system allocator is as lean but 15% slower). Linux wheels of pyarrow carry jemalloc.
     # Set before pyarrow is imported; a value the user set wins. Dask workers inherit it.
+    # Under a capped address space (ulimit -v), the system allocator whatever the environment says (a value
+    # inherited from an uncapped parent too): jemalloc's reservations, beside each thread's, made a 50-person
+    # run die now and then under a 1 GB cap (a thread's stack or arena not mapped).
+    if _address_space_capped():
+        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc" if sys.platform == "linux" else "system")
     args_list = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in args_list if not a.startswith("-")), None)

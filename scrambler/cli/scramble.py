@@ -77,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
 
                     drop_held_out(source, args.hold_out, args.seed)
             with progress.stage("scramble"):
-                # the independent check runs once, on the written files (write_checked), not also in memory
+                # the independent check runs once, on the written files (write_checked), not also in memory;
+                # the draw may use a second process (the output is the same)
                 result = scramble(spec, source, args.persons, args.seed, k=args.k,
                                   codelist_coverage=args.codelist_coverage or None, progress=progress.update,
-                                  check=False)
+                                  check=False, processes=2)
         else:
             from scrambler.distributed import scramble_dask
 
