@@ -325,3 +325,62 @@ def test_distinct_bins_counted_by_bincount_or_sort_alike(wide: list[int], narrow
     for values in (wide, narrow, wide + narrow):
         arr = np.array(values, dtype=np.int64)
         assert nearness._distinct(arr) == len(np.unique(arr))
+
+
+def test_the_last_look_reads_what_changed_and_finds_a_missed_copy(mini_spec, monkeypatch) -> None:
+    """The guard's last look reads only the persons whose values differ from what its first full scan read
+    (found by comparing arrays, not by the bookkeeping) and those the scan flagged. A real person copied into
+    an output row after the first guard, with no bookkeeping at all, must be in that look, be found, and be
+    redrawn by the full pass that follows: the output holds no input person-period."""
+    import sys
+
+    from scrambler.population import generate_population
+    from scrambler.scramble import guard as guard_mod
+    from scrambler.scramble import pipeline, redraws
+
+    source = generate_population(mini_spec, 400, 2)
+    real_guard, real_remaining = redraws.guard, guard_mod.remaining
+    planted: list[int] = []
+
+    def planting(index, src, out, *args, **kwargs):  # type: ignore[no-untyped-def]
+        figures = real_guard(index, src, out, *args, **kwargs)
+        if not planted:  # input person 5, whole, into output row 0, after the first guard, unrecorded
+            out.present[:, 0] = src.present[:, 5]
+            for name in out.static:
+                out.static[name][0] = src.static[name][5]
+            for name in out.periodic:
+                out.periodic[name][:, 0] = src.periodic[name][:, 5]
+            planted.append(0)
+        return figures
+
+    looks: list[np.ndarray | None] = []
+
+    def looking(index, out, persons=None):  # type: ignore[no-untyped-def]
+        if sys._getframe(1).f_code.co_name == "scramble":  # the pipeline's looks, not the guard's own
+            looks.append(persons)
+        return real_remaining(index, out, persons)
+
+    monkeypatch.setattr(redraws, "guard", planting)
+    monkeypatch.setattr(pipeline.guard_mod, "remaining", looking)
+    result = scramble(mini_spec, source, 300, 4)
+    assert planted and looks[0] is not None and 0 in looks[0] and len(looks[0]) < 300, looks[0]
+    assert len(looks) >= 2  # the copy was found: a full guard pass, then a full look again
+    assert real_remaining(guard_mod.build_index(source), result.panel) == []
+    assert result.report is not None and result.report.ok
+
+
+def test_snapshot_finds_changed_persons(mini_spec) -> None:
+    from scrambler.population import generate_population
+    from scrambler.scramble.pipeline import _Snapshot
+
+    panel = generate_population(mini_spec, 30, 3)
+    snap = _Snapshot(panel)
+    assert len(snap.changed(panel)) == 0  # NaN equals NaN: an unchanged panel has no changed person
+    static = next(iter(panel.static))
+    floats = next(n for n, v in panel.periodic.items() if v.dtype.kind == "f")
+    panel.static[static][3] = panel.static[static][3] + 1
+    column = panel.periodic[floats][:, 7]
+    column[np.isnan(column)] = 1.5
+    column[~np.isnan(column)] += 1
+    panel.present[0, 11] = not panel.present[0, 11]
+    assert snap.changed(panel).tolist() == [3, 7, 11]

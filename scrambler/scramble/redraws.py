@@ -61,13 +61,18 @@ def _redraw_plan(out: Panel, rows: np.ndarray, t: int) -> list[tuple[int, np.nda
 
 
 def guard(index: guard_mod.GuardIndex, source: Panel, out: Panel, sampler: Sampler, plan: Plan,
-           proposals: MethodProposals, rng: np.random.Generator, rows: np.ndarray | None = None) -> dict[str, Any]:
+           proposals: MethodProposals, rng: np.random.Generator, rows: np.ndarray | None = None,
+           flagged: list[np.ndarray] | None = None) -> dict[str, Any]:
     """Redraw person-periods equal to an input person-period (of ``rows``; default every person): first a
     growing share of the period's variables, then, for persons that still collide, their whole trajectory
-    (statics included) with only the skeleton proposed. Raises rather than leave a collision."""
+    (statics included) with only the skeleton proposed. Raises rather than leave a collision. ``flagged``:
+    given a list, the persons the first scan found are appended to it."""
     spec = out.spec
     T = len(out.periods)
     hits, copies, rare = guard_mod.scan(index, out, rows)
+    if flagged is not None:
+        flagged.append(np.unique(np.concatenate([*(h.astype(np.int64) for h in hits.values()),
+                                                 copies.astype(np.int64), rare.astype(np.int64)])))
     initial = {t: len(h) for t, h in hits.items()}
     rounds = escalations = path_redraws = 0
     persons = np.nonzero(out.present.any(axis=0))[0] if rows is None else rows
