@@ -104,7 +104,7 @@ def _write_all(panel: Panel, folder: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     if panel.n > OVERLAP_PERSONS:
         for name, table in iter_tables(panel):
-            counts.update(write_tables(folder, {name: table}))
+            counts.update(write_tables(folder, {name: table}, (panel.spec.identifier,)))
             del table
         return counts
     with ThreadPoolExecutor(WRITERS) as pool:
@@ -112,7 +112,7 @@ def _write_all(panel: Panel, folder: Path) -> dict[str, int]:
         for name, table in iter_tables(panel):
             if len(pending) == WRITERS:
                 counts.update(pending.popleft().result())  # at most WRITERS tables held while one is encoded
-            pending.append(pool.submit(write_tables, folder, {name: table}))
+            pending.append(pool.submit(write_tables, folder, {name: table}, (panel.spec.identifier,)))
             del table
         for future in pending:
             counts.update(future.result())

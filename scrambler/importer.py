@@ -87,7 +87,7 @@ def import_dataset(spec: DatasetSpec, source: str | Path, out: str | Path, mappi
     with atomic_folder(out, force=force) as tmp:
         counts: dict[str, int] = {}
         for name, table in tables:
-            counts.update(write_tables(tmp, {name: canonical(spec, name, table)}))
+            counts.update(write_tables(tmp, {name: canonical(spec, name, table)}, (spec.identifier,)))
             del table
         report = check(spec, tmp)
         if not report.ok:
