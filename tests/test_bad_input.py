@@ -819,11 +819,11 @@ def test_resource_errors_during_a_run(tmp_path: Path, monkeypatch: pytest.Monkey
     real = datasets.write_tables
     written: list[str] = []
 
-    def failing(folder: Path, tables: Any) -> dict[str, int]:
+    def failing(folder: Path, tables: Any, *statistics: Any) -> dict[str, int]:
         if written:
             raise error
         written.extend(tables)
-        return real(folder, tables)
+        return real(folder, tables, *statistics)
 
     monkeypatch.setattr(datasets, "write_tables", failing)
     assert cli_main.main(["population", str(MINI), "--persons", "30", "--out", str(tmp_path / "out")]) == 1
