@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +92,38 @@ def test_shared_arrays_keep_values_and_take_the_childs_writes(mini_spec: Dataset
     parts.draw_parts(2, panel.periodic[name].shape[0], draw, lambda t: None, fork=True)
     assert (panel.periodic[name][:, 25:] == 7).all()  # written by the child, seen here
     assert np.array_equal(panel.periodic[name][:, :25], before[name][:, :25])
+
+
+def test_the_child_dies_with_a_killed_parent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A run killed mid-draw (SIGKILL, no cleanup) must not leave its child drawing on as an orphan."""
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child"
+    script = f"""
+import os, time
+from scrambler.scramble import parts
+def draw(part, t):
+    if part == 1:
+        open({str(pid_file)!r}, "w").write(str(os.getpid()))
+        time.sleep(60)
+parts.draw_parts(2, 1, draw, lambda t: None, fork=True)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1])
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    parent.kill()
+    parent.wait(timeout=10)
+    for _ in range(100):  # the kernel delivers the child's SIGKILL at the parent's death
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child outlived its killed parent")
