@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scrambler.errors import Issue
-from scrambler.panel import CODE_DTYPE, Panel, is_null
+from scrambler.panel import CODE_DTYPE, Panel, differs, is_null
 from scrambler.spec.model import TIME_GRAIN, DatasetSpec, TableSpec, Variable
 from scrambler.spec.time import parse_period
 from scrambler.tables import shared_masks, table_columns
@@ -361,10 +361,7 @@ def _merge(target: np.ndarray, seen: np.ndarray, inrow: np.ndarray, values: np.n
     if not already.any():  # the usual case: the first block to show these cells
         np.copyto(target, values, where=inrow)
         return
-    if var.is_categorical:
-        differ = already & (target != values)
-    else:
-        differ = already & ~((target == values) | (np.isnan(target) & np.isnan(values)))
+    differ = already & differs(target, values)
     if var.is_static and var.constraints.required:  # a null on either side is reported as required-null
         old_null = is_null(target)
         differ &= ~(old_null | is_null(values))

@@ -33,6 +33,13 @@ def is_null(values: np.ndarray) -> np.ndarray:
     return np.isnan(values) if values.dtype.kind == "f" else values < 0
 
 
+def differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where two arrays of the same variable hold different values, a null equal to a null (NaN to NaN)."""
+    if a.dtype.kind == "f":
+        return (a != b) & ~(np.isnan(a) & np.isnan(b))
+    return a != b
+
+
 class _LazyColumns(Mapping[str, np.ndarray]):
     """Columns of a panel at one period for some rows, gathered on first access and cached.
 

@@ -7,12 +7,14 @@ stable argsort of the keys give: the output of a run depends on them.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from scrambler import decode
 from scrambler.scramble.donors import DonorPool
-from scrambler.scramble.nearness import unique_counts
+from scrambler.scramble.nearness import count_keys, stable_order, unique_counts
 
 
 @pytest.mark.parametrize("distinct", [1, 7, 5_000, 10**9])
@@ -67,3 +69,22 @@ def test_donor_pool_groups_as_a_stable_sort_of_the_keys(persons: int, distinct: 
         picked = pool.pick(asked, np.random.default_rng(1))
         position = np.searchsorted(ids, picked)
         np.testing.assert_array_equal(keys[position], asked)
+
+
+@pytest.mark.parametrize("upper", [1, 300, 2**15, 2**15 + 1, 10**12])
+def test_stable_order_is_a_stable_argsort(upper: int) -> None:
+    keys = np.random.default_rng(upper).integers(0, upper, 50_000).astype(np.int64)
+    np.testing.assert_array_equal(stable_order(keys, upper), np.argsort(keys, kind="stable"))
+
+
+@pytest.mark.parametrize("sizes", [[3, 4], [2] * 20, [10**7, 10**7], [4] * 35])
+def test_count_keys_is_np_unique(sizes: list[int]) -> None:
+    """Both branches (a bincount over a small key space, unique_counts over a large one), and a key space
+    whose product overflows int64 (35 four-slot codes) must not take the bincount branch."""
+    rng = np.random.default_rng(len(sizes))
+    upper = min(math.prod(sizes), 2**62)
+    keys = rng.integers(0, upper, 20_000).astype(np.int64)
+    got = count_keys(keys, sizes)
+    want = np.unique(keys, return_counts=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scrambler.panel import Panel
-from scrambler.scramble.nearness import sorted_codes
+from scrambler.scramble.nearness import sorted_codes, stable_order
 
 
 def stratum_keys(columns: list[np.ndarray], sizes: list[int], n: int) -> np.ndarray:
@@ -28,7 +28,7 @@ class DonorPool:
         # keys gives, by way of each key's rank among the few distinct ones (hashed, then a radix sort of
         # small integers): 37 pools of a 1,000,000-person input took 3.4 s sorting the 64-bit keys
         self.unique, ranks = sorted_codes(keys)
-        order = np.argsort(ranks.astype(np.int16 if len(self.unique) < 2**15 else np.int64), kind="stable")
+        order = stable_order(ranks, len(self.unique))
         small = np.int32 if len(persons) == 0 or int(persons.max()) < 2**31 else np.int64
         self.persons = persons[shuffle[order]].astype(small)
         del shuffle

@@ -49,17 +49,6 @@ def tuple_keys(panel: Panel, combo: tuple[str, ...], t: int) -> tuple[np.ndarray
     return key, valid, sizes
 
 
-def count_keys(key: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct keys, their counts): bincount while the key space is small, else a 1-d unique
-    (np.unique(axis=0) on a 7-million-row stack took minutes)."""
-    total = int(np.prod(sizes, dtype=np.int64))
-    if total <= 4 * len(key) + 1_000_000:
-        counts = np.bincount(key, minlength=total)
-        keys = np.nonzero(counts)[0]
-        return keys, counts[keys]
-    return nearness.unique_counts(key)
-
-
 def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: list[str], k: int,
                combos: tuple[tuple[str, ...], ...], candidates: np.ndarray,
                floors: Mapping[str | tuple[str, ...], int] | None = None) -> np.ndarray:
@@ -99,7 +88,7 @@ def _held(out: Panel, key: np.ndarray, valid: np.ndarray, sizes: list[int], cand
     held = np.full(len(candidates), np.iinfo(np.int64).max, dtype=np.int64)
     mine = key[candidates]
     for p in periods:
-        keys, counts = count_keys(key[out.present[p] & valid], sizes)
+        keys, counts = nearness.count_keys(key[out.present[p] & valid], sizes)
         if not len(keys):
             continue
         pos = np.minimum(np.searchsorted(keys, mine), len(keys) - 1)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scrambler.panel import differs
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _PAIR_CHUNK = 4_000_000  # candidate pairs compared at once: bounds the memory of one comparison
 _FIRST = 256  # candidates of a row compared before the rest (see match_counts)
@@ -55,6 +57,24 @@ def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return keys, counts
     keys, ranks = sorted_codes(values)
     return keys, np.bincount(ranks, minlength=len(keys))
+
+
+def count_keys(key: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, their counts) of non-negative keys below the product of ``sizes`` (mixed-radix tuples):
+    bincount while that key space is small, else unique_counts (np.unique(axis=0) on a 7-million-row stack
+    took minutes). The product in Python's integers: a wide tuple's would overflow int64."""
+    total = math.prod(sizes)
+    if total <= 4 * len(key) + 1_000_000:
+        counts = np.bincount(key, minlength=total)
+        keys = np.nonzero(counts)[0]
+        return keys, counts[keys]
+    return unique_counts(key)
+
+
+def stable_order(keys: np.ndarray, upper: int) -> np.ndarray:
+    """np.argsort(keys, kind="stable") of non-negative integers below ``upper``: as 16-bit integers where they
+    fit, which numpy sorts by radix (the same order, about 5 times faster on a million keys)."""
+    return np.argsort(keys.astype(np.int16 if upper <= 2**15 else np.int64, copy=False), kind="stable")
 
 
 def sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,7 +206,7 @@ def match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: int
     same = exact[rep] == exact
     if near.shape[0]:
         a, b = near[:, rep], near
-        same &= ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=0)
+        same &= ~differs(a, b).any(axis=0)
     alone = np.nonzero(~same)[0]
     searched = np.concatenate([first, alone])
     found = _match_counts(index, exact[searched], near[:, searched], cap)

@@ -16,7 +16,7 @@ from scrambler.check import CheckReport, check
 from scrambler.decode import OVERLAP_PERSONS
 from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numbers
-from scrambler.panel import Panel
+from scrambler.panel import Panel, differs
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
@@ -226,18 +226,12 @@ class _Snapshot:
 
     def changed(self, panel: Panel) -> np.ndarray:
         """The persons whose presence or any value differs now (NaN equal to NaN)."""
-        differs = (panel.present != self.present).any(axis=0)
+        changed = (panel.present != self.present).any(axis=0)
         for name, old in self.static.items():
-            differs |= _differ(panel.static[name], old)
+            changed |= differs(panel.static[name], old)
         for name, old in self.periodic.items():
-            differs |= _differ(panel.periodic[name], old).any(axis=0)
-        return np.nonzero(differs)[0]
-
-
-def _differ(new: np.ndarray, old: np.ndarray) -> np.ndarray:
-    if new.dtype.kind == "f":
-        return (new != old) & ~(np.isnan(new) & np.isnan(old))
-    return new != old
+            changed |= differs(panel.periodic[name], old).any(axis=0)
+        return np.nonzero(changed)[0]
 
 
 def independent_check(out: Panel) -> CheckReport:

@@ -11,7 +11,7 @@ import numpy as np
 from scrambler.constraints.base import Frame
 from scrambler.panel import Panel
 from scrambler.scramble.donors import DonorPool, stratum_keys
-from scrambler.scramble.nearness import hash_columns, unique_counts
+from scrambler.scramble.nearness import count_keys, hash_columns, unique_counts
 from scrambler.scramble.plan import DEFAULT_AMOUNT, PERSON_SHARE, Block, Plan
 from scrambler.scramble.spread import PERTURB_SHARE, spread
 from scrambler.spec.model import DatasetSpec
@@ -109,7 +109,7 @@ class MethodProposals:
                 seed = np.random.SeedSequence([self.seed, 0xB10C, *block.name.encode()])
                 self.broken_var[block.name] = np.random.default_rng(seed).integers(
                     0, len(block.variables), len(self.anchor)).astype(np.int8)
-        dense, rare = self.rare_blocks[key]
+        exact, rare = self.rare_blocks[key]
         mine = self.broken_var[block.name][rows] == block.variables.index(name)
         if len(rare) == 0 or not mine.any():
             return np.zeros(len(rows), dtype=bool)
@@ -118,36 +118,32 @@ class MethodProposals:
         at = np.nonzero(mine & (donors >= 0))[0]
         d = donors[at]
         broken = np.zeros(len(rows), dtype=bool)
-        cols = [self.source.values(v, t)[d] for v in block.variables]
-        if dense:  # rare: a bool per tuple key
-            broken[at] = rare[stratum_keys(cols, self._sizes(block), len(at))]
-            return broken
-        h = hash_columns(cols, len(at))
-        pos = np.minimum(np.searchsorted(rare, h), len(rare) - 1)
-        broken[at] = rare[pos] == h
+        probe = self._tuple_keys(block, [self.source.values(v, t)[d] for v in block.variables], exact)
+        pos = np.minimum(np.searchsorted(rare, probe), len(rare) - 1)
+        broken[at] = rare[pos] == probe
         return broken
 
-    def _sizes(self, block: Block) -> list[int]:
-        return [len(self.spec.variables[v].codes) for v in block.variables]
+    def _tuple_keys(self, block: Block, cols: list[np.ndarray], exact: bool) -> np.ndarray:
+        """Each row's tuple of the block as one integer: exact (mixed radix over the code lists) or hashed."""
+        if exact:
+            return stratum_keys(cols, [len(self.spec.variables[v].codes) for v in block.variables], len(cols[0]))
+        return hash_columns(cols, len(cols[0]))
 
     def _rare_tuples(self, block: Block, t: int) -> tuple[bool, np.ndarray]:
-        """The block's tuples held by fewer than guard k input persons at t: (True, a flag per tuple key) for
-        code variables whose tuples fit a small key space (one bincount, no hashing: the hash and count of
-        every input person's tuple for each block and period took 2.3 s of a 1,000,000 -> 100,000 draw),
-        else (False, the sorted hashes of the rare tuples)."""
+        """(exact, the sorted keys of the block's tuples held by fewer than guard k input persons at t). Code
+        variables whose tuples fit 63 bits are keyed exactly and counted by count_keys (a bincount where
+        the key space is small: hashing and counting every input person's tuple for each block and period
+        took 2.3 s of a 1,000,000 -> 100,000 draw); other blocks by a 64-bit hash."""
         src = self.source
         persons = np.nonzero(src.present[t])[0]
         cols = [src.values(v, t)[persons] for v in block.variables]
-        k = self.spec.scramble.guard_k
-        if all(self.spec.variables[v].is_categorical for v in block.variables):
-            sizes = self._sizes(block)
-            space = math.prod(size + 2 for size in sizes)  # Python's integers: a wide block would overflow int64
-            if space <= 4 * len(persons) + 1_000_000:
-                counts = np.bincount(stratum_keys(cols, sizes, len(persons)), minlength=space)
-                rare = (counts > 0) & (counts < k)
-                return (True, counts < k) if rare.any() else (False, np.zeros(0, dtype=np.uint64))
-        tuples, counts = unique_counts(hash_columns(cols, len(persons)))
-        return False, tuples[counts < k]
+        # stratum_keys gives each code list two more slots (null and its offset); Python's integers: a wide
+        # block's product would overflow int64
+        space = math.prod(len(self.spec.variables[v].codes) + 2 for v in block.variables)
+        exact = all(self.spec.variables[v].is_categorical for v in block.variables) and space < 2**63
+        keys = self._tuple_keys(block, cols, exact)
+        tuples, counts = count_keys(keys, [space]) if exact else unique_counts(keys)
+        return exact, tuples[counts < self.spec.scramble.guard_k]
 
     def renew_shifts(self, persons: np.ndarray, rng: np.random.Generator) -> None:
         """New perturbation shifts for these output persons: the guard moves a near-copy of a real path."""
