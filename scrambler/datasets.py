@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from scrambler.check import CheckReport, check, read_tables
 from scrambler.decode import OVERLAP_PERSONS, tables_to_panel
-from scrambler.errors import DataError, Issue
+from scrambler.errors import DataError, Issue, UnsatisfiableError
 from scrambler.output import atomic_folder, write_json, write_tables
 from scrambler.package import datapackage
 from scrambler.panel import Panel
@@ -67,8 +67,6 @@ def _write(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, 
     with atomic_folder(out, force=force) as tmp:
         counts = _write_all(panel, tmp)
         if verify:
-            from scrambler.errors import UnsatisfiableError
-
             report = check(panel.spec, tmp)
             if not report.ok:
                 raise UnsatisfiableError([Issue(code="check-failed", message="the written tables failed the "

@@ -484,3 +484,14 @@ def test_text_values_by_distinct_value_equal_cell_by_cell(series: pd.Series) -> 
 
     expected = [None if (not isinstance(v, list) and pd.isna(v)) else code_text(v) for v in series.astype(object)]
     assert text_values(series) == expected == _text_cells(series)
+
+
+def test_name_rules_are_the_formats_with_a_name_check() -> None:
+    """check_export imports a format's module only for the formats NAME_RULES lists (so a Parquet-only run
+    imports no pandas): the list must be exactly the format modules that define ``check``."""
+    import importlib
+
+    from scrambler import formats
+
+    with_check = {f for f in FORMATS if hasattr(importlib.import_module(f"scrambler.formats.{f}"), "check")}
+    assert with_check == set(formats.NAME_RULES)
