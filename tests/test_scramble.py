@@ -301,3 +301,32 @@ def test_written_tables_carry_identifier_statistics_only(story: dict[str, object
         first = meta.row_group(0).column(0)
         assert first.path_in_schema == spec.identifier  # type: ignore[attr-defined]
         assert first.statistics.min >= ids.min() and meta.row_group(meta.num_row_groups - 1).column(0).statistics.max <= ids.max()
+
+
+def test_a_large_input_is_drawn_from_a_sample_but_covered_and_guarded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above WORK_FACTOR times the output, the draw reads a random sample of the input's persons; the
+    categories coverage aims at and the person-periods the guard avoids still come from the whole input."""
+    from scrambler.scramble import guard as guard_mod
+    from scrambler.scramble import pipeline
+
+    spec = load_spec(MINI)
+    source = generate_population(spec, 6_000, seed=3)
+    monkeypatch.setattr(pipeline, "WORK_MIN", 500)
+    work = pipeline.working_sample(source, 400, seed=7)
+    assert work.n == 2 * 400
+    assert np.isin(work.ids, source.ids).all() and len(np.unique(work.ids)) == work.n
+    assert np.array_equal(pipeline.working_sample(source, 400, seed=7).ids, work.ids)
+    assert pipeline.working_sample(source, 4_000, seed=7) is source  # not more than twice the output
+    # the categories the sample misses (an independent count over the input and the sample)
+    have_input, have_sample = block_counts(source), block_counts(work)
+    missing = {key: np.nonzero((counts > 0) & (have_sample[key] == 0))[0] for key, counts in have_input.items()}
+    missing = {key: codes for key, codes in missing.items() if len(codes)}
+    assert missing, "the test needs a category the sample misses"
+    result = scramble(spec, source, 400, seed=7)
+    assert result.report is not None and result.report.ok
+    have_output = block_counts(result.panel)
+    k = spec.scramble.coverage_k
+    for key, codes in missing.items():
+        assert (have_output[key][codes] >= np.minimum(k, have_input[key][codes])).all(), key
+    # no output person-period equals a person-period of any input person, sampled or not
+    assert guard_mod.remaining(guard_mod.build_index(source), result.panel) == []

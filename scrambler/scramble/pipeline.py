@@ -33,6 +33,10 @@ from scrambler.tables import published_observation
 
 LABEL = "scrambled data: depicts no real situation"
 COVERAGE_ROUNDS = 8
+#: the draw reads a random sample of the input's persons, this many times the output's (never fewer than
+#: WORK_MIN): see working_sample
+WORK_FACTOR = 2
+WORK_MIN = 50_000
 Progress = Callable[[str, int, int], None]
 
 
@@ -62,6 +66,23 @@ class ScrambleResult:
                 "content_hash": content_hash(self.panel), "methods": self._methods(),
                 "coverage_gaps": [g.to_dict() for g in self.gaps], "guard": self.guard,
                 "violations": self.report.violations if self.report is not None else None, "timings_s": {k: round(v, 2) for k, v in self.timings.items()}}
+
+
+def working_sample(source: Panel, persons: int, seed: int) -> Panel:
+    """What the draw reads: the input, or, when it holds more than WORK_FACTOR times the output's persons
+    (and more than WORK_MIN), a simple random sample of that many of its persons. The output's anchors,
+    donors, models and perturbation starts come from it; the guard's index, the category counts coverage
+    aims at, coverage's templates for rare categories and the identifiers to avoid still come from the whole
+    input. Why: a draw of 100,000 persons from 1,000,000 spent ~4 s of its ~8 s grouping and counting every
+    input person for donor pools and rare tuples, where a sample of twice the output gives every stratum an
+    output person can fall in as many donors as the output needs, in the same proportions up to sampling
+    error; categories the sample misses are coverage's job, which reads the whole input. The sample depends
+    on the seed and the sizes only (a generator of its own, so the run's generator is unchanged)."""
+    size = max(WORK_FACTOR * persons, WORK_MIN)
+    if source.n <= size:
+        return source
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3B]))
+    return source.subset(np.sort(rng.choice(source.n, size, replace=False)))
 
 
 def content_hash(panel: Panel) -> str:
@@ -96,36 +117,50 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5C4A]))
     order = draw_order(spec)
     plan = make_plan(spec, order, rng, code_counts(source))
-    uniform = {v for b in plan.blocks if b.method == "fabricate" and b.source == "uniform" for v in b.variables}
-    models = profile_models(source, uniform)
-    sampler = Sampler(spec, models, order)
-    anchor = anchors(source, persons, rng)
-    out = Panel.empty(spec, persons)
-    out.present = source.present[:, anchor].copy()
-    low, high = id_space if id_space is not None else (SEQUENCE_LOW, SEQUENCE_HIGH)
-    out.ids = new_sequence_numbers(persons, rng, exclude=source.ids if input_ids is None else input_ids,
-                                   low=low, high=high)
-    model_samples = None
-    if any(b.method == "model" for b in plan.blocks):
-        from scrambler.scramble.sdv_model import ModelSampler
-
-        model_samples = ModelSampler(spec, source, seed)
-    proposals = MethodProposals(spec, source, plan, anchor, rng, model_samples, output=out)
-    timings["prepare"] = time.perf_counter() - clock
-    clock = time.perf_counter()
-    T = len(spec.panel.periods)
     # the guard's index of the input and the input's category counts read the input only, and no draw needs
-    # them: built on the second core while the first draws (5 s of hashing and sorting a 1,000,000-person
-    # input that the run otherwise waited for after the draw); neither uses the generator, so the output is
-    # the same as when built after. Above OVERLAP_PERSONS input persons, after the draw as before: at 7.5
-    # million the index's temporaries beside the draw's donor pools raised the peak, and the draw slowed.
+    # them: built on the second core while the first prepares and draws (5 s of hashing and sorting a
+    # 1,000,000-person input that the run otherwise waited for after the draw); neither uses the generator,
+    # so the output is the same as when built after. Started here, before the ~1 s of preparing, unless the
+    # draw will fork (a thread must not run at a fork: then it starts once the child is forked). Above
+    # OVERLAP_PERSONS input persons, after the draw as before: at 7.5 million the index's temporaries beside
+    # the draw's donor pools raised the peak, and the draw slowed.
     def input_index() -> tuple[guard_mod.GuardIndex, CoverageCounts]:
         return (guard_mod.with_templates(guard_index, source) if guard_index is not None
                 else guard_mod.build_index(source), CoverageCounts.of(source))
 
-    # the draw in parts (scramble.parts): one part keeps the run's generator; two have one each, drawn in a
-    # forked process beside this one when ``processes`` allows it (the same output either way)
-    part_rows = parts.split(persons, source.n, forkable=model_samples is None)
+    modelled = any(b.method == "model" for b in plan.blocks)
+    part_rows = parts.split(persons, source.n, forkable=not modelled)
+    fork = processes > 1 and len(part_rows) > 1 and parts.can_fork()
+    pending: Background | None = None
+
+    def started() -> None:  # after any fork: the child must not inherit a running thread
+        nonlocal pending
+        if pending is None and source.n <= OVERLAP_PERSONS:
+            pending = Background(input_index)
+
+    if not fork:
+        started()
+    work = working_sample(source, persons, seed)
+    uniform = {v for b in plan.blocks if b.method == "fabricate" and b.source == "uniform" for v in b.variables}
+    models = profile_models(work, uniform)
+    sampler = Sampler(spec, models, order)
+    anchor = anchors(work, persons, rng)
+    out = Panel.empty(spec, persons)
+    out.present = work.present[:, anchor].copy()
+    low, high = id_space if id_space is not None else (SEQUENCE_LOW, SEQUENCE_HIGH)
+    out.ids = new_sequence_numbers(persons, rng, exclude=source.ids if input_ids is None else input_ids,
+                                   low=low, high=high)
+    model_samples = None
+    if modelled:
+        from scrambler.scramble.sdv_model import ModelSampler
+
+        model_samples = ModelSampler(spec, work, seed)
+    proposals = MethodProposals(spec, work, plan, anchor, rng, model_samples, output=out)
+    timings["prepare"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    T = len(spec.panel.periods)
+    # the draw in parts (scramble.parts, split above): one part keeps the run's generator; two have one each,
+    # drawn in a forked process beside this one when ``processes`` allows it (the same output either way)
     part_rngs = ([rng] if len(part_rows) == 1 else
                  [np.random.default_rng(s) for s in rng.integers(0, 2**63 - 1, size=len(part_rows))])
     proposals.prepare_shifts(order)
@@ -137,15 +172,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         sampler.draw_period(out, t, part_rngs[p], rows=None if len(part_rows) == 1 else part_rows[p],
                             proposals=proposals, on_dead=backtrack)
 
-    fork = processes > 1 and len(part_rows) > 1 and parts.can_fork()
     if fork:
         parts.share(out)
-    pending: Background | None = None
-
-    def started() -> None:  # after any fork: the child must not inherit a running thread
-        nonlocal pending
-        pending = Background(input_index) if source.n <= OVERLAP_PERSONS else None
-
     parts.draw_parts(len(part_rows), T, draw, proposals.finish_period, fork, started,
                      progress=(lambda t: progress("scramble", t + 1, T)) if progress else None)
     proposals.finish_period(T)  # past the last period: drops the last donors too
