@@ -14,7 +14,8 @@ import pytest
 
 from scrambler import decode
 from scrambler.scramble.donors import DonorPool
-from scrambler.scramble.nearness import count_keys, stable_order, unique_counts
+from scrambler.scramble import nearness
+from scrambler.scramble.nearness import count_keys, stable_order, unique_counts, unique_inverse
 
 
 @pytest.mark.parametrize("distinct", [1, 7, 5_000, 10**9])
@@ -88,3 +89,41 @@ def test_count_keys_is_np_unique(sizes: list[int]) -> None:
     want = np.unique(keys, return_counts=True)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("distinct", [3, 100_000])
+def test_unique_inverse_is_np_unique(distinct: int) -> None:
+    values = np.random.default_rng(distinct).integers(0, distinct, 60_000).astype(np.uint64) * np.uint64(2**40)
+    keys, inverse = unique_inverse(values)
+    want_keys, want_inverse = np.unique(values, return_inverse=True)
+    assert np.array_equal(keys, want_keys) and np.array_equal(inverse, want_inverse)
+
+
+def _lexsorted_distinct(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows the index stores, as a full lexsort finds them: the first of each run of equal rows."""
+    order = np.lexsort((*values[::-1], keys))
+    k, v = keys[order], values[:, order]
+    first = np.ones(len(k), dtype=bool)
+    first[1:] = (k[1:] != k[:-1]) | (v[:, 1:] != v[:, :-1]).any(axis=0)
+    starts = np.nonzero(first)[0]
+    return order[starts], np.diff(np.append(starts, len(k)))
+
+
+@pytest.mark.parametrize(("key_space", "value_space", "collide"),
+                         [(10**9, 1000, False), (50, 3, False), (50, 3, True), (100_000, 2, False)])
+def test_distinct_rows_are_those_of_a_full_lexsort(key_space: int, value_space: int, collide: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few shared keys (rows sorted by key, ties on their coordinates), most keys shared (equal rows found by
+    hashing), and every hash equal (a collision: all rows sorted as before)."""
+    rng = np.random.default_rng(key_space + value_space)
+    n = 30_000
+    keys = rng.integers(0, key_space, n)
+    values = rng.integers(0, value_space, (3, n)) / 4
+    values[0, ::7] = -0.0 if value_space > 2 else 0.0
+    values += 0.0  # as build() passes them: no negative zero
+    if collide:
+        monkeypatch.setattr(nearness, "hash_columns", lambda columns, n: np.zeros(n, dtype=np.uint64))
+    rows, weight = nearness._distinct_rows(keys, values)
+    want_rows, want_weight = _lexsorted_distinct(keys, values)
+    assert np.array_equal(rows, want_rows) and np.array_equal(weight, want_weight)
+    assert weight.sum() == n
