@@ -384,3 +384,71 @@ def test_snapshot_finds_changed_persons(mini_spec) -> None:
     column[~np.isnan(column)] += 1
     panel.present[0, 11] = not panel.present[0, 11]
     assert snap.changed(panel).tolist() == [3, 7, 11]
+
+
+def test_a_scan_made_before_coverage_rewrote_some_persons_is_brought_up_to_date(mini_spec) -> None:
+    """The guard's first full scan runs beside coverage: redraws.rescanned drops what it found for the
+    persons coverage rewrote and scans them again, giving what a full scan of the panel now gives."""
+    from scrambler.population import generate_population
+    from scrambler.scramble import guard as guard_mod
+    from scrambler.scramble import redraws
+
+    source = generate_population(mini_spec, 400, 2)
+    out = scramble(mini_spec, source, 300, 4).panel
+    index = guard_mod.build_index(source)
+    earlier = guard_mod.scan(index, out)
+    rewritten = np.arange(10, 30)
+    for row, person in zip(rewritten, range(50, 70), strict=True):  # real persons, whole: every check fires
+        out.present[:, row] = source.present[:, person]
+        for name in out.static:
+            out.static[name][row] = source.static[name][person]
+        for name in out.periodic:
+            out.periodic[name][:, row] = source.periodic[name][:, person]
+    hits, copies, rare = redraws.rescanned(index, out, earlier, rewritten)
+    want_hits, want_copies, want_rare = guard_mod.scan(index, out)
+    assert all(len(h) == 0 for h in earlier[0].values())  # the scrambled output was clean
+    assert sum(len(h) for h in hits.values()) > 0
+    assert hits.keys() == want_hits.keys()
+    assert all(np.array_equal(hits[t], want_hits[t]) for t in hits)
+    assert np.array_equal(copies, want_copies) and np.array_equal(rare, want_rare)
+
+
+def test_a_copy_coverage_made_unrecorded_beside_the_early_scan_is_found(mini_spec, monkeypatch) -> None:
+    """Coverage rewrites a person without telling (no bookkeeping) while the first scan runs on the pre-coverage
+    panel: the scan's result for that person is stale, and the last look (which rereads every person whose
+    values differ from what the scan read) must find the real person it now holds."""
+    from scrambler.population import generate_population
+    from scrambler.scramble import guard as guard_mod
+    from scrambler.scramble import pipeline
+
+    import threading
+
+    source = generate_population(mini_spec, 400, 2)
+    real_cover, real_scan = pipeline.ensure_coverage, guard_mod.scan
+    planted: list[int] = []
+    scanned = threading.Event()
+
+    def scanning(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return real_scan(*args, **kwargs)
+        finally:
+            scanned.set()
+
+    def planting(src, out, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real_cover(src, out, *args, **kwargs)
+        if not planted:
+            assert scanned.wait(60)  # after the early scan read the panel: what it found for the row is stale
+            row = int(np.nonzero(~out.touched)[0][0])  # a row coverage did not rewrite: no one rescans it
+            out.present[:, row] = src.present[:, 5]
+            for name in out.static:
+                out.static[name][row] = src.static[name][5]
+            for name in out.periodic:
+                out.periodic[name][:, row] = src.periodic[name][:, 5]
+            planted.append(row)
+
+    monkeypatch.setattr(pipeline, "ensure_coverage", planting)
+    monkeypatch.setattr(guard_mod, "scan", scanning)
+    result = scramble(mini_spec, source, 300, 4)
+    assert planted
+    assert guard_mod.remaining(guard_mod.build_index(source), result.panel) == []
+    assert result.report is not None and result.report.ok

@@ -191,16 +191,22 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     flagged: list[np.ndarray] = []
     for round_ in range(COVERAGE_ROUNDS):
         out.touched = np.zeros(out.n, dtype=bool)
+        early: Background | None = None
+        if round_ == 0 and out.n <= OVERLAP_PERSONS:
+            # the first round guards every person (the draw itself is unguarded). Its full scan reads the
+            # panel only, so it runs on the second core while coverage rewrites a few persons on the first;
+            # those are scanned again after (1.2 s of a 200,000-person run). What it reads is kept for the
+            # last look below (which rereads every person whose values differ from it, bookkeeping or not)
+            before_guard = _Snapshot(out)
+            early = Background(partial(guard_mod.scan, index, out))
         ensure_coverage(source, out, sampler, rng, k, codelist, wanted=counts.blocks, wanted_combos=counts.tuples)
         rewritten = np.nonzero(out.touched)[0]
         out.touched = None
-        # the first round guards every person (the draw itself is unguarded); later rounds only those that
-        # coverage rewrote since the last guard
+        # later rounds guard only those coverage rewrote since the last guard
         recheck = None if round_ == 0 else rewritten
-        if round_ == 0 and out.n <= OVERLAP_PERSONS:
-            before_guard = _Snapshot(out)  # what the first full scan reads (see the last look below)
+        scanned = None if early is None else redraws.rescanned(index, out, early.result(), rewritten)
         guard_info = guard_mod.merge_figures(guard_info, redraws.guard(
-            index, source, out, sampler, plan, proposals, rng, recheck, flagged if round_ == 0 else None))
+            index, source, out, sampler, plan, proposals, rng, recheck, flagged if round_ == 0 else None, scanned))
         # a whole-person redraw for one category, or the guard's redraws, may have taken another below k:
         # what stands now is what gets reported; go on while rounds still close gaps
         before = len(gaps) if gaps else None

@@ -62,14 +62,16 @@ def _redraw_plan(out: Panel, rows: np.ndarray, t: int) -> list[tuple[int, np.nda
 
 def guard(index: guard_mod.GuardIndex, source: Panel, out: Panel, sampler: Sampler, plan: Plan,
            proposals: MethodProposals, rng: np.random.Generator, rows: np.ndarray | None = None,
-           flagged: list[np.ndarray] | None = None) -> dict[str, Any]:
+           flagged: list[np.ndarray] | None = None,
+           scanned: tuple[dict[int, np.ndarray], np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """Redraw person-periods equal to an input person-period (of ``rows``; default every person): first a
     growing share of the period's variables, then, for persons that still collide, their whole trajectory
     (statics included) with only the skeleton proposed. Raises rather than leave a collision. ``flagged``:
-    given a list, the persons the first scan found are appended to it."""
+    given a list, the persons the first scan found are appended to it. ``scanned``: what guard_mod.scan
+    gives for ``rows`` now, when the caller has it (see rescanned)."""
     spec = out.spec
     T = len(out.periods)
-    hits, copies, rare = guard_mod.scan(index, out, rows)
+    hits, copies, rare = guard_mod.scan(index, out, rows) if scanned is None else scanned
     if flagged is not None:
         flagged.append(np.unique(np.concatenate([*(h.astype(np.int64) for h in hits.values()),
                                                  copies.astype(np.int64), rare.astype(np.int64)])))
@@ -214,3 +216,17 @@ def guard_period(index: guard_mod.GuardIndex, out: Panel, sampler: Sampler, plan
                 v[t, hit[back]] = saved[n][back]
         hit = guard_mod.collisions(index, out, t, hit)
     return rounds, hit
+
+
+def rescanned(index: guard_mod.GuardIndex, out: Panel,
+              earlier: tuple[dict[int, np.ndarray], np.ndarray, np.ndarray], rewritten: np.ndarray
+              ) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]:
+    """A full scan of every person from one made before ``rewritten`` were rewritten: their findings dropped,
+    they are scanned again (the others hold what was scanned: the guard's index never changes)."""
+    hits, copies, rare = earlier
+    new_hits, new_copies, new_rare = guard_mod.scan(index, out, rewritten)
+
+    def merged(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        return np.union1d(np.setdiff1d(old, rewritten), new).astype(old.dtype, copy=False)
+
+    return {t: merged(h, new_hits[t]) for t, h in hits.items()}, merged(copies, new_copies), merged(rare, new_rare)
