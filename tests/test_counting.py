@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from scrambler import decode
-from scrambler.scramble.donors import DonorPool
 from scrambler.scramble import nearness
+from scrambler.scramble.donors import DonorPool
 from scrambler.scramble.nearness import count_keys, stable_order, unique_counts, unique_inverse
 
 

@@ -417,11 +417,11 @@ def test_a_copy_coverage_made_unrecorded_beside_the_early_scan_is_found(mini_spe
     """Coverage rewrites a person without telling (no bookkeeping) while the first scan runs on the pre-coverage
     panel: the scan's result for that person is stale, and the last look (which rereads every person whose
     values differ from what the scan read) must find the real person it now holds."""
+    import threading
+
     from scrambler.population import generate_population
     from scrambler.scramble import guard as guard_mod
     from scrambler.scramble import pipeline
-
-    import threading
 
     source = generate_population(mini_spec, 400, 2)
     real_cover, real_scan = pipeline.ensure_coverage, guard_mod.scan
