@@ -330,3 +330,37 @@ def test_a_large_input_is_drawn_from_a_sample_but_covered_and_guarded_whole(monk
         assert (have_output[key][codes] >= np.minimum(k, have_input[key][codes])).all(), key
     # no output person-period equals a person-period of any input person, sampled or not
     assert guard_mod.remaining(guard_mod.build_index(source), result.panel) == []
+
+
+def test_above_the_overlap_size_the_index_is_built_beside_a_sampled_draw_only(monkeypatch: pytest.MonkeyPatch
+                                                                              ) -> None:
+    """Above OVERLAP_PERSONS input persons the guard's index was built after the draw (its temporaries beside
+    donor pools of every input person raised the peak); a draw that reads a sample no larger than
+    OVERLAP_PERSONS lets it be built beside, on a thread. The output is the same either way."""
+    from scrambler.scramble import pipeline
+
+    spec = load_spec(MINI)
+    source = generate_population(spec, 3_000, seed=3)
+    events: list[str] = []
+    real_background, real_sample = pipeline.Background, pipeline.working_sample
+
+    def background(job):  # type: ignore[no-untyped-def]
+        events.append("index on a thread")
+        return real_background(job)
+
+    def sample(*args, **kwargs):  # type: ignore[no-untyped-def]
+        events.append("draw prepared")
+        return real_sample(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "Background", background)
+    monkeypatch.setattr(pipeline, "working_sample", sample)
+    monkeypatch.setattr(pipeline, "WORK_MIN", 200)
+    monkeypatch.setattr(pipeline, "OVERLAP_PERSONS", 1_000)  # below the input: the index waited for the draw
+    sampled = scramble(spec, source, 300, seed=2)  # reads a sample of 600 persons
+    assert events[:2] == ["index on a thread", "draw prepared"]
+    events.clear()
+    whole = scramble(spec, source, 1_500, seed=2)  # reads all 3,000: the index after the draw
+    assert "index on a thread" not in events[: events.index("draw prepared") + 1]
+    monkeypatch.setattr(pipeline, "OVERLAP_PERSONS", 10**9)
+    assert content_hash(scramble(spec, source, 300, seed=2).panel) == content_hash(sampled.panel)
+    assert content_hash(scramble(spec, source, 1_500, seed=2).panel) == content_hash(whole.panel)

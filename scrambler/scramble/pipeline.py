@@ -122,8 +122,9 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     # 1,000,000-person input that the run otherwise waited for after the draw); neither uses the generator,
     # so the output is the same as when built after. Started here, before the ~1 s of preparing, unless the
     # draw will fork (a thread must not run at a fork: then it starts once the child is forked). Above
-    # OVERLAP_PERSONS input persons, after the draw as before: at 7.5 million the index's temporaries beside
-    # the draw's donor pools raised the peak, and the draw slowed.
+    # OVERLAP_PERSONS input persons, after the draw unless the draw reads a sample of at most that many: at
+    # 7.5 million the index's temporaries beside donor pools of every input person raised the peak, and the
+    # draw slowed.
     def input_index() -> tuple[guard_mod.GuardIndex, CoverageCounts]:
         return (guard_mod.with_templates(guard_index, source) if guard_index is not None
                 else guard_mod.build_index(source), CoverageCounts.of(source))
@@ -133,9 +134,11 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     fork = processes > 1 and len(part_rows) > 1 and parts.can_fork()
     pending: Background | None = None
 
+    sampled = max(WORK_FACTOR * persons, WORK_MIN) < min(source.n, OVERLAP_PERSONS + 1)
+
     def started() -> None:  # after any fork: the child must not inherit a running thread
         nonlocal pending
-        if pending is None and source.n <= OVERLAP_PERSONS:
+        if pending is None and (source.n <= OVERLAP_PERSONS or sampled):
             pending = Background(input_index)
 
     if not fork:
