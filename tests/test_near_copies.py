@@ -452,3 +452,34 @@ def test_a_copy_coverage_made_unrecorded_beside_the_early_scan_is_found(mini_spe
     assert planted
     assert guard_mod.remaining(guard_mod.build_index(source), result.panel) == []
     assert result.report is not None and result.report.ok
+
+
+def _same(a: object, b: object, where: str = "index") -> None:
+    """Field by field, array by array (NaN equal to NaN), dict keys in the same order."""
+    if dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b), where
+        for key in a:
+            _same(a[key], b[key], f"{where}[{key}]")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype, where
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), where
+    else:
+        assert a == b, where
+
+
+def test_the_guard_index_built_on_threads_is_the_one_built_on_one() -> None:
+    """A large input's index is built with its periods and paths side by side: the same index, in the same
+    order, as one thread builds (on the real panel: exact keys, near person-periods, paths of numbers)."""
+    from scrambler.scramble import guard as guard_mod
+
+    spec, real = _real()
+    one, two = guard_mod.build_index(real), guard_mod.build_index(real, threads=2)
+    assert one.path and one.near and one.known  # every kind of part is there to compare
+    _same(one, two)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -37,6 +38,8 @@ COVERAGE_ROUNDS = 8
 #: WORK_MIN): see working_sample
 WORK_FACTOR = 2
 WORK_MIN = 50_000
+#: threads building the guard's index of a large input while the run waits for it (see scramble)
+INDEX_THREADS = 2
 Progress = Callable[[str, int, int], None]
 
 
@@ -124,17 +127,26 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     # draw will fork (a thread must not run at a fork: then it starts once the child is forked). Above
     # OVERLAP_PERSONS input persons, after the draw unless the draw reads a sample of at most that many: at
     # 7.5 million the index's temporaries beside donor pools of every input person raised the peak, and the
-    # draw slowed.
+    # draw slowed. ``sampled``: the draw reads a sample (working_sample) of at most OVERLAP_PERSONS.
+    sampled = max(WORK_FACTOR * persons, WORK_MIN) < min(source.n, OVERLAP_PERSONS + 1)
+
     def input_index() -> tuple[guard_mod.GuardIndex, CoverageCounts]:
-        return (guard_mod.with_templates(guard_index, source) if guard_index is not None
-                else guard_mod.build_index(source), CoverageCounts.of(source))
+        if guard_index is not None:
+            return guard_mod.with_templates(guard_index, source), CoverageCounts.of(source)
+        if source.n <= OVERLAP_PERSONS or not sampled:
+            return guard_mod.build_index(source), CoverageCounts.of(source)
+        # a large input whose draw reads a sample: the draw is over in seconds and the run waits for the index
+        # (64 s and the counts 12 s at 7.5 million persons, on one core): periods, paths and counts side by
+        # side. Not beside a draw that takes the other core (1,000,000 -> 100,000 prepared 1 s slower), nor
+        # for a draw of every input person (its peak)
+        with ThreadPoolExecutor(1) as pool:
+            counting = pool.submit(CoverageCounts.of, source)
+            return guard_mod.build_index(source, INDEX_THREADS), counting.result()
 
     modelled = any(b.method == "model" for b in plan.blocks)
     part_rows = parts.split(persons, source.n, forkable=not modelled)
     fork = processes > 1 and len(part_rows) > 1 and parts.can_fork()
     pending: Background | None = None
-
-    sampled = max(WORK_FACTOR * persons, WORK_MIN) < min(source.n, OVERLAP_PERSONS + 1)
 
     def started() -> None:  # after any fork: the child must not inherit a running thread
         nonlocal pending
