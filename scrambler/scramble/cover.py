@@ -79,10 +79,12 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
                               **combo_targets(wanted_combos, rows_of, k)})
     previous: int | None = None
     failures: dict[str, int] = {}  # whole-person redraws in a row that brought a variable's category to no one
+    current: dict[BlockKey, np.ndarray] | None = None  # the output's counts as they stand, when known
     for _ in range(passes):
         have = block_counts(out)
         todo = _targets(targets, have)
         if not todo or (previous is not None and len(todo) >= previous):
+            current = have  # nothing changed since they were counted: the combinations' turn reuses them
             break  # done, or a pass that closed nothing: the declared combinations below still need their turn
         previous = len(todo)
         held = scarce_rows(out, have, targets, floors, tables, index)
@@ -144,7 +146,8 @@ def ensure_coverage(source: Panel, out: Panel, sampler: Sampler, rng: np.random.
             now = candidates[out.values(name, t)[candidates] == code]  # what this item gave: others keep off it
             held[slice(None) if var.is_static else t, now] = True
     ensure_combinations(source, out, sampler, rng, k, passes, wanted_combos, floors,
-                        scarce=lambda: scarce_rows(out, block_counts(out), targets, floors, tables, index))
+                        scarce=lambda: scarce_rows(out, block_counts(out) if current is None else current, targets,
+                                                   floors, tables, index))
 
 
 def _lacking(out: Panel, name: str, t: int, code: int, rows: np.ndarray) -> np.ndarray:
