@@ -5,6 +5,7 @@ be given up without dropping a category or a declared combination of their table
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -51,44 +52,57 @@ def tuple_keys(panel: Panel, combo: tuple[str, ...], t: int) -> tuple[np.ndarray
 
 def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: list[str], k: int,
                combos: tuple[tuple[str, ...], ...], candidates: np.ndarray,
-               floors: Mapping[str | tuple[str, ...], int] | None = None) -> np.ndarray:
+               floors: Mapping[str | tuple[str, ...], int] | None = None,
+               memo: dict[tuple[object, ...], Any] | None = None) -> np.ndarray:
     """The ``candidates`` (row indices, in order of preference) whose current values of ``changed`` at t may
     be given up: taking every row returned still leaves each value, and each declared combination of the
     table block (rows present at t0, variables ``shown``) that contains one of them, at k or more where it
     was. Coverage must never be zero-sum between two rare categories or tuples of the same block; a value
     held by c rows lends at most c - k of them, in candidate order. A static shows in every table its person
     is in: its c is the smallest over the tables' periods where it occurs. ``floors``: a lower k for a variable
-    or combination of this block that cannot hold all its categories k times (``capacity.Target.ask``)."""
+    or combination of this block that cannot hold all its categories k times (``capacity.Target.ask``). ``memo``: a dict the caller keeps while the output does not change
+    (several candidate sets asked in a row): the whole-output counts are made once for all of them."""
     spec = out.spec
     floors = floors or {}
     keep = np.ones(len(candidates), dtype=bool)
     index = {p: i for i, p in enumerate(spec.panel.periods)}
     table_periods = sorted({index[p] for _, _, p in spec.table_names()})
+    memo = {} if memo is None else memo
     for name in changed:
         var = spec.variables[name]
         if var.is_categorical:
-            key = out.values(name, t).astype(np.int64)
             periods = table_periods if var.is_static else [t0]
-            held = _held(out, key, key >= 0, [len(var.codes)], candidates, periods)
+            if (name, t, t0) not in memo:
+                key = out.values(name, t).astype(np.int64)
+                memo[(name, t, t0)] = key, _counts(out, key, key >= 0, [len(var.codes)], periods)
+            key, counted = memo[(name, t, t0)]
+            held = _held(key, candidates, counted)
             keep &= _within_budget(key[candidates], key[candidates] >= 0, held - floors.get(name, k))
     for combo in combos:
         if not set(combo) & set(changed) or not all(v in shown for v in combo):
             continue
-        key, valid, sizes = tuple_keys(out, combo, t)
-        periods = table_periods if all(spec.variables[v].is_static for v in combo) else [t0]
-        held = _held(out, key, valid, sizes, candidates, periods)
+        if (combo, t, t0) not in memo:
+            key, valid, sizes = tuple_keys(out, combo, t)
+            periods = table_periods if all(spec.variables[v].is_static for v in combo) else [t0]
+            memo[(combo, t, t0)] = key, valid, _counts(out, key, valid, sizes, periods)
+        key, valid, counted = memo[(combo, t, t0)]
+        held = _held(key, candidates, counted)
         keep &= _within_budget(key[candidates], valid[candidates], held - floors.get(combo, k))
     return candidates[keep]
 
 
-def _held(out: Panel, key: np.ndarray, valid: np.ndarray, sizes: list[int], candidates: np.ndarray,
-          periods: list[int]) -> np.ndarray:
-    """For each candidate, how many persons share its key, the smallest over ``periods`` (rows present
-    there) where the key occurs at all."""
+def _counts(out: Panel, key: np.ndarray, valid: np.ndarray, sizes: list[int], periods: list[int]
+            ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per period of ``periods``, the distinct keys of the rows present there and their counts."""
+    return [nearness.count_keys(key[out.present[p] & valid], sizes) for p in periods]
+
+
+def _held(key: np.ndarray, candidates: np.ndarray, counted: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """For each candidate, how many persons share its key, the smallest over the periods ``counted`` (rows
+    present there) where the key occurs at all."""
     held = np.full(len(candidates), np.iinfo(np.int64).max, dtype=np.int64)
     mine = key[candidates]
-    for p in periods:
-        keys, counts = nearness.count_keys(key[out.present[p] & valid], sizes)
+    for keys, counts in counted:
         if not len(keys):
             continue
         pos = np.minimum(np.searchsorted(keys, mine), len(keys) - 1)
