@@ -39,6 +39,8 @@ def combination_counts(panel: Panel, combos: tuple[tuple[str, ...], ...]) -> dic
     spec = panel.spec
     index = {p: i for i, p in enumerate(panel.periods)}
     out: dict[ComboKey, dict[tuple[int, ...], int]] = {}
+    # tables of the same period share their rows: each (combination, period, block period) counted once
+    done: dict[tuple[tuple[str, ...], int, int], dict[tuple[int, ...], int]] = {}
     for name, table, period in spec.table_names():
         t0 = index[period]
         rows = panel.present[t0]
@@ -46,10 +48,12 @@ def combination_counts(panel: Panel, combos: tuple[tuple[str, ...], ...]) -> dic
             for combo in combos:
                 if not all(v in block.variables for v in combo):
                     continue
-                key, valid, sizes = tuple_keys(panel, combo, t0 + block.offset)
-                keys, counts = count_keys(key[rows & valid], sizes)
-                out[(name, block.suffix, combo)] = {_unpack(int(k), sizes): int(c)
-                                                     for k, c in zip(keys, counts, strict=True)}
+                t = t0 + block.offset
+                if (combo, t0, t) not in done:
+                    key, valid, sizes = tuple_keys(panel, combo, t)
+                    keys, counts = count_keys(key[rows & valid], sizes)
+                    done[(combo, t0, t)] = {_unpack(int(k), sizes): int(c) for k, c in zip(keys, counts, strict=True)}
+                out[(name, block.suffix, combo)] = dict(done[(combo, t0, t)])
     return out
 
 

@@ -172,9 +172,8 @@ def scarce_rows(out: Panel, have: dict[BlockKey, np.ndarray], targets: dict[Bloc
         table, period = tables[table_name]
         t0 = index[period]
         t = t0 + next(b for b in table.blocks if b.suffix == suffix).offset
-        values = out.values(name, t)
-        hit = out.present[t0] & (values >= 0)
-        hit[hit] = scarce[values[hit]]
+        # scarce per code, False for null (index -1): one gather instead of masked ones
+        hit = out.present[t0] & np.append(scarce, False)[out.values(name, t)]
         if name in out.static:
             held[:, hit] = True
         else:
