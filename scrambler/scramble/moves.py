@@ -60,8 +60,9 @@ def spare_rows(out: Panel, t0: int, t: int, shown: tuple[str, ...], changed: lis
     was. Coverage must never be zero-sum between two rare categories or tuples of the same block; a value
     held by c rows lends at most c - k of them, in candidate order. A static shows in every table its person
     is in: its c is the smallest over the tables' periods where it occurs. ``floors``: a lower k for a variable
-    or combination of this block that cannot hold all its categories k times (``capacity.Target.ask``). ``memo``: a dict the caller keeps while the output does not change
-    (several candidate sets asked in a row): the whole-output counts are made once for all of them."""
+    or combination of this block that cannot hold all its categories k times (``capacity.Target.ask``).
+    ``memo``: a dict the caller keeps while the output does not change (several candidate sets asked in a
+    row): the whole-output counts are made once for all of them."""
     spec = out.spec
     floors = floors or {}
     keep = np.ones(len(candidates), dtype=bool)

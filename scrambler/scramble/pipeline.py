@@ -71,6 +71,11 @@ class ScrambleResult:
                 "violations": self.report.violations if self.report is not None else None, "timings_s": {k: round(v, 2) for k, v in self.timings.items()}}
 
 
+def work_size(persons: int) -> int:
+    """How many input persons the draw reads at most (see working_sample)."""
+    return max(WORK_FACTOR * persons, WORK_MIN)
+
+
 def working_sample(source: Panel, persons: int, seed: int) -> Panel:
     """What the draw reads: the input, or, when it holds more than WORK_FACTOR times the output's persons
     (and more than WORK_MIN), a simple random sample of that many of its persons. The output's anchors,
@@ -81,7 +86,7 @@ def working_sample(source: Panel, persons: int, seed: int) -> Panel:
     output person can fall in as many donors as the output needs, in the same proportions up to sampling
     error; categories the sample misses are coverage's job, which reads the whole input. The sample depends
     on the seed and the sizes only (a generator of its own, so the run's generator is unchanged)."""
-    size = max(WORK_FACTOR * persons, WORK_MIN)
+    size = work_size(persons)
     if source.n <= size:
         return source
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3B]))
@@ -128,7 +133,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     # OVERLAP_PERSONS input persons, after the draw unless the draw reads a sample of at most that many: at
     # 7.5 million the index's temporaries beside donor pools of every input person raised the peak, and the
     # draw slowed. ``sampled``: the draw reads a sample (working_sample) of at most OVERLAP_PERSONS.
-    sampled = max(WORK_FACTOR * persons, WORK_MIN) < min(source.n, OVERLAP_PERSONS + 1)
+    sampled = work_size(persons) < min(source.n, OVERLAP_PERSONS + 1)
 
     def input_index() -> tuple[guard_mod.GuardIndex, CoverageCounts]:
         if guard_index is not None:
