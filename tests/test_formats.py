@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pyreadstat
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scrambler.errors import DataError, ScramblerError, SpecError
 from scrambler.formats import FORMATS, Codebook, ColumnInfo, export_tables
@@ -173,6 +175,38 @@ def test_csv_round_trip_values(tmp_path: Path) -> None:
     assert back["n_jobs"].astype("Int64").tolist() == src["n_jobs"].tolist()
     assert back["employed"].astype("boolean").tolist() == src["employed"].tolist()
     assert back["province_next"].tolist()[:2] == ["20001", "10000"] and pd.isna(back["province_next"][2])
+
+
+def test_csv_quotes_only_tables_that_need_it(tmp_path: Path) -> None:
+    """Arrow quotes every text field or none: a table without a comma, quote or line break gets no quote at
+    all (as pandas wrote it), and one with a line break in a category (a dictionary column) is quoted and
+    reads back cell for cell."""
+    plain = people().assign(year_month=["2021-07", None, "2021-08", "2021-09"])
+    broken = people().assign(sex=pd.Categorical(["F", "M\nX", None, "M"]))
+    book = Codebook({**CODEBOOK.columns, "sex": ColumnInfo("sex", "Sex", "categorical", {"F": "Female"})})
+    paths = export_tables({"plain": plain, "broken": broken}, book, "csv", tmp_path / "csv")
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in paths}
+    assert '"' not in texts["plain"]
+    with open(tmp_path / "csv" / "broken.csv", encoding="utf-8", newline="") as handle:
+        rows = list(stdcsv.reader(handle))
+    assert [r[rows[0].index("sex")] for r in rows[1:]] == ["F", "M\nX", "", "M"]
+    assert [r[rows[0].index("year_month")] for r in rows[1:]] == ["2021-07", "", "2021-08", 'é, "quoted"']
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=False), min_size=1, max_size=30),
+       st.lists(st.booleans() | st.none(), min_size=1, max_size=30))
+def test_csv_decimals_and_booleans_read_back_exactly(tmp_path: Path, wages: list[float], flags: list) -> None:
+    """Whatever the doubles (subnormal, huge, whole), the text reads back to the same double; booleans,
+    whatever dtype they arrive in, are true/false/empty."""
+    n = min(len(wages), len(flags))
+    frame = pd.DataFrame({"wage": wages[:n], "employed": pd.Series(flags[:n], dtype=object)})
+    (path, _) = export_tables({"t": frame}, CODEBOOK, "csv", tmp_path / "hyp")
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(stdcsv.reader(handle))[1:]
+    back = [float(r[0]) if r[0] else None for r in rows]
+    assert back == [None if np.isnan(w) else w for w in wages[:n]]
+    assert [r[1] for r in rows] == [{True: "true", False: "false", None: ""}[f] for f in flags[:n]]
 
 
 def test_csv_codebook_lists_every_column_and_code(tmp_path: Path) -> None:

@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from scrambler.errors import DataError, Issue
-from scrambler.formats._common import CodePlan, Column, clip, is_plain_integer, normalize, plan_codes, resolve
+from scrambler.formats._common import (
+    CodePlan,
+    Column,
+    clip,
+    is_plain_integer,
+    normalize,
+    plan_codes,
+    recode,
+    resolve,
+)
 from scrambler.formats._names import NameRule, check_names
 from scrambler.formats.codebook import Codebook
 
@@ -109,7 +118,7 @@ def _add_column(
     out.roles[name] = info.kind
     if info.coded:
         plan = plans[info.name]
-        out.frame[name] = pd.array([None if v is None else plan.numbers[v] for v in values], dtype="Int64")
+        out.frame[name] = recode(values, plan.numbers)
         if plan.labels:
             out.value_labels[name] = {k: value_label(v) for k, v in plan.labels.items()}
         if not plan.numeric:

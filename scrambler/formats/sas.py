@@ -25,7 +25,16 @@ import pandas as pd
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_text_atomic
-from scrambler.formats._common import CodePlan, Column, clip, normalize, plan_codes, resolve
+from scrambler.formats._common import (
+    CodePlan,
+    Column,
+    clip,
+    distinct_texts,
+    normalize,
+    plan_codes,
+    recode,
+    resolve,
+)
 from scrambler.formats._names import SAS, check_names
 from scrambler.formats.codebook import Codebook, ColumnInfo
 from scrambler.formats.csv import write_csv
@@ -163,14 +172,12 @@ def _prepare(
             plan = plans[info.name]
             fmt = fmt_names[info.name] if info.value_labels else None
             if plan.numeric:
-                values = pd.Series(
-                    pd.array([None if v is None else plan.numbers[v] for v in values], dtype="Int64")
-                )
+                values = pd.Series(recode(values, plan.numbers))
         frame[col.name] = values
         if values.dtype != object:
             variables.append(Variable(col.name, label, True, 8, fmt))
             continue
-        texts = [v for v in values if v is not None]
+        texts = distinct_texts(values)  # lengths and line breaks by distinct value, not per cell
         if any("\n" in v or "\r" in v for v in texts):
             issues.append(
                 Issue(

@@ -46,7 +46,8 @@ def frame_for_stata(table: LabelledTable) -> tuple[pd.DataFrame, list[str]]:
     for name in frame.columns:
         column = frame[name]
         if column.dtype == object:
-            if max((len(str(v).encode("utf-8")) for v in column), default=0) > MAX_STR_BYTES:
+            # by distinct value: a text column of a coded variable holds a handful (9 s of a 26 s export)
+            if max((len(str(v).encode("utf-8")) for v in pd.unique(column.to_numpy())), default=0) > MAX_STR_BYTES:
                 long_text.append(name)
         else:
             frame[name] = column.astype("float64")
