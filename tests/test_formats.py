@@ -313,6 +313,47 @@ def test_labels_cut_to_package_limits(tmp_path: Path) -> None:
     assert clip("éééé", max_bytes=6) == "é..." and clip("abc", max_chars=3) == "abc"
 
 
+STATA_EDGES = {
+    "people": people(),
+    "no rows": people().iloc[:0],
+    "empty texts and unicode": pd.DataFrame({"year_month": ["", "é, ü", None], "wage": [np.nan, 1e300, -0.0]}),
+}
+
+
+@pytest.mark.parametrize("case", list(STATA_EDGES))
+def test_stata_writer_writes_the_bytes_pandas_writes(case: str, tmp_path: Path) -> None:
+    """The whole-column .dta writer against pandas' ``to_stata`` on the same recoded table, same time stamp:
+    the files must be equal byte for byte (header, map, labels, data, value labels)."""
+    import io
+    from datetime import datetime
+
+    from scrambler.formats import stata
+    from scrambler.formats._dta import prepare, write_dta
+    from scrambler.formats._labelled import FILE_LABEL, build
+    from scrambler.formats._names import STATA
+
+    stamp = datetime(2026, 12, 4, 23, 59)
+    [table] = build({"t1": STATA_EDGES[case]}, CODEBOOK, STATA, stata.VARIABLE_LABEL, stata.VALUE_LABEL)
+    frame = stata.frame_for_stata(table)
+    label = stata.FILE_LABEL_LIMIT(FILE_LABEL.format(table="t1"))
+    labels = {k: dict(v) for k, v in table.value_labels.items()}
+    theirs, ours = io.BytesIO(), io.BytesIO()
+    frame.to_stata(theirs, write_index=False, version=118, data_label=label,
+                   variable_labels=dict(table.column_labels), value_labels=labels, time_stamp=stamp)
+    prepared = prepare(frame)
+    assert prepared is not None
+    write_dta(frame, prepared, ours, label, dict(table.column_labels), labels, stamp)
+    assert ours.getvalue() == theirs.getvalue()
+
+
+def test_stata_text_beyond_a_fixed_width_string_goes_to_pandas_as_a_strl(tmp_path: Path) -> None:
+    frame = people().assign(year_month=["x" * 3000, None, "a", "b"])
+    [path] = export("stata", tmp_path, {"t1": frame})
+    back, meta = pyreadstat.read_dta(str(path))
+    assert back["year_month"].tolist() == ["x" * 3000, "", "a", "b"]
+    assert back["wage"].tolist()[0] == 101.25 and meta.number_rows == 4
+
+
 def test_stata_name_too_long_is_reported_with_table_and_column(tmp_path: Path) -> None:
     long_name = "number_of_jobs_held_at_the_reference_date"  # 41 characters
     book = Codebook({**CODEBOOK.columns, long_name: ColumnInfo(long_name, "Jobs", "integer")})
@@ -478,11 +519,11 @@ def test_crash_while_writing_leaves_old_file_and_no_temp(
     [path] = export("stata", tmp_path)
     before = path.read_bytes()
 
-    def crash(df: pd.DataFrame, dst_path: str, **kwargs: object) -> None:
-        Path(dst_path).write_bytes(b"half a file")
+    def crash(frame: pd.DataFrame, prepared: object, handle: Any, *args: object) -> None:
+        handle.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pd.DataFrame, "to_stata", crash)  # the Stata writer (scrambler.formats.stata)
+    monkeypatch.setattr("scrambler.formats.stata.write_dta", crash)  # the Stata writer
     with pytest.raises(OSError, match="disk full"):
         export("stata", tmp_path)
     assert path.read_bytes() == before

@@ -55,9 +55,14 @@ def formats(table: LabelledTable) -> dict[str, str]:
 def write(table: LabelledTable, target: Path) -> Path:
     """Write one recoded table atomically."""
 
+    # whole numbers as doubles (SPSS stores every number as one): pyreadstat walks the frame cell by cell, and
+    # a nullable integer cell costs a masked-array lookup and a null test each
+    frame = table.frame.astype({name: "float64" for name, dtype in table.frame.dtypes.items()
+                                if pd.api.types.is_extension_array_dtype(dtype) and dtype.kind in "iub"})
+
     def run(tmp: Path) -> None:
         pyreadstat.write_sav(
-            table.frame,
+            frame,
             tmp,
             file_label=FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
             column_labels=dict(table.column_labels),

@@ -18,11 +18,13 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_atomic
+from scrambler.formats._dta import prepare, write_dta
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
 from scrambler.formats.codebook import Codebook
@@ -38,25 +40,35 @@ FILE_LABEL_LIMIT = Limit(chars=80)
 MAX_STR_BYTES = 2045
 
 
-def frame_for_stata(table: LabelledTable) -> tuple[pd.DataFrame, list[str]]:
-    """The frame as Stata stores it (whole numbers as doubles, so nulls stay missing) and the text columns too
-    long for a fixed-width string."""
-    frame = table.frame.copy()
-    long_text: list[str] = []
+def frame_for_stata(table: LabelledTable) -> pd.DataFrame:
+    """The frame as Stata stores it: whole numbers as doubles, so nulls stay missing."""
+    frame = table.frame.copy(deep=False)  # columns are replaced, never written into
     for name in frame.columns:
-        column = frame[name]
-        if column.dtype == object:
-            # by distinct value: a text column of a coded variable holds a handful (9 s of a 26 s export)
-            if max((len(str(v).encode("utf-8")) for v in pd.unique(column.to_numpy())), default=0) > MAX_STR_BYTES:
-                long_text.append(name)
-        else:
-            frame[name] = column.astype("float64")
-    return frame, long_text
+        if frame[name].dtype != object:
+            frame[name] = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+    return frame
+
+
+def long_text(frame: pd.DataFrame) -> list[str]:
+    """The text columns too long for a fixed-width string (strLs)."""
+    # by distinct value: a text column of a coded variable holds a handful (9 s of a 26 s export)
+    return [name for name in frame.columns if frame[name].dtype == object
+            and max((len(str(v).encode("utf-8")) for v in pd.unique(frame[name].to_numpy())), default=0)
+            > MAX_STR_BYTES]
 
 
 def write(table: LabelledTable, target: Path) -> Path:
     """Write one recoded table atomically."""
-    frame, long_text = frame_for_stata(table)
+    frame = frame_for_stata(table)
+    prepared = prepare(frame)
+    if prepared is not None:
+        # whole columns (see _dta); the same bytes pandas writes, which remains the writer for strLs
+        def fast(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                write_dta(frame, prepared, handle, FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
+                          dict(table.column_labels), {k: dict(v) for k, v in table.value_labels.items()})
+
+        return write_atomic(target, fast)
 
     def run(tmp: Path) -> None:
         with warnings.catch_warnings():
@@ -69,7 +81,7 @@ def write(table: LabelledTable, target: Path) -> Path:
                 data_label=FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
                 variable_labels=dict(table.column_labels),
                 value_labels={k: dict(v) for k, v in table.value_labels.items()},
-                convert_strl=long_text,
+                convert_strl=long_text(frame),
             )
 
     try:
