@@ -79,7 +79,7 @@ def prepare(frame: pd.DataFrame) -> Records | None:
             formats.append(f"%{width}s")
         columns.append(values)
     records = np.empty(len(frame), dtype=np.dtype(fields))
-    for (name, _), values in zip(fields, columns):
+    for (name, _), values in zip(fields, columns, strict=True):
         records[name] = values
     return Records(records, types, formats)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv as _csv
 import io
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 

@@ -19,6 +19,7 @@ from scrambler.errors import Issue
 from scrambler.formats._atomic import write_atomic
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import SPSS
+from scrambler.formats._sav import prepare, write_sav
 from scrambler.formats.codebook import Codebook
 
 SUFFIX = ".sav"
@@ -60,16 +61,31 @@ def write(table: LabelledTable, target: Path) -> Path:
     frame = table.frame.astype({name: "float64" for name, dtype in table.frame.dtypes.items()
                                 if pd.api.types.is_extension_array_dtype(dtype) and dtype.kind in "iub"})
 
+    file_label = FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name))
+    note = FILE_LABEL.format(table=table.name)
+    display = formats(table)
+    measures = {k: MEASURES[v] for k, v in table.roles.items()}
+    texts = [*table.column_labels.values(), *(text for labels in table.value_labels.values() for text in labels.values())]
+    prepared = prepare(frame, display, note, texts)
+    if prepared is not None:
+        # whole columns (see _sav); the same bytes pyreadstat writes, which remains the writer otherwise
+        def fast(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                write_sav(prepared, len(frame), handle, file_label, dict(table.column_labels), note,
+                          {k: dict(v) for k, v in table.value_labels.items()}, measures)
+
+        return write_atomic(target, fast)
+
     def run(tmp: Path) -> None:
         pyreadstat.write_sav(
             frame,
             tmp,
-            file_label=FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
+            file_label=file_label,
             column_labels=dict(table.column_labels),
-            note=FILE_LABEL.format(table=table.name),
+            note=note,
             variable_value_labels={k: dict(v) for k, v in table.value_labels.items()},
-            variable_measure={k: MEASURES[v] for k, v in table.roles.items()},
-            variable_format=formats(table),
+            variable_measure=measures,
+            variable_format=display,
             row_compress=True,  # SPSS's own bytecode compression: every SPSS version reads it
         )
 

@@ -1,0 +1,227 @@
+"""An SPSS (.sav) writer for tables of doubles and short strings, whole columns at a time.
+
+pyreadstat's ``write_sav`` hands every cell to ReadStat from a Python loop (with a null test per cell): 22 s
+for 562,000 rows. Here a table is turned into 8-byte slots by NumPy (a text column encoded once per distinct
+value) and compressed with SPSS's bytecode scheme on whole arrays. The file is the one pyreadstat writes for
+the same frame and arguments, byte for byte apart from the creation time in the header (the tests compare the
+two): header, variable records (with continuation records for strings longer than 8 bytes), value labels,
+the document record, the machine, display, long-name and case-count records, then the rows, each row's codes
+padded to a block of eight as ReadStat does, and the end-of-data code. Text longer than 255 bytes (very long
+strings, written in segments), notes longer than a document line and NUL characters are left to pyreadstat
+(:func:`prepare` returns None).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+MAX_STRING = 255
+MAX_LABEL = 256  # bytes of a variable label ReadStat keeps
+MAX_VALUE_LABEL = 120
+DOC_LINE = 80
+PRODUCT = b"@(#) SPSS DATA FILE - https://github.com/WizardMac/ReadStat"
+FORMAT_TYPES = {"A": 1, "F": 5}
+MEASURES = {"unknown": 0, "nominal": 1, "ordinal": 2, "scale": 3}
+BIAS = 100
+SPACES = np.frombuffer(b" " * 8, dtype="<u8")[0]
+SYSMIS = np.uint64(0xFFEFFFFFFFFFFFFF)
+CHUNK_ROWS = 1 << 15  # rows compressed at a time: a chunk's slots stay within tens of MB
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    short: str
+    width: int  # 0 for a number, else the string's width in bytes (1..255)
+    format: int  # (type << 16) | (width << 8) | decimals
+    slots: int  # 8-byte slots the variable takes in a row
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A table as SPSS stores it: its variables and, per column, the 8-byte slots of every row."""
+
+    variables: list[Variable]
+    columns: list[tuple[np.ndarray, np.ndarray | None]]  # (values or codes, distinct values' slots or None)
+
+
+def _format(text: str) -> int | None:
+    match = re.fullmatch(r"([AF])(\d+)(?:\.(\d+))?", text)
+    if not match:
+        return None
+    return (FORMAT_TYPES[match[1]] << 16) | (min(int(match[2]), 255) << 8) | int(match[3] or 0)
+
+
+def _base36(number: int) -> bytes:
+    digits = b""
+    while number:
+        number, digit = divmod(number, 36)
+        digits = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[digit:digit + 1] + digits
+    return digits
+
+
+def _short_names(names: list[str]) -> list[str]:
+    """SPSS's 8-byte names as ReadStat makes them: the first 8 bytes in capitals, else V1, ..., V9, VA, ...
+    (a count in base 36)."""
+    out: list[str] = []
+    used: set[bytes] = set()
+    counter = 0
+    for name in names:
+        short = name.encode("utf-8")[:8].upper()
+        while short in used:
+            counter += 1
+            short = b"V" + _base36(counter)
+        used.add(short)
+        out.append(short.decode("utf-8", errors="surrogateescape"))
+    return out
+
+
+def prepare(frame: pd.DataFrame, formats: Mapping[str, str], note: str, labels: Iterable[str] = ()) -> Prepared | None:
+    """The table's variables and slots; None where pyreadstat must write it (see the module docstring, and
+    a NUL character in a text or label, which ReadStat reads as the end of a C string)."""
+    if len(note.encode("utf-8")) > DOC_LINE or any("\x00" in text for text in (note, *labels)):
+        return None
+    names = [str(n) for n in frame.columns]
+    variables: list[Variable] = []
+    columns: list[tuple[np.ndarray, np.ndarray | None]] = []
+    for name, short in zip(names, _short_names(names), strict=True):
+        column = frame[name]
+        if column.dtype == np.float64:
+            code = _format(formats.get(name, "F8.2"))
+            if code is None:
+                return None
+            variables.append(Variable(name, short, 0, code, 1))
+            columns.append((column.to_numpy(dtype="<f8"), None))
+            continue
+        if column.dtype != object:
+            return None
+        codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+        if (codes < 0).any() or not all(type(u) is str and "\x00" not in u for u in uniques):
+            return None
+        encoded = [u.encode("utf-8") for u in uniques]
+        width = max([1] + [len(b) for b in encoded])
+        if width > MAX_STRING or name in formats:
+            return None
+        slots = (width + 7) // 8
+        padded = b"".join(b.ljust(slots * 8, b" ") for b in encoded)
+        table = np.frombuffer(padded, dtype="<u8").reshape(len(encoded), slots)
+        variables.append(Variable(name, short, width, (1 << 16) | (width << 8), slots))
+        columns.append((codes, table))
+    return Prepared(variables, columns)
+
+
+def _slots(prepared: Prepared, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(raw slots, bytecodes) of rows ``start:stop``: 255 system missing, 1-251 a whole number -99..151
+    plus 100, 254 eight spaces, 253 the raw slot follows."""
+    rows = stop - start
+    width = sum(v.slots for v in prepared.variables)
+    raw = np.empty((rows, width), dtype="<u8")
+    code = np.empty((rows, width), dtype=np.uint8)
+    at = 0
+    for variable, (values, table) in zip(prepared.variables, prepared.columns, strict=True):
+        if table is None:
+            number = values[start:stop]
+            raw[:, at] = number.view("<u8")
+            whole = np.isfinite(number) & (number == np.floor(number)) & (number > -BIAS) & (number < 252 - BIAS)
+            small = np.where(whole, number, 0).astype(np.int64) + BIAS
+            # -DBL_MAX is SPSS's system-missing pattern itself: ReadStat codes it missing too
+            missing = np.isnan(number) | (raw[:, at] == SYSMIS)
+            code[:, at] = np.where(missing, 255, np.where(whole, small, 253))
+        else:
+            block = table[values[start:stop]] if len(table) else np.full((rows, variable.slots), SPACES, "<u8")
+            raw[:, at:at + variable.slots] = block
+            code[:, at:at + variable.slots] = np.where(block == SPACES, 254, 253)
+        at += variable.slots
+    return raw, code
+
+
+def _compress(raw: np.ndarray, code: np.ndarray, last: bool) -> bytes:
+    """Bytecode blocks of these rows, as ReadStat writes them: a row's codes fill blocks of eight and the
+    block open at the row's end is written too, padded with zeros (so a row of 8 slots takes two blocks);
+    each block is followed by the raw slots its 253s announce. The end-of-data code 252 follows the last
+    row's codes, in that open block."""
+    rows, width = code.shape
+    row_blocks = width // 8 + 1
+    padded = np.zeros((rows, row_blocks * 8), dtype=np.uint8)
+    padded[:, :width] = code
+    if last and rows:
+        padded[-1, width] = 252
+    blocks = padded.reshape(-1, 8).view("<u8").ravel()
+    is_raw = code == 253
+    raw_values = raw[is_raw]
+    rows_of, cols_of = np.nonzero(is_raw)  # row-major: the order the slots are written in
+    block_of = rows_of * row_blocks + cols_of // 8
+    raws_before = np.zeros(len(blocks) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(block_of, minlength=len(blocks)), out=raws_before[1:])
+    out = np.empty(len(blocks) + len(raw_values), dtype="<u8")
+    out[np.arange(len(blocks)) + raws_before[:-1]] = blocks
+    out[np.arange(len(raw_values)) + block_of + 1] = raw_values
+    return out.tobytes()
+
+
+def _cut(text: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of UTF-8, never half a character (as ReadStat cuts labels)."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore").encode("utf-8")
+
+
+def _int(*values: int) -> bytes:
+    return struct.pack(f"<{len(values)}i", *values)
+
+
+def _dictionary(prepared: Prepared, rows: int, file_label: str, column_labels: Mapping[str, str], note: str,
+                value_labels: Mapping[str, Mapping[float, str]], measures: Mapping[str, str]) -> bytes:
+    variables = prepared.variables
+    width = sum(v.slots for v in variables)
+    now = time.localtime()
+    stamp = time.strftime("%d ", now) + ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[now.tm_mon - 1]
+                                         + time.strftime(" %y%H:%M:%S", now))
+    label = file_label.encode("utf-8")[:64].ljust(64, b" ")
+    parts = [b"$FL2", PRODUCT.ljust(60, b" "), _int(2, width, 1, 0, rows), struct.pack("<d", BIAS),
+             stamp.encode(), label, b"\x00" * 3]
+    index, offsets = 1, {}
+    for v in variables:
+        offsets[v.name] = index
+        text = _cut(column_labels.get(v.name, ""), MAX_LABEL)
+        parts.append(_int(2, v.width, 1 if text else 0, 0, v.format, v.format))
+        parts.append(v.short.encode("utf-8", errors="surrogateescape").ljust(8, b" "))
+        if text:
+            parts += [_int(len(text)), text.ljust(-(-len(text) // 4) * 4, b" ")]
+        for _ in range(v.slots - 1):
+            parts += [_int(2, -1, 0, 0, 0x011D01, 0x011D01), b" " * 8]
+        index += v.slots
+    for v in variables:
+        labels = value_labels.get(v.name)
+        if not labels:
+            continue
+        parts.append(_int(3, len(labels)))
+        for value, text in labels.items():
+            raw = _cut(str(text), MAX_VALUE_LABEL)
+            parts += [struct.pack("<dB", float(value), len(raw)), raw.ljust(-(-(len(raw) + 1) // 8) * 8 - 1, b" ")]
+        parts.append(_int(4, 1, offsets[v.name]))
+    if note:
+        parts += [_int(6, 1), note.encode("utf-8").ljust(DOC_LINE, b" ")]
+    parts += [_int(7, 3, 4, 8, 20, 0, 0, -1, 1, 1, 2, 65001),
+              _int(7, 4, 8, 3), struct.pack("<QQQ", 0xFFEFFFFFFFFFFFFF, 0x7FEFFFFFFFFFFFFF, 0xFFEFFFFFFFFFFFFE),
+              _int(7, 20, 1, 5), b"UTF-8",
+              _int(7, 11, 4, 3 * len(variables))]
+    parts += [_int(MEASURES[measures.get(v.name, "unknown")], 8, 0 if v.width else 1) for v in variables]
+    names = "\t".join(f"{v.short}={v.name}" for v in variables).encode("utf-8", errors="surrogateescape")
+    parts += [_int(7, 13, 1, len(names)), names, _int(7, 16, 8, 2), struct.pack("<QQ", 1, rows), _int(999, 0)]
+    return b"".join(parts)
+
+
+def write_sav(prepared: Prepared, rows: int, handle: BinaryIO, file_label: str, column_labels: Mapping[str, str],
+              note: str, value_labels: Mapping[str, Mapping[float, str]], measures: Mapping[str, str]) -> None:
+    """Write a prepared table, bytecode-compressed, to ``handle``."""
+    handle.write(_dictionary(prepared, rows, file_label, column_labels, note, value_labels, measures))
+    for start in range(0, rows, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, rows)
+        handle.write(_compress(*_slots(prepared, start, stop), last=stop == rows))
