@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scrambler.errors import DataError, ScramblerError, SpecError
 from scrambler.formats import FORMATS, Codebook, ColumnInfo, export_tables
 from scrambler.formats._atomic import atomic_path
-from scrambler.formats._common import clip
+from scrambler.formats._common import Column, clip
 
 CODEBOOK = Codebook(
     {
@@ -630,6 +630,28 @@ def test_text_values_by_distinct_value_equal_cell_by_cell(series: pd.Series) -> 
 
     expected = [None if (not isinstance(v, list) and pd.isna(v)) else code_text(v) for v in series.astype(object)]
     assert text_values(series) == expected == _text_cells(series)
+
+
+@pytest.mark.parametrize("series", [
+    pd.Series([True, False, True]),
+    pd.Series([True, None, False, np.nan], dtype=object),
+    pd.Series([True, 1, None, 0], dtype=object),
+    pd.Series(pd.array([True, None], dtype="boolean")),
+    pd.Series([1.0, 0.0, np.nan]),
+])
+def test_booleans_normalised_directly_equal_the_nullable_route(series: pd.Series) -> None:
+    from scrambler.formats._common import normalize
+
+    issues: list = []
+    column = Column("t", "employed", CODEBOOK.columns["employed"], series)
+    try:
+        expected = series.astype("boolean").astype("Int64").tolist()
+    except TypeError:  # refused by the nullable type: refused here too, as a bad-dtype issue
+        normalize(column, issues)
+        assert [i.code for i in issues] == ["bad-dtype"]
+        return
+    assert normalize(column, issues).tolist() == expected
+    assert issues == []
 
 
 def test_name_rules_are_the_formats_with_a_name_check() -> None:
