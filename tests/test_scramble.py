@@ -303,6 +303,30 @@ def test_written_tables_carry_identifier_statistics_only(story: dict[str, object
         assert first.statistics.min >= ids.min() and meta.row_group(meta.num_row_groups - 1).column(0).statistics.max <= ids.max()
 
 
+def _same_panel(a, b) -> bool:  # type: ignore[no-untyped-def]
+    """Every array of two panels equal (nulls equal where both are null)."""
+    def same(x: np.ndarray, y: np.ndarray) -> bool:
+        return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=x.dtype.kind == "f"))
+
+    return (same(a.ids, b.ids) and same(a.present, b.present)
+            and a.static.keys() == b.static.keys() and all(same(a.static[k], b.static[k]) for k in a.static)
+            and a.periodic.keys() == b.periodic.keys() and all(same(a.periodic[k], b.periodic[k]) for k in a.periodic)
+            and (a.observed is None) == (b.observed is None)
+            and (a.observed is None or all(same(a.observed[k], b.observed[k]) for k in a.observed)))
+
+
+def test_scrambling_leaves_its_input_as_read(story: dict[str, object]) -> None:
+    """The command hands the input it read to the reports instead of reading it again: the scramble must not
+    have changed it. The story's input after its scramble against a fresh read of the same folder."""
+    spec = story["spec"]
+    fresh = read_dataset(spec, story["root"] / "population")  # type: ignore[operator]
+    assert _same_panel(story["source"], fresh)
+    mutated = read_dataset(spec, story["root"] / "population")  # type: ignore[operator]
+    first = next(iter(mutated.periodic))
+    mutated.periodic[first][0, 0] = mutated.periodic[first][0, 1] + 1  # the comparison sees one cell
+    assert not _same_panel(mutated, fresh)
+
+
 def test_a_large_input_is_drawn_from_a_sample_but_covered_and_guarded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     """Above WORK_FACTOR times the output, the draw reads a random sample of the input's persons; the
     categories coverage aims at and the person-periods the guard avoids still come from the whole input."""
@@ -324,6 +348,7 @@ def test_a_large_input_is_drawn_from_a_sample_but_covered_and_guarded_whole(monk
     assert missing, "the test needs a category the sample misses"
     result = scramble(spec, source, 400, seed=7)
     assert result.report is not None and result.report.ok
+    assert _same_panel(source, generate_population(spec, 6_000, seed=3))  # the input as it was
     have_output = block_counts(result.panel)
     k = spec.scramble.coverage_k
     for key, codes in missing.items():

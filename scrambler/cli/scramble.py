@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
             from scrambler.reports import reports_after_scramble
 
             with progress.stage("reports"):
-                reports_after_scramble(args.out, spec, args.input, result, progress=progress.update)
+                reports_after_scramble(args.out, spec, args.input, result, progress=progress.update,
+                                       source=source if args.engine == "local" else None)
     gaps = len(result.gaps)
     print(f"{spec.name}: {result.panel.n} scrambled persons -> {args.out}; violations {result.report.violations}; "
           f"coverage gaps {gaps}; input collisions redrawn {sum(result.guard['collisions_before'].values())} -> 0 "
