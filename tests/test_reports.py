@@ -109,6 +109,26 @@ def test_both_reports_written_self_contained(run: Run) -> None:
         assert load(run, stem)["label"] == LABEL
 
 
+def test_input_counts_handed_over_by_the_scramble_give_the_same_report(run: Run) -> None:
+    """The command hands the reports the input's block counts coverage made; the report must be the one
+    counting the input itself gives (and a wrong handover would show in it)."""
+    from scrambler.coverage import block_counts
+    from scrambler.reports.internal import build_internal
+    from scrambler.reports.write import read_manifest
+
+    scrambled = read_dataset(run.spec, run.run)
+    report = check(run.spec, scrambled)
+    settings = ReportSettings(privacy_attacks=False, fidelity=False)
+    manifest = read_manifest(run.run)
+    counted = build_internal(scrambled, run.source, report, manifest, settings=settings)
+    handed = build_internal(scrambled, run.source, report, manifest, settings=settings,
+                            input_blocks=block_counts(run.source))
+    assert handed["coverage"] == counted["coverage"] and handed["drift"] == counted["drift"]
+    doubled = {key: counts * 2 for key, counts in block_counts(run.source).items()}
+    assert build_internal(scrambled, run.source, report, manifest, settings=settings,
+                          input_blocks=doubled)["coverage"] != counted["coverage"]
+
+
 def test_certificate_is_the_check(run: Run) -> None:
     cert = load(run, "report_internal")["certificate"]
     fresh = check(run.spec, run.run)

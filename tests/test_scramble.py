@@ -321,6 +321,9 @@ def test_scrambling_leaves_its_input_as_read(story: dict[str, object]) -> None:
     spec = story["spec"]
     fresh = read_dataset(spec, story["root"] / "population")  # type: ignore[operator]
     assert _same_panel(story["source"], fresh)
+    # and the input's counts it hands on (coverage's) are the input's
+    handed, counted = story["result"].input_blocks, block_counts(fresh)  # type: ignore[attr-defined]
+    assert handed.keys() == counted.keys() and all(np.array_equal(handed[k], counted[k]) for k in counted)
     mutated = read_dataset(spec, story["root"] / "population")  # type: ignore[operator]
     first = next(iter(mutated.periodic))
     mutated.periodic[first][0, 0] = mutated.periodic[first][0, 1] + 1  # the comparison sees one cell

@@ -26,7 +26,9 @@ from scrambler.scramble.pipeline import LABEL
 def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifest: dict[str, Any],
                    sample: Panel | None = None, settings: ReportSettings | None = None,
                    progress: Callable[[str, int, int], None] | None = None,
-                   control: Panel | None = None) -> dict[str, Any]:
+                   control: Panel | None = None, input_blocks: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """The internal report's content. ``input_blocks``: ``block_counts(source)``, where the caller has them
+    (the scramble counted the input for coverage: 5 s at 7,500,000 persons not spent twice)."""
     settings = settings or ReportSettings()
     spec = scrambled.spec
     timings: dict[str, float] = {}
@@ -48,7 +50,8 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
     clock = time.perf_counter()
     datasets = {"input": source, **({"sample": sample} if sample is not None else {}), "scrambled": scrambled}
     # each dataset's block counts once: the coverage tables sum them per variable, the drift compares blocks
-    blocks = {name: block_counts(panel) for name, panel in datasets.items()}
+    blocks = {name: input_blocks if name == "input" and input_blocks is not None else block_counts(panel)
+              for name, panel in datasets.items()}
     cov = coverage(spec, {name: variable_totals(b) for name, b in blocks.items()})
     moved = drift(blocks["input"], blocks["scrambled"])
     timings["coverage"] = time.perf_counter() - clock

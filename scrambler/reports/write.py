@@ -35,15 +35,17 @@ def write_report(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
 def write_reports(folder: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                   manifest: dict[str, Any], sample: Panel | None = None,
                   settings: ReportSettings | None = None, progress: Steps | None = None,
-                  control: Panel | None = None) -> dict[str, Path]:
+                  control: Panel | None = None, input_blocks: dict[Any, Any] | None = None) -> dict[str, Path]:
     """Build and write both reports; returns the written files by name (``report_internal.html``, ...).
-    ``control``: input persons held out of the scramble (the attacks' control; default: cut from ``source``)."""
+    ``control``: input persons held out of the scramble (the attacks' control; default: cut from ``source``).
+    ``input_blocks``: ``block_counts(source)`` where the caller has them (the scramble counted them)."""
     settings = settings or ReportSettings()
     out = Path(folder)
     step = progress or (lambda name, done, total: None)
     step("shareable report", 0, 1)
     shareable = build_shareable(scrambled, manifest, settings, check_report)
-    internal = build_internal(scrambled, source, check_report, manifest, sample, settings, progress, control)
+    internal = build_internal(scrambled, source, check_report, manifest, sample, settings, progress, control,
+                              input_blocks)
     step("writing", 0, 1)
     paths = write_report(shareable, out, SHAREABLE) + write_report(internal, out, INTERNAL)
     step("writing", 1, 1)
@@ -64,7 +66,8 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
 
 def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                       sample: Panel | None = None, settings: ReportSettings | None = None,
-                      out: str | Path | None = None, progress: Steps | None = None) -> dict[str, Path]:
+                      out: str | Path | None = None, progress: Steps | None = None,
+                      input_blocks: dict[Any, Any] | None = None) -> dict[str, Path]:
     """Both reports of a written run folder, into ``<run_dir>/reports`` (or ``out``). A run that held persons
     out (manifest ``held_out``) finds them again in ``source`` (the whole input) and uses them as the control."""
     folder = Path(out) if out is not None else Path(run_dir) / FOLDER
@@ -75,7 +78,10 @@ def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, chec
         from scrambler.scramble.holdout import split_held_out
 
         source, control = split_held_out(source, int(held["persons"]), int(held["seed"]))
-    return write_reports(folder, scrambled, source, check_report, manifest, sample, settings, progress, control)
+    if control is not None:
+        input_blocks = None  # counted over the held-in persons, as the scramble read them
+    return write_reports(folder, scrambled, source, check_report, manifest, sample, settings, progress, control,
+                         input_blocks)
 
 
 def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: str | Path,
@@ -96,6 +102,7 @@ def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: st
 
     # the run's check: the written files' (the command checks them), or the panel's when none was written yet
     report = result.report if result.report is not None else check(spec, result.panel)
+    blocks = result.input_blocks
     if source is None or read_manifest(run_dir).get("held_out"):
-        source = read_dataset(spec, root, source_ids=False)
-    return write_run_reports(run_dir, result.panel, source, report, progress=progress)
+        source, blocks = read_dataset(spec, root, source_ids=False), None
+    return write_run_reports(run_dir, result.panel, source, report, progress=progress, input_blocks=blocks)

@@ -52,6 +52,9 @@ class ScrambleResult:
     report: CheckReport | None  # None: not checked in memory (scramble(check=False)); the caller checks the files
     timings: dict[str, float] = field(default_factory=dict)
     coverage_rounds: int = 1  # the coverage rounds run (gaps say "not reached after N rounds")
+    # the input's category counts per table block (coverage's, block_counts of the input): the reports'
+    # input column, so that they do not count a large input again; None where not counted here
+    input_blocks: dict[Any, np.ndarray] | None = None
 
     def _methods(self) -> dict[str, str]:
         methods = self.plan.describe()
@@ -267,7 +270,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         report = None
     timings["check"] = time.perf_counter() - clock
     return ScrambleResult(panel=out, plan=plan, gaps=gaps, guard=guard_info, report=report, timings=timings,
-                          coverage_rounds=round_ + 1)
+                          coverage_rounds=round_ + 1, input_blocks=counts.blocks)
 
 
 class _Snapshot:
