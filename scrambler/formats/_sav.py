@@ -183,9 +183,9 @@ def _dictionary(prepared: Prepared, rows: int, file_label: str, column_labels: M
     now = time.localtime()
     stamp = time.strftime("%d ", now) + ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[now.tm_mon - 1]
                                          + time.strftime(" %y%H:%M:%S", now))
-    label = file_label.encode("utf-8")[:64].ljust(64, b" ")
+    file_text = file_label.encode("utf-8")[:64].ljust(64, b" ")
     parts = [b"$FL2", PRODUCT.ljust(60, b" "), _int(2, width, 1, 0, rows), struct.pack("<d", BIAS),
-             stamp.encode(), label, b"\x00" * 3]
+             stamp.encode(), file_text, b"\x00" * 3]
     index, offsets = 1, {}
     for v in variables:
         offsets[v.name] = index
@@ -202,8 +202,8 @@ def _dictionary(prepared: Prepared, rows: int, file_label: str, column_labels: M
         if not labels:
             continue
         parts.append(_int(3, len(labels)))
-        for value, text in labels.items():
-            raw = _cut(str(text), MAX_VALUE_LABEL)
+        for value, text_label in labels.items():
+            raw = _cut(str(text_label), MAX_VALUE_LABEL)
             parts += [struct.pack("<dB", float(value), len(raw)), raw.ljust(-(-(len(raw) + 1) // 8) * 8 - 1, b" ")]
         parts.append(_int(4, 1, offsets[v.name]))
     if note:
