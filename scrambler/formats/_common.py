@@ -7,7 +7,6 @@ column at once, or writes all its files.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -89,16 +88,32 @@ def text_array(series: pd.Series) -> np.ndarray:
     Each distinct value is turned into text once (a code column holds a handful): one Python test per cell
     made exports 20-50 times slower than the Parquet write. Where distinct values might be merged by the
     grouping (True and 1 are one key to a hash), or cannot be grouped (a list in a cell), cell by cell."""
+    grouped = _text_codes(series)
+    if grouped is None:
+        return _objects(_text_cells(series))
+    codes, texts = grouped
+    return np.array(texts + [None], dtype=object)[codes]  # a null's code is -1: the last slot
+
+
+def distinct_codes(series: pd.Series) -> set[str]:
+    """The distinct non-null values of a column as texts (:func:`text_values`), without a text per cell."""
+    grouped = _text_codes(series)
+    if grouped is None:
+        return {v for v in _text_cells(series) if v is not None}
+    return set(grouped[1])
+
+
+def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
+    """(each cell's index into the texts, -1 for null; the distinct values' texts), or None where the
+    values must be turned into text cell by cell (see text_array)."""
     try:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     except TypeError:  # unhashable cells
-        return _objects(_text_cells(series))
+        return None
     values = list(uniques)
     if series.dtype == object and not all(type(v) is str for v in values):
-        # mixed Python objects: equal numbers of different types stay apart
-        return _objects(_text_cells(series))
-    texts = np.array([code_text(v) for v in values] + [None], dtype=object)
-    return texts[codes]  # a null's code is -1: the last slot
+        return None  # mixed Python objects: equal numbers of different types stay apart
+    return codes, [code_text(v) for v in values]
 
 
 def distinct_texts(values: pd.Series) -> list[str]:
@@ -108,9 +123,15 @@ def distinct_texts(values: pd.Series) -> list[str]:
 
 def recode(values: pd.Series, numbers: Mapping[str, int]) -> pd.arrays.IntegerArray:
     """A column of code texts (None for null) as the numbers ``numbers`` gives them, by distinct value."""
+    return recode_with_text(values, numbers)[0]
+
+
+def recode_with_text(values: pd.Series, numbers: Mapping[str, int]) -> tuple[pd.arrays.IntegerArray, np.ndarray]:
+    """:func:`recode`, and the code texts with "" for null (Stata's and SPSS's companion column), from one
+    grouping of the column."""
     codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
     table = np.array([numbers[u] for u in uniques] + [0], dtype="int64")
-    return pd.arrays.IntegerArray(table[codes], codes < 0)
+    return pd.arrays.IntegerArray(table[codes], codes < 0), np.array([*uniques, ""], dtype=object)[codes]
 
 
 def _objects(values: list[str | None]) -> np.ndarray:
@@ -164,7 +185,7 @@ def plan_codes(columns: Iterable[Column]) -> dict[str, CodePlan]:
     for col in columns:
         if col.info.coded:
             infos[col.info.name] = col.info
-            seen_codes.setdefault(col.info.name, set()).update(distinct_texts(pd.Series(text_array(col.series))))
+            seen_codes.setdefault(col.info.name, set()).update(distinct_codes(col.series))
     plans: dict[str, CodePlan] = {}
     for name, info in infos.items():
         known = {str(code): str(label) for code, label in (info.value_labels or {}).items()}
@@ -210,7 +231,7 @@ def normalize(col: Column, issues: list[Issue]) -> pd.Series:
             return out
         if kind == "decimal":
             out = s.astype("float64")
-            if any(math.isinf(v) for v in out.dropna()):
+            if np.isinf(out.to_numpy()).any():
                 issues.append(
                     Issue(
                         "non-finite", "infinite values cannot be stored", table=col.table, variable=col.name

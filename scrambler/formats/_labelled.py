@@ -26,7 +26,7 @@ from scrambler.formats._common import (
     is_plain_integer,
     normalize,
     plan_codes,
-    recode,
+    recode_with_text,
     resolve,
 )
 from scrambler.formats._names import NameRule, check_names
@@ -118,13 +118,14 @@ def _add_column(
     out.roles[name] = info.kind
     if info.coded:
         plan = plans[info.name]
-        out.frame[name] = recode(values, plan.numbers)
+        numbers, texts = recode_with_text(values, plan.numbers)
+        out.frame[name] = numbers
         if plan.labels:
             out.value_labels[name] = {k: value_label(v) for k, v in plan.labels.items()}
         if not plan.numeric:
             companion = name + CODE_SUFFIX
             names.append((out.name, companion, name))  # a clash with a real column is caught by check_names
-            out.frame[companion] = values.fillna("").astype(object)
+            out.frame[companion] = texts
             out.column_labels[companion] = variable_label(f"{info.label} (code)")
             out.roles[companion] = "code"
     elif info.kind == "boolean":
