@@ -655,10 +655,11 @@ def test_atomic_path_publishes_only_on_success(tmp_path: Path) -> None:
     pd.Series([], dtype=object),
 ])
 def test_text_values_by_distinct_value_equal_cell_by_cell(series: pd.Series) -> None:
-    from scrambler.formats._common import _text_cells, code_text, text_values
+    from scrambler.formats._common import _text_cells, code_text, distinct_codes, text_values
 
     expected = [None if (not isinstance(v, list) and pd.isna(v)) else code_text(v) for v in series.astype(object)]
     assert text_values(series) == expected == _text_cells(series)
+    assert distinct_codes(series) == {v for v in expected if v is not None}
 
 
 @pytest.mark.parametrize("series", [
