@@ -38,6 +38,8 @@ CHUNK_ROWS = 1 << 15  # rows compressed at a time: a chunk's slots stay within t
 
 @dataclass(frozen=True)
 class Variable:
+    """One column as the dictionary describes it."""
+
     name: str
     short: str
     width: int  # 0 for a number, else the string's width in bytes (1..255)
