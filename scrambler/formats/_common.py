@@ -116,9 +116,13 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
     return codes, [code_text(v) for v in values]
 
 
-def distinct_texts(values: pd.Series) -> list[str]:
-    """The distinct non-null texts of a column of texts (the output of :func:`normalize`)."""
-    return [v for v in pd.unique(values.to_numpy(dtype=object)) if v is not None and v == v]
+def encoded_texts(column: pd.Series) -> tuple[np.ndarray, list[bytes]] | None:
+    """(each cell's index into the distinct values, those values in UTF-8) of a column of strings without a
+    null, as the binary writers store text: each distinct value encoded once. None for any other column."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    if (codes < 0).any() or not all(type(u) is str for u in uniques):
+        return None
+    return codes, [u.encode("utf-8") for u in uniques]
 
 
 def recode(values: pd.Series, numbers: Mapping[str, int]) -> pd.arrays.IntegerArray:

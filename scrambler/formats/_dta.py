@@ -20,8 +20,10 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from scrambler.formats._common import encoded_texts
+
 VERSION = 118
-MAX_STR = 2045
+MAX_STR = 2045  #: longest str# column in bytes; longer text must be a strL (pandas writes those)
 DOUBLE = 65526  # Stata's type code for a double
 MISSING_DOUBLE = struct.unpack("<d", b"\x00\x00\x00\x00\x00\x00\xe0\x7f")[0]  # system missing "."
 NAME_BYTES = 129  # 32 characters of up to 4 bytes, plus the terminating null
@@ -32,14 +34,6 @@ MAP_TAGS = (
     "stata_data", "map", "variable_types", "varnames", "sortlist", "formats", "value_label_names",
     "variable_labels", "characteristics", "data", "strls", "value_labels", "stata_data_close", "end-of-file",
 )
-
-
-def _text_column(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """(codes, distinct values as UTF-8 bytes) of a column of strings; None when a cell is not a string."""
-    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
-    if (codes < 0).any() or not all(type(u) is str for u in uniques):
-        return None
-    return codes, np.array([u.encode("utf-8") for u in uniques] + [b""], dtype=object)
 
 
 def _fits(column: pd.Series) -> bool:
@@ -66,14 +60,14 @@ def prepare(frame: pd.DataFrame) -> Records | None:
             types.append(DOUBLE)
             formats.append("%10.0g")
         else:
-            text = _text_column(column)
+            text = encoded_texts(column)
             if text is None:
                 return None
             codes, uniques = text
-            width = max(max((len(b) for b in uniques), default=0), 1)
+            width = max([1] + [len(b) for b in uniques])
             if width > MAX_STR:
                 return None
-            values = np.array(list(uniques), dtype=f"S{width}")[codes]  # null-padded, as Stata reads it
+            values = np.array(uniques, dtype=f"S{width}")[codes]  # null-padded, as Stata reads it
             fields.append((name, f"S{width}"))
             types.append(width)
             formats.append(f"%{width}s")

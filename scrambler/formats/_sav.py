@@ -23,6 +23,8 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from scrambler.formats._common import encoded_texts
+
 MAX_STRING = 255
 MAX_LABEL = 256  # bytes of a variable label ReadStat keeps
 MAX_VALUE_LABEL = 120
@@ -105,10 +107,10 @@ def prepare(frame: pd.DataFrame, formats: Mapping[str, str], note: str, labels: 
             continue
         if column.dtype != object:
             return None
-        codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
-        if (codes < 0).any() or not all(type(u) is str and "\x00" not in u for u in uniques):
+        text = encoded_texts(column)
+        if text is None or any(b"\x00" in b for b in text[1]):
             return None
-        encoded = [u.encode("utf-8") for u in uniques]
+        codes, encoded = text
         width = max([1] + [len(b) for b in encoded])
         if width > MAX_STRING or name in formats:
             return None

@@ -29,7 +29,7 @@ from scrambler.formats._common import (
     CodePlan,
     Column,
     clip,
-    distinct_texts,
+    distinct_codes,
     normalize,
     plan_codes,
     recode,
@@ -177,7 +177,7 @@ def _prepare(
         if values.dtype != object:
             variables.append(Variable(col.name, label, True, 8, fmt))
             continue
-        texts = distinct_texts(values)  # lengths and line breaks by distinct value, not per cell
+        texts = distinct_codes(values)  # lengths and line breaks by distinct value, not per cell
         if any("\n" in v or "\r" in v for v in texts):
             issues.append(
                 Issue(

@@ -24,7 +24,7 @@ from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_atomic
-from scrambler.formats._dta import prepare, write_dta
+from scrambler.formats._dta import MAX_STR, prepare, write_dta
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
 from scrambler.formats.codebook import Codebook
@@ -36,8 +36,6 @@ VALUE_LABEL = Limit(chars=32_000)
 FILE_LABEL_LIMIT = Limit(chars=80)
 
 
-#: Longest str# column in bytes; longer text must be a strL
-MAX_STR_BYTES = 2045
 
 
 def frame_for_stata(table: LabelledTable) -> pd.DataFrame:
@@ -54,19 +52,20 @@ def long_text(frame: pd.DataFrame) -> list[str]:
     # by distinct value: a text column of a coded variable holds a handful (9 s of a 26 s export)
     return [name for name in frame.columns if frame[name].dtype == object
             and max((len(str(v).encode("utf-8")) for v in pd.unique(frame[name].to_numpy())), default=0)
-            > MAX_STR_BYTES]
+            > MAX_STR]
 
 
 def write(table: LabelledTable, target: Path) -> Path:
     """Write one recoded table atomically."""
     frame = frame_for_stata(table)
+    data_label = FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name))
+    value_labels = {k: dict(v) for k, v in table.value_labels.items()}
     prepared = prepare(frame)
     if prepared is not None:
         # whole columns (see _dta); the same bytes pandas writes, which remains the writer for strLs
         def fast(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
-                write_dta(frame, prepared, handle, FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
-                          dict(table.column_labels), {k: dict(v) for k, v in table.value_labels.items()})
+                write_dta(frame, prepared, handle, data_label, dict(table.column_labels), value_labels)
 
         return write_atomic(target, fast)
 
@@ -78,9 +77,9 @@ def write(table: LabelledTable, target: Path) -> Path:
                 tmp,
                 write_index=False,
                 version=DTA_VERSION,
-                data_label=FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name)),
+                data_label=data_label,
                 variable_labels=dict(table.column_labels),
-                value_labels={k: dict(v) for k, v in table.value_labels.items()},
+                value_labels=value_labels,
                 convert_strl=long_text(frame),
             )
 
