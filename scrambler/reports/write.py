@@ -102,7 +102,8 @@ def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: st
 
     # the run's check: the written files' (the command checks them), or the panel's when none was written yet
     report = result.report if result.report is not None else check(spec, result.panel)
-    blocks = result.input_blocks
     if source is None or read_manifest(run_dir).get("held_out"):
-        source, blocks = read_dataset(spec, root, source_ids=False), None
-    return write_run_reports(run_dir, result.panel, source, report, progress=progress, input_blocks=blocks)
+        source = read_dataset(spec, root, source_ids=False)
+    # the scramble's counts of its input (write_run_reports drops them where persons were held out)
+    return write_run_reports(run_dir, result.panel, source, report, progress=progress,
+                             input_blocks=result.input_blocks)
