@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scrambler.constraints.registry import compile_rules, kind_of
+from scrambler.coverage import count_codes
 from scrambler.errors import Issue, SpecError
 from scrambler.panel import Panel
 from scrambler.spec.model import DatasetSpec, MethodSpec
@@ -65,7 +66,7 @@ def code_counts(source: Panel) -> dict[str, np.ndarray]:
         if var.name in recoded:
             values = source.static[var.name][source.present.any(axis=0)] if var.is_static \
                 else source.periodic[var.name][source.present]
-            out[var.name] = np.bincount(values[values >= 0].astype(np.int64), minlength=len(var.codes))
+            out[var.name] = count_codes(values, len(var.codes))
     return out
 
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from scrambler.coverage import count_codes
 from scrambler.panel import Panel, is_null
 from scrambler.sampling import VariableModel
 from scrambler.spec.model import Variable
@@ -44,7 +45,7 @@ def _model(panel: Panel, var: Variable, uniform: bool) -> VariableModel:
     model = VariableModel(null_share=float(null.mean()) if len(values) else 0.0)
     if var.is_categorical:
         K = len(var.codes)
-        counts = np.bincount(values[~null].astype(np.int64), minlength=K).astype(float)
+        counts = count_codes(values, K).astype(float)
         weights = np.append(counts, float(null.sum()))
         if uniform or weights.sum() == 0:
             weights = np.ones(K + 1)
