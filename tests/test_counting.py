@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from scrambler import decode
+from scrambler.coverage import FEW_CODES, count_codes
 from scrambler.scramble import nearness
 from scrambler.scramble.donors import DonorPool
 from scrambler.scramble.nearness import count_keys, stable_order, unique_counts, unique_inverse
@@ -127,3 +128,57 @@ def test_distinct_rows_are_those_of_a_full_lexsort(key_space: int, value_space: 
     want_rows, want_weight = _lexsorted_distinct(keys, values)
     assert np.array_equal(rows, want_rows) and np.array_equal(weight, want_weight)
     assert weight.sum() == n
+
+
+@pytest.mark.parametrize("k", [1, 2, FEW_CODES, FEW_CODES + 1, 300])
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_count_codes_is_np_unique(k: int, dtype: type) -> None:
+    """Either route (a comparison per code, or a bincount) counts what np.unique counts, nulls (-1) left out,
+    and every code of the list has its slot, held or not."""
+    if dtype is np.int8 and k > 127:
+        return
+    rng = np.random.default_rng(k)
+    values = rng.integers(-1, k, 10_000).astype(dtype)
+    values[values == k - 1] = -1  # the last code never held
+    codes, counts = np.unique(values[values >= 0], return_counts=True)
+    expected = np.zeros(k, dtype=np.intp)
+    expected[codes] = counts
+    got = count_codes(values, k)
+    np.testing.assert_array_equal(got, expected)
+    assert len(got) == k
+
+
+def _plain_hash(columns: list[np.ndarray], n: int) -> np.ndarray:
+    """The row hash written the plain way (a new array per step): what hash_columns computes in place."""
+    h = np.full(n, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i, values in enumerate(columns):
+            if values.dtype.kind == "f":
+                v = np.where(np.isnan(values), -1e300, np.round(values, 6)).view(np.uint64)
+            else:
+                v = values.astype(np.int64).astype(np.uint64)
+            h ^= (v + np.uint64(i + 1)) * np.uint64(0x9E3779B97F4A7C15)
+            h = (h ^ (h >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+    return h
+
+
+def test_hash_columns_in_place_is_the_plain_hash() -> None:
+    rng = np.random.default_rng(8)
+    n = 5_000
+    numbers = rng.normal(size=n) * 1e4
+    numbers[:50] = np.nan
+    numbers[50:60] = -0.0
+    numbers[60:70] = 1e300
+    columns = [rng.integers(-1, 4, n).astype(np.int16), numbers, rng.random(n) < 0.5,
+               rng.integers(-2**62, 2**62, n), rng.integers(-1, 100, n).astype(np.int8)]
+    got = nearness.hash_columns(iter(columns), n)  # a generator, as row_hashes passes it
+    np.testing.assert_array_equal(got, _plain_hash(columns, n))
+    # a whole number hashes alike in any integer dtype and as a bool: the input's and the output's columns
+    # need not share a dtype
+    codes = rng.integers(-1, 2, n)
+    same = [nearness.hash_columns([codes.astype(dtype)], n) for dtype in (np.int8, np.int16, np.int64)]
+    np.testing.assert_array_equal(same[0], same[1])
+    np.testing.assert_array_equal(same[0], same[2])
+    flags = rng.random(n) < 0.3
+    np.testing.assert_array_equal(nearness.hash_columns([flags], n), nearness.hash_columns([flags.astype(np.int16)], n))
+    assert len(np.unique(got)) > n * 0.99  # distinct rows get distinct hashes

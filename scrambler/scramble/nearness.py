@@ -15,6 +15,7 @@ every query near it compares one by one. Cost: O(n log n) to build, O(log n + ca
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,24 +24,37 @@ import pandas as pd
 from scrambler.panel import differs
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_SEED = np.uint64(0xCBF29CE484222325)
+_SPREAD = np.uint64(0xBF58476D1CE4E5B9)
+_SHIFT = np.uint64(31)
 _PAIR_CHUNK = 4_000_000  # candidate pairs compared at once: bounds the memory of one comparison
 _FIRST = 256  # candidates of a row compared before the rest (see match_counts)
 _SAMPLE = 4096  # values unique_counts looks at to choose between hashing and sorting
 
 
-def hash_columns(columns: list[np.ndarray], n: int) -> np.ndarray:
-    """A 64-bit hash of each row's values over ``columns`` (order-sensitive; NaN hashes as one value)."""
-    h = np.full(n, np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+def hash_columns(columns: Iterable[np.ndarray], n: int) -> np.ndarray:
+    """A 64-bit hash of each row's values over ``columns`` (order-sensitive; NaN hashes as one value; a whole
+    number hashes alike in any integer dtype or as a bool). ``columns`` may be a generator: one column is
+    held at a time. Every step runs in place in two scratch arrays: the seven temporaries a column cost
+    before (each a fresh allocation of 60 MB at 7.5 million rows) made hashing an input's person-periods
+    2.3 times slower, ~30 s of CPU at that size; the hashes are the same."""
+    h = np.full(n, _SEED, dtype=np.uint64)
+    v = np.empty(n, dtype=np.uint64)
+    shifted = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore", invalid="ignore"):
         for i, values in enumerate(columns):
             if values.dtype.kind == "f":
-                v = np.where(np.isnan(values), -1e300, np.round(values, 6)).view(np.uint64)
-            elif values.dtype == bool:
-                v = values.astype(np.uint64)
+                as_float = v.view(np.float64)
+                np.round(values, 6, out=as_float)
+                as_float[np.isnan(values)] = -1e300
             else:
-                v = values.astype(np.int64).astype(np.uint64)
-            h ^= (v + np.uint64(i + 1)) * _MIX
-            h = (h ^ (h >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+                v[...] = values  # negatives wrap to uint64 as through int64
+            v += np.uint64(i + 1)
+            v *= _MIX
+            h ^= v
+            np.right_shift(h, _SHIFT, out=shifted)
+            h ^= shifted
+            h *= _SPREAD
     return h
 
 
