@@ -15,11 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scrambler import datasets, decode
 from scrambler.decode import tables_to_panel
 from scrambler.population import generate_population
 from scrambler.spec import DatasetSpec
+from scrambler.spec.model import Codelist, Variable
 from scrambler.tables import panel_to_tables
 
 
@@ -111,3 +114,51 @@ def test_background_job_hands_back_its_result_or_its_error_and_never_holds_the_e
     with pytest.raises(ZeroDivisionError):
         failed.result()
     assert failed._thread.daemon  # an interrupted run does not wait for it at exit
+
+
+def _arrow_codes(arr: pa.Array, codes: list[str]) -> np.ndarray:
+    """The codes by Arrow's own kernels (what decode did before reading the bitmaps itself)."""
+    if pa.types.is_boolean(arr.type):
+        return pc.fill_null(pc.cast(arr, pa.int16()), -1).to_numpy(zero_copy_only=False)
+    texts = arr.cast(pa.string()).to_pylist() if pa.types.is_dictionary(arr.type) else arr.to_pylist()
+    lookup = {c: i for i, c in enumerate(codes)}
+    return np.array([-1 if t is None else lookup[t] for t in texts], dtype=np.int16)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.booleans()), max_size=70), cut=st.integers(0, 69),
+       start=st.integers(0, 9), stop=st.integers(0, 70), order=st.permutations(list(range(4))))
+def test_codes_read_from_the_bitmaps_are_arrows(values, cut: int, start: int, stop: int, order) -> None:
+    """Booleans and dictionary indices are read from Arrow's buffers by numpy: the codes Arrow's kernels give,
+    over chunks, slices (bit offsets not on a byte) and nulls, whatever bits lie under a null; dictionaries
+    in the code list's order take the shortcut, others the map."""
+    flag = Variable(name="flag", type="boolean", source="test")
+    cut = min(cut, len(values))
+    chunked = pa.chunked_array([pa.array(values[:cut], pa.bool_()), pa.array(values[cut:], pa.bool_())])
+    sliced = chunked.slice(start, max(stop - start, 0))
+    for column in (chunked, sliced):
+        issues: list = []
+        got = decode._decode_categorical(flag, column, "t", "flag", np.arange(len(column)), issues)
+        np.testing.assert_array_equal(got, _arrow_codes(column.combine_chunks(), ["false", "true"]))
+        assert issues == []
+    # set bits under every null (Arrow leaves them unspecified): still null
+    valid = np.array([v is not None for v in values], dtype=bool)
+    ones = pa.py_buffer(np.packbits(np.ones(len(values) + 8, dtype=np.uint8), bitorder="little").tobytes())
+    dirty = pa.Array.from_buffers(pa.bool_(), len(values), [pa.py_buffer(
+        np.packbits(valid, bitorder="little").tobytes()), ones], null_count=int((~valid).sum()))
+    expected = np.where(valid, 1, -1)
+    np.testing.assert_array_equal(decode._decode_categorical(flag, dirty, "t", "flag", np.arange(len(values)), []),
+                                  expected)
+    codes = ["a", "b", "c", "d"]
+    kind = Variable(name="kind", type="categorical", source="test",
+                    codelist=Codelist(name="kinds", codes=tuple(codes), labels={}))
+    picks = [None if v is None else codes[(i + int(v)) % 4] for i, v in enumerate(values)]
+    for dictionary in (codes, [codes[i] for i in order]):  # in the list's order, and shuffled
+        position = {c: i for i, c in enumerate(dictionary)}
+        raw = np.array([99 if p is None else position[p] for p in picks], dtype=np.int16)  # 99 under nulls
+        mask = pa.py_buffer(np.packbits(valid, bitorder="little").tobytes())
+        indices = pa.Array.from_buffers(pa.int16(), len(picks), [mask, pa.py_buffer(raw.tobytes())],
+                                        null_count=int((~valid).sum()))
+        arr = pa.DictionaryArray.from_arrays(indices, pa.array(dictionary)).slice(min(start, len(picks)))
+        got = decode._decode_categorical(kind, arr, "t", "kind", np.arange(len(arr)), [])
+        np.testing.assert_array_equal(got, _arrow_codes(arr, codes))
