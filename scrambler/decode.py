@@ -35,6 +35,7 @@ EXAMPLES = 5
 #: at a time (at 7.5 million persons a decoded table is gigabytes beside the panel)
 OVERLAP_PERSONS = 2_000_000
 WORKERS = 2  # tables decoded at once below OVERLAP_PERSONS (a third may be being merged)
+EXACT_INTEGER = 2**53  # the largest whole number every float64 below it holds exactly
 
 
 @dataclass
@@ -149,7 +150,7 @@ def _decode_time(arr: pa.Array, grain: str) -> tuple[np.ndarray, np.ndarray]:
             parsed[i] = parse_period(text, grain)
         except ValueError:
             unreadable[i] = True
-    indices = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    indices = _indices(arr.indices)
     return parsed[indices], unreadable[indices]
 
 
@@ -168,14 +169,35 @@ def _decode_numeric(var: Variable, column: pa.ChunkedArray, table: str, col: str
                             message=f"expected numbers ({var.type}), found text"))
         values, _ = _decode_time(arr, "year")  # whole numbers written as text still decode (the issue stands)
         return values
-    values = np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
-    if var.integral:
+    whole = pa.types.is_integer(arr.type)
+    numbers = _numbers(arr)
+    values = numbers if numbers is not None else np.asarray(
+        pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if var.integral and not whole:  # an integer column holds whole numbers
         frac = ~np.isnan(values) & (values != np.round(values))
         if frac.any():
             rows = np.nonzero(frac)[0]
             issues.append(Issue(code="type-error", table=table, variable=col, row=spec_ids(ids, rows),
                                 message=f"{len(rows)} value(s) are not whole numbers"))
     return values
+
+
+def _numbers(arr: pa.Array) -> np.ndarray | None:
+    """An integer or floating column as float64, NaN for null, read from its buffers by numpy (see
+    _boolean_codes: Arrow's cast under jemalloc); None for any other type, or integers beyond 2**53, which
+    Arrow's cast refuses rather than round (the caller takes that route and reports it)."""
+    t = arr.type
+    if not (pa.types.is_integer(t) or pa.types.is_float32(t) or pa.types.is_float64(t)):
+        return None
+    raw = np.frombuffer(arr.buffers()[1], dtype=np.dtype(t.to_pandas_dtype()),
+                        count=arr.offset + len(arr))[arr.offset:]
+    if raw.dtype.itemsize == 8 and raw.dtype.kind in "iu" and len(raw) and (
+            raw.max() > EXACT_INTEGER or (raw.dtype.kind == "i" and raw.min() < -EXACT_INTEGER)):
+        return None
+    valid = _valid(arr)
+    if valid is None:
+        return raw.astype(np.float64, copy=False)  # float64: a read-only view, as Arrow's to_numpy gives
+    return np.where(valid.view(bool), raw.astype(np.float64, copy=False), np.nan)  # float64, not float32
 
 
 @runtime_checkable

@@ -162,3 +162,43 @@ def test_codes_read_from_the_bitmaps_are_arrows(values, cut: int, start: int, st
         arr = pa.DictionaryArray.from_arrays(indices, pa.array(dictionary)).slice(min(start, len(picks)))
         got = decode._decode_categorical(kind, arr, "t", "kind", np.arange(len(arr)), [])
         np.testing.assert_array_equal(got, _arrow_codes(arr, codes))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.integers(-2**62, 2**62)), max_size=40),
+       arrow_type=st.sampled_from([pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint32(), pa.float32(),
+                                   pa.float64()]),
+       start=st.integers(0, 5))
+def test_numbers_read_from_the_buffers_are_arrows_cast(values, arrow_type: pa.DataType, start: int) -> None:
+    """Integer and floating columns are read from their buffers by numpy: the float64 values Arrow's cast
+    gives, NaN for null; integers beyond 2**53 take Arrow's cast, which refuses to round them (a type error,
+    as before)."""
+    if pa.types.is_integer(arrow_type):
+        info = np.iinfo(arrow_type.to_pandas_dtype())
+        values = [None if v is None else min(max(v, info.min), info.max) for v in values]
+    else:
+        values = [None if v is None else float(v) / 7 for v in values]
+    arr = pa.array(values, arrow_type).slice(min(start, len(values)))
+    count = Variable(name="count", type="decimal", source="test")
+    try:
+        expected = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        with pytest.raises(pa.ArrowInvalid):
+            decode._decode_numeric(count, arr, "t", "count", np.arange(len(arr)), [])
+        return
+    got = decode._decode_numeric(count, arr, "t", "count", np.arange(len(arr)), [])
+    np.testing.assert_array_equal(got, expected)  # NaN where Arrow has NaN
+    assert got.dtype == np.float64
+
+
+@pytest.mark.parametrize("start", [0, 3])
+def test_time_texts_decode_with_nulls_and_unreadable_texts(start: int) -> None:
+    """Year-month texts, as a dictionary or plain strings, sliced: each distinct text parsed once, nulls NaN,
+    unreadable texts flagged where they are."""
+    texts = ["2021-03", None, "2020-12", "not a month", "2021-03", None, "2022-01"]
+    expected = [2021 * 12 + 2, np.nan, 2020 * 12 + 11, np.nan, 2021 * 12 + 2, np.nan, 2022 * 12]
+    plain = pa.array(texts).slice(start)
+    for arr in (plain, pc.dictionary_encode(plain)):
+        values, bad = decode._decode_time(arr, "month")
+        np.testing.assert_array_equal(values[~bad], np.array(expected[start:])[~bad])
+        assert list(bad) == [t == "not a month" for t in texts[start:]]
