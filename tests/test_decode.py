@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrambler import datasets, decode
+from scrambler import columns, datasets, decode
 from scrambler.decode import tables_to_panel
 from scrambler.population import generate_population
 from scrambler.spec import DatasetSpec
@@ -138,7 +138,7 @@ def test_codes_read_from_the_bitmaps_are_arrows(values, cut: int, start: int, st
     sliced = chunked.slice(start, max(stop - start, 0))
     for column in (chunked, sliced):
         issues: list = []
-        got = decode._decode_categorical(flag, column, "t", "flag", np.arange(len(column)), issues)
+        got = columns.decode_categorical(flag, column, "t", "flag", np.arange(len(column)), issues)
         np.testing.assert_array_equal(got, _arrow_codes(column.combine_chunks(), ["false", "true"]))
         assert issues == []
     # set bits under every null (Arrow leaves them unspecified): still null
@@ -147,7 +147,7 @@ def test_codes_read_from_the_bitmaps_are_arrows(values, cut: int, start: int, st
     dirty = pa.Array.from_buffers(pa.bool_(), len(values), [pa.py_buffer(
         np.packbits(valid, bitorder="little").tobytes()), ones], null_count=int((~valid).sum()))
     expected = np.where(valid, 1, -1)
-    np.testing.assert_array_equal(decode._decode_categorical(flag, dirty, "t", "flag", np.arange(len(values)), []),
+    np.testing.assert_array_equal(columns.decode_categorical(flag, dirty, "t", "flag", np.arange(len(values)), []),
                                   expected)
     codes = ["a", "b", "c", "d"]
     kind = Variable(name="kind", type="categorical", source="test",
@@ -160,7 +160,7 @@ def test_codes_read_from_the_bitmaps_are_arrows(values, cut: int, start: int, st
         indices = pa.Array.from_buffers(pa.int16(), len(picks), [mask, pa.py_buffer(raw.tobytes())],
                                         null_count=int((~valid).sum()))
         arr = pa.DictionaryArray.from_arrays(indices, pa.array(dictionary)).slice(min(start, len(picks)))
-        got = decode._decode_categorical(kind, arr, "t", "kind", np.arange(len(arr)), [])
+        got = columns.decode_categorical(kind, arr, "t", "kind", np.arange(len(arr)), [])
         np.testing.assert_array_equal(got, _arrow_codes(arr, codes))
 
 
@@ -184,9 +184,9 @@ def test_numbers_read_from_the_buffers_are_arrows_cast(values, arrow_type: pa.Da
         expected = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
         with pytest.raises(pa.ArrowInvalid):
-            decode._decode_numeric(count, arr, "t", "count", np.arange(len(arr)), [])
+            columns.decode_numeric(count, arr, "t", "count", np.arange(len(arr)), [])
         return
-    got = decode._decode_numeric(count, arr, "t", "count", np.arange(len(arr)), [])
+    got = columns.decode_numeric(count, arr, "t", "count", np.arange(len(arr)), [])
     np.testing.assert_array_equal(got, expected)  # NaN where Arrow has NaN
     assert got.dtype == np.float64
 
@@ -199,6 +199,6 @@ def test_time_texts_decode_with_nulls_and_unreadable_texts(start: int) -> None:
     expected = [2021 * 12 + 2, np.nan, 2020 * 12 + 11, np.nan, 2021 * 12 + 2, np.nan, 2022 * 12]
     plain = pa.array(texts).slice(start)
     for arr in (plain, pc.dictionary_encode(plain)):
-        values, bad = decode._decode_time(arr, "month")
+        values, bad = columns.decode_time(arr, "month")
         np.testing.assert_array_equal(values[~bad], np.array(expected[start:])[~bad])
         assert list(bad) == [t == "not a month" for t in texts[start:]]
