@@ -182,3 +182,21 @@ def test_hash_columns_in_place_is_the_plain_hash() -> None:
     flags = rng.random(n) < 0.3
     np.testing.assert_array_equal(nearness.hash_columns([flags], n), nearness.hash_columns([flags.astype(np.int16)], n))
     assert len(np.unique(got)) > n * 0.99  # distinct rows get distinct hashes
+
+
+def test_row_hashes_of_most_rows_equal_those_of_a_few(mini_spec) -> None:
+    """row_hashes hashes every row and gathers when asked for most rows, and gathers the values first for a
+    few: a row's hash must not depend on which other rows were asked."""
+    from scrambler.population import generate_population
+    from scrambler.scramble import guard
+
+    panel = generate_population(mini_spec, 300, 2)
+    names = [v.name for v in mini_spec.data_variables if not v.is_static][:6] + [
+        v.name for v in mini_spec.data_variables if v.is_static][:2]
+    everyone = np.arange(panel.n)
+    few = np.array([3, 17, 17, 250])  # fewer than half, one repeated
+    for t in range(len(panel.periods)):
+        whole = guard.row_hashes(panel, names, t, everyone)
+        np.testing.assert_array_equal(guard.row_hashes(panel, names, t, few), whole[few])
+        np.testing.assert_array_equal(guard.row_hashes(panel, names, t, everyone[::-1]), whole[::-1])
+        assert len(np.unique(whole)) > 1

@@ -110,23 +110,39 @@ def test_both_reports_written_self_contained(run: Run) -> None:
 
 
 def test_input_counts_handed_over_by_the_scramble_give_the_same_report(run: Run) -> None:
-    """The command hands the reports the input's block counts coverage made; the report must be the one
-    counting the input itself gives (and a wrong handover would show in it)."""
+    """The command hands the reports the input's block counts coverage made and the guard's hashes of its
+    person-periods; the report must be the one counting the input itself gives (and a wrong handover would
+    show in it)."""
     from scrambler.coverage import block_counts
     from scrambler.reports.internal import build_internal
+    from scrambler.reports.privacy import recount
     from scrambler.reports.write import read_manifest
+    from scrambler.scramble.guard import build_index
+    from scrambler.scramble.pipeline import InputCounts
 
     scrambled = read_dataset(run.spec, run.run)
     report = check(run.spec, scrambled)
     settings = ReportSettings(privacy_attacks=False, fidelity=False)
     manifest = read_manifest(run.run)
     counted = build_internal(scrambled, run.source, report, manifest, settings=settings)
+    index = build_index(run.source)
+    known = {t: (index.known[t], index.known_rare[t]) for t in index.known}
     handed = build_internal(scrambled, run.source, report, manifest, settings=settings,
-                            input_blocks=block_counts(run.source))
+                            counted=InputCounts(block_counts(run.source), known))
     assert handed["coverage"] == counted["coverage"] and handed["drift"] == counted["drift"]
+    assert handed["privacy"]["recount"] == counted["privacy"]["recount"]
     doubled = {key: counts * 2 for key, counts in block_counts(run.source).items()}
     assert build_internal(scrambled, run.source, report, manifest, settings=settings,
-                          input_blocks=doubled)["coverage"] != counted["coverage"]
+                          counted=InputCounts(doubled, known))["coverage"] != counted["coverage"]
+    # the guarded output matches no input person-period: the recount's numbers above are 0. The input against
+    # itself matches every person-period, some of them rare: the guard's hashes count those as its own do
+    itself = recount(run.source, run.source)
+    guarded = [t for t in index.known if index.names[t]]  # periods with an own-year block
+    assert itself["total_exact"] == int(run.source.present[guarded].sum()) > 0
+    assert itself["total_rare"] > 0
+    assert recount(run.source, run.source, known) == itself
+    marked = {t: (hashes, np.ones_like(few)) for t, (hashes, few) in known.items()}  # every hash called rare
+    assert recount(run.source, run.source, marked)["total_rare"] > itself["total_rare"]
 
 
 def test_certificate_is_the_check(run: Run) -> None:

@@ -322,8 +322,20 @@ def test_scrambling_leaves_its_input_as_read(story: dict[str, object]) -> None:
     fresh = read_dataset(spec, story["root"] / "population")  # type: ignore[operator]
     assert _same_panel(story["source"], fresh)
     # and the input's counts it hands on (coverage's) are the input's
-    handed, counted = story["result"].input_blocks, block_counts(fresh)  # type: ignore[attr-defined]
+    handed_counts = story["result"].input_counts  # type: ignore[attr-defined]
+    handed, counted = handed_counts.blocks, block_counts(fresh)
     assert handed.keys() == counted.keys() and all(np.array_equal(handed[k], counted[k]) for k in counted)
+    # and the guard's hashes of its person-periods: those the reports' recount would make of the fresh read
+    from scrambler.reports.privacy import quasi_identifiers
+    from scrambler.scramble.guard import period_variables, row_hashes
+
+    k = spec.scramble.guard_k  # type: ignore[attr-defined]
+    assert handed_counts.known
+    for t, (hashes, few) in handed_counts.known.items():
+        names = period_variables(fresh, quasi_identifiers(fresh), t)
+        own, counts = np.unique(row_hashes(fresh, names, t, np.nonzero(fresh.present[t])[0]), return_counts=True)
+        np.testing.assert_array_equal(hashes, own)
+        np.testing.assert_array_equal(few, counts < k)
     mutated = read_dataset(spec, story["root"] / "population")  # type: ignore[operator]
     first = next(iter(mutated.periodic))
     mutated.periodic[first][0, 0] = mutated.periodic[first][0, 1] + 1  # the comparison sees one cell

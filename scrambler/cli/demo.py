@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
         with progress.stage("reports"):
             write_run_reports(out / "scrambled", result.panel, source, report, sample, progress=progress.update,
-                              input_blocks=result.input_blocks)  # the scramble's count of the input
+                              counted=result.input_counts)  # the scramble's count of the input
     times.update(progress.times)
     _story(spec, population, sample, result.panel)
     print(f"\nviolations in the scrambled tables: {report.violations} "

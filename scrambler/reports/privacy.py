@@ -3,6 +3,7 @@ reproductions over every person-period, and the distance to the closest input re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,13 @@ def quasi_identifiers(panel: Panel) -> list[str]:
     return [n for n in names if n in qi] if qi is not None else names
 
 
-def recount(source: Panel, scrambled: Panel) -> dict[str, Any]:
+def recount(source: Panel, scrambled: Panel,
+            known: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, Any]:
     """Per published period: scrambled person-periods equal to an input person-period on the quasi-identifiers
     the guard compares (:func:`scrambler.scramble.guard.period_variables`), and those equal to an input
-    combination held by fewer than the guard's k persons."""
+    combination held by fewer than the guard's k persons. ``known``: per period, the input's sorted distinct
+    hashes of those and whether fewer than k hold each, where the scramble's guard has them (its index hashes
+    the same person-periods the same way); else hashed and counted here."""
     k = source.spec.scramble.guard_k
     grain = source.spec.panel.grain
     qi = quasi_identifiers(source)
@@ -37,12 +41,16 @@ def recount(source: Panel, scrambled: Panel) -> dict[str, Any]:
         if len(rows_in) == 0 or len(rows_out) == 0:
             exact[label] = rare[label] = 0
             continue
-        known, counts = np.unique(guard.row_hashes(source, names, t, rows_in), return_counts=True)
+        if known is not None and t in known:
+            hashes, few = known[t]
+        else:
+            hashes, counts = np.unique(guard.row_hashes(source, names, t, rows_in), return_counts=True)
+            few = counts < k
         h = guard.row_hashes(scrambled, names, t, rows_out)
-        pos = np.minimum(np.searchsorted(known, h), len(known) - 1)
-        hit = known[pos] == h
+        pos = np.minimum(np.searchsorted(hashes, h), len(hashes) - 1)
+        hit = hashes[pos] == h
         exact[label] = int(hit.sum())
-        rare[label] = int((hit & (counts[pos] < k)).sum())
+        rare[label] = int((hit & few[pos]).sum())
     return {"quasi_identifiers": qi, "k": k, "exact_matches": exact, "rare_reproductions": rare,
             "total_exact": sum(exact.values()), "total_rare": sum(rare.values())}
 

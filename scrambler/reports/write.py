@@ -16,7 +16,7 @@ from scrambler.reports.internal import build_internal
 from scrambler.reports.render import render
 from scrambler.reports.settings import ReportSettings
 from scrambler.reports.shareable import build_shareable
-from scrambler.scramble.pipeline import ScrambleResult
+from scrambler.scramble.pipeline import InputCounts, ScrambleResult
 from scrambler.spec.model import DatasetSpec
 
 INTERNAL = "report_internal"
@@ -35,17 +35,17 @@ def write_report(report: dict[str, Any], folder: Path, stem: str) -> list[Path]:
 def write_reports(folder: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                   manifest: dict[str, Any], sample: Panel | None = None,
                   settings: ReportSettings | None = None, progress: Steps | None = None,
-                  control: Panel | None = None, input_blocks: dict[Any, Any] | None = None) -> dict[str, Path]:
+                  control: Panel | None = None, counted: InputCounts | None = None) -> dict[str, Path]:
     """Build and write both reports; returns the written files by name (``report_internal.html``, ...).
     ``control``: input persons held out of the scramble (the attacks' control; default: cut from ``source``).
-    ``input_blocks``: ``block_counts(source)`` where the caller has them (the scramble counted them)."""
+    ``counted``: what the scramble counted of ``source``, where the caller has it (InputCounts)."""
     settings = settings or ReportSettings()
     out = Path(folder)
     step = progress or (lambda name, done, total: None)
     step("shareable report", 0, 1)
     shareable = build_shareable(scrambled, manifest, settings, check_report)
     internal = build_internal(scrambled, source, check_report, manifest, sample, settings, progress, control,
-                              input_blocks)
+                              counted)
     step("writing", 0, 1)
     paths = write_report(shareable, out, SHAREABLE) + write_report(internal, out, INTERNAL)
     step("writing", 1, 1)
@@ -67,7 +67,7 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
 def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, check_report: CheckReport,
                       sample: Panel | None = None, settings: ReportSettings | None = None,
                       out: str | Path | None = None, progress: Steps | None = None,
-                      input_blocks: dict[Any, Any] | None = None) -> dict[str, Path]:
+                      counted: InputCounts | None = None) -> dict[str, Path]:
     """Both reports of a written run folder, into ``<run_dir>/reports`` (or ``out``). A run that held persons
     out (manifest ``held_out``) finds them again in ``source`` (the whole input) and uses them as the control."""
     folder = Path(out) if out is not None else Path(run_dir) / FOLDER
@@ -79,9 +79,9 @@ def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, chec
 
         source, control = split_held_out(source, int(held["persons"]), int(held["seed"]))
     if control is not None:
-        input_blocks = None  # counted over the held-in persons, as the scramble read them
+        counted = None  # counted over the held-in persons, as the scramble read them
     return write_reports(folder, scrambled, source, check_report, manifest, sample, settings, progress, control,
-                         input_blocks)
+                         counted)
 
 
 def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: str | Path,
@@ -106,4 +106,4 @@ def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: st
         source = read_dataset(spec, root, source_ids=False)
     # the scramble's counts of its input (write_run_reports drops them where persons were held out)
     return write_run_reports(run_dir, result.panel, source, report, progress=progress,
-                             input_blocks=result.input_blocks)
+                             counted=result.input_counts)

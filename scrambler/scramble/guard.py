@@ -56,7 +56,11 @@ def period_variables(source: Panel, qi: list[str], t: int) -> list[str]:
 
 def row_hashes(panel: Panel, names: list[str], t: int, rows: np.ndarray) -> np.ndarray:
     """A 64-bit hash of each row's values of ``names`` at period t (vectorised, order-sensitive), one column
-    gathered at a time."""
+    gathered at a time; for most of the panel's rows, every row hashed and the hashes gathered once (a row's
+    hash depends on its values only): a gather per column of the present persons of a 7.5 million-person
+    input was ~3.6 s of CPU of the guard's index."""
+    if len(rows) * 2 > panel.n:
+        return nearness.hash_columns((panel.values(name, t) for name in names), panel.n)[rows]
     return nearness.hash_columns((panel.values(name, t)[rows] for name in names), len(rows))
 
 
@@ -94,6 +98,7 @@ class GuardIndex:
     names: dict[int, list[str]] = field(default_factory=dict)
     known: dict[int, np.ndarray] = field(default_factory=dict)  # sorted unique hashes (exact guard)
     rare: dict[int, int] = field(default_factory=dict)  # number of rare combinations, for the report
+    known_rare: dict[int, np.ndarray] = field(default_factory=dict)  # per known hash: held by fewer than k
     tolerance: dict[str, float] = field(default_factory=dict)  # numeric QIs (0: exact)
     near: dict[int, nearness.NearIndex] = field(default_factory=dict)  # per period, when some tolerance > 0
     path: dict[str, nearness.NearIndex] = field(default_factory=dict)  # per numeric QI with a tolerance
@@ -188,12 +193,12 @@ def assemble_index(skeleton: GuardIndex, parts: list[IndexPart], threads: int = 
     k = skeleton.k
     T = len(skeleton.names)
 
-    def period(t: int) -> tuple[np.ndarray, int, nearness.NearIndex | None]:
+    def period(t: int) -> tuple[np.ndarray, np.ndarray, nearness.NearIndex | None]:
         known, counts = _merge_counts([p.known[t] for p in parts])
         if t not in parts[0].near:
-            return known, int((counts < k).sum()), None
+            return known, counts < k, None
         tol = np.array([index.tolerance[n] for n in index.names[t] if index.tolerance.get(n, 0) > 0])
-        return known, int((counts < k).sum()), nearness.build(
+        return known, counts < k, nearness.build(
             np.concatenate([p.near[t][0] for p in parts]), np.concatenate([p.near[t][1] for p in parts], axis=1),
             tol)
 
@@ -209,7 +214,8 @@ def assemble_index(skeleton: GuardIndex, parts: list[IndexPart], threads: int = 
         index.path[name] = near
     for t, (known, rare, near) in zip(skeleton.names, built[len(paths):], strict=True):
         index.known[t] = known
-        index.rare[t] = rare  # every input combination is forbidden; those < k are rare
+        index.known_rare[t] = rare
+        index.rare[t] = int(rare.sum())  # every input combination is forbidden; those < k are rare
         if near is not None:
             index.near[t] = near
     for i, (combo, _) in enumerate(skeleton.combos):
