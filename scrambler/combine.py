@@ -68,5 +68,5 @@ def merge_guard(index: guard_mod.GuardIndex, parts: list[dict[str, Any]], spec: 
     guard: dict[str, Any] = {}
     for part in parts:
         guard = guard_mod.merge_figures(guard, part)
-    guard["input_rare_combinations"] = {str(spec.panel.periods[t]): n for t, n in index.rare.items()}
+    guard["input_rare_combinations"] = {str(spec.panel.periods[t]): n for t, n in index.rare_counts().items()}
     return guard

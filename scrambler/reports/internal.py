@@ -58,7 +58,8 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
     timings["coverage"] = time.perf_counter() - clock
     step("privacy recount and distances")
     clock = time.perf_counter()
-    privacy: dict[str, Any] = {"guard": manifest.get("guard", {}), "recount": recount(source, scrambled, counted.known if counted else None),
+    privacy: dict[str, Any] = {"guard": manifest.get("guard", {}),
+                               "recount": recount(source, scrambled, counted.known if counted else None),
                                "distance": closest_distance(source, scrambled, t, settings.distance_rows,
                                                             settings.distance_reference,
                                                             np.random.default_rng(settings.seed + 2))}

@@ -14,9 +14,8 @@ from scrambler.spec.time import format_period
 
 
 def quasi_identifiers(panel: Panel) -> list[str]:
-    qi = panel.spec.scramble.guard_quasi_identifiers
-    names = [v.name for v in panel.spec.data_variables if v.publish]
-    return [n for n in names if n in qi] if qi is not None else names
+    """The quasi-identifiers the guard compares (its hashes are what the recount may be handed)."""
+    return guard.qi_variables(panel.spec)
 
 
 def recount(source: Panel, scrambled: Panel,

@@ -97,7 +97,6 @@ class GuardIndex:
 
     names: dict[int, list[str]] = field(default_factory=dict)
     known: dict[int, np.ndarray] = field(default_factory=dict)  # sorted unique hashes (exact guard)
-    rare: dict[int, int] = field(default_factory=dict)  # number of rare combinations, for the report
     known_rare: dict[int, np.ndarray] = field(default_factory=dict)  # per known hash: held by fewer than k
     tolerance: dict[str, float] = field(default_factory=dict)  # numeric QIs (0: exact)
     near: dict[int, nearness.NearIndex] = field(default_factory=dict)  # per period, when some tolerance > 0
@@ -106,6 +105,10 @@ class GuardIndex:
     # per declared quasi-identifier combination: (variables, {period index (-1: statics): sorted rare tuples})
     combos: list[tuple[tuple[str, ...], dict[int, np.ndarray]]] = field(default_factory=list)
     templates: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # input persons, no rare tuple
+
+    def rare_counts(self) -> dict[int, int]:
+        """Per period, how many distinct input person-periods fewer than k persons hold (for the manifest)."""
+        return {t: int(rare.sum()) for t, rare in self.known_rare.items()}
 
 
 def build_index(source: Panel, threads: int = 1) -> GuardIndex:
@@ -214,8 +217,7 @@ def assemble_index(skeleton: GuardIndex, parts: list[IndexPart], threads: int = 
         index.path[name] = near
     for t, (known, rare, near) in zip(skeleton.names, built[len(paths):], strict=True):
         index.known[t] = known
-        index.known_rare[t] = rare
-        index.rare[t] = int(rare.sum())  # every input combination is forbidden; those < k are rare
+        index.known_rare[t] = rare  # every input combination is forbidden; those < k are rare
         if near is not None:
             index.near[t] = near
     for i, (combo, _) in enumerate(skeleton.combos):

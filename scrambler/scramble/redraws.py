@@ -147,7 +147,7 @@ def guard(index: guard_mod.GuardIndex, source: Panel, out: Panel, sampler: Sampl
             "path_copies_before": paths_before, "path_copies_after": 0, "path_redraws": path_redraws,
             "combinations": [list(c) for c, _ in index.combos], "rare_tuples_before": rare_before,
             "rare_tuples_after": 0,
-            "input_rare_combinations": {str(spec.panel.periods[t]): n for t, n in index.rare.items()}}
+            "input_rare_combinations": {str(spec.panel.periods[t]): n for t, n in index.rare_counts().items()}}
 
 
 def redraw_paths(out: Panel, sampler: Sampler, proposals: MethodProposals, plan: Plan,
