@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from scrambler.codebook import spec_codebook  # noqa: E402
 from scrambler.formats import export_tables  # noqa: E402
+from scrambler.formats import frames as to_frames  # noqa: E402
 from scrambler.spec import load_spec  # noqa: E402
 
 
@@ -53,7 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     spec = load_spec(args.spec)
     clock = time.perf_counter()
-    frames = {p.stem: pq.read_table(p).to_pandas() for p in sorted(args.folder.glob("*.parquet"))}
+    frames = to_frames({p.stem: pq.read_table(p) for p in sorted(args.folder.glob("*.parquet"))})
     read_s = time.perf_counter() - clock
     rows = sum(len(f) for f in frames.values())
     codebook = spec_codebook(spec)

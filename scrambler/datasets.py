@@ -77,11 +77,11 @@ def _write(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, 
                                      "row_checks": sum(r.checked for r in report.results)}}
         if exports:
             from scrambler.codebook import spec_codebook
-            from scrambler.formats import export_tables
+            from scrambler.formats import export_tables, frames
 
-            frames = {name: pq.read_table(tmp / f"{name}.parquet").to_pandas() for name in counts}
+            read = frames({name: pq.read_table(tmp / f"{name}.parquet") for name in counts})
             for fmt in exports:
-                export_tables(frames, spec_codebook(panel.spec), fmt, tmp / fmt)
+                export_tables(read, spec_codebook(panel.spec), fmt, tmp / fmt)
         write_json(tmp / "datapackage.json", datapackage(panel.spec, counts, label))
         if with_source and panel.source_ids is not None:
             (tmp / "source").mkdir()

@@ -667,6 +667,8 @@ def test_text_values_by_distinct_value_equal_cell_by_cell(series: pd.Series) -> 
     pd.Series([True, None, False, np.nan], dtype=object),
     pd.Series([True, 1, None, 0], dtype=object),
     pd.Series(pd.array([True, None], dtype="boolean")),
+    pd.Series(pd.array([None, None, False], dtype="boolean")),
+    pd.Series(pd.array([], dtype="boolean")),
     pd.Series([1.0, 0.0, np.nan]),
 ])
 def test_booleans_normalised_directly_equal_the_nullable_route(series: pd.Series) -> None:
@@ -682,6 +684,19 @@ def test_booleans_normalised_directly_equal_the_nullable_route(series: pd.Series
         return
     assert normalize(column, issues).tolist() == expected
     assert issues == []
+
+
+def test_frames_read_booleans_as_nullable_booleans_and_the_rest_as_arrow_does() -> None:
+    import pyarrow as pa
+
+    from scrambler.formats import frames
+
+    table = pa.table({"flag": pa.array([True, None, False]), "n": pa.array([1, None, 3]),
+                      "code": pa.array(["a", None, "b"])})
+    frame = frames({"t": table})["t"]
+    assert isinstance(frame["flag"].dtype, pd.BooleanDtype)
+    assert frame["flag"].tolist() == [True, pd.NA, False]
+    pd.testing.assert_frame_equal(frame.drop(columns="flag"), table.to_pandas().drop(columns="flag"))
 
 
 def test_name_rules_are_the_formats_with_a_name_check() -> None:

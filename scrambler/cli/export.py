@@ -12,7 +12,7 @@ from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable, spec_codebook
 from scrambler.datasets import read_dataset
 from scrambler.errors import Issue, ScramblerError
-from scrambler.formats import FORMATS, export_tables
+from scrambler.formats import FORMATS, export_tables, frames
 from scrambler.output import refuse_file_in_path, refuse_overlap
 from scrambler.spec import load_spec
 
@@ -50,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     with Progress("export") as progress:
         with progress.stage("read"):
             read_dataset(spec, args.data)  # the tables must fit the spec, so the labels describe them
-            frames = {name: table.to_pandas() for name, table in read_tables(args.data, spec).items()}
+            tables = frames(read_tables(args.data, spec))
             codebook = spec_codebook(spec)
         for fmt in formats:
             with progress.stage(f"write {fmt}"):
-                written[fmt] = export_tables(frames, codebook, fmt, out / fmt)
+                written[fmt] = export_tables(tables, codebook, fmt, out / fmt)
     files = sum(len(paths) for paths in written.values())
-    print(f"{spec.name}: {len(frames)} tables -> {out} ({', '.join(formats)}; {files} files; "
+    print(f"{spec.name}: {len(tables)} tables -> {out} ({', '.join(formats)}; {files} files; "
           f"{time.perf_counter() - start:.1f} s)")
     return 0

@@ -19,6 +19,7 @@ from scrambler.formats.names import column_issues
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 #: The registry: a format's name is its module here, which holds ``export(tables, codebook, out_dir)`` and,
 #: where the format restricts names, ``check(columns, codebook)``. Modules are imported when a format is
@@ -48,6 +49,17 @@ def export_tables(
     return module.export(tables, codebook, out_dir)  # type: ignore[no-any-return]
 
 
+def frames(tables: Mapping[str, pa.Table]) -> dict[str, pd.DataFrame]:
+    """Arrow tables as the pandas frames ``export_tables`` takes, booleans as pandas' nullable booleans: as
+    Python objects (Arrow's default for a boolean column with nulls) every export read them cell by cell
+    (0.9 s of a 561,000-row Stata export)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    booleans = {pa.bool_(): pd.BooleanDtype()}
+    return {name: table.to_pandas(types_mapper=booleans.get) for name, table in tables.items()}
+
+
 def check_export(columns: Mapping[str, Sequence[str]], codebook: Codebook, fmt: str) -> list[Issue]:
     """The name problems ``export_tables`` would raise for tables with these columns (table -> column names)
     in ``fmt``, without any data: ``validate`` and ``scramble --format`` run it before any work starts."""
@@ -57,4 +69,4 @@ def check_export(columns: Mapping[str, Sequence[str]], codebook: Codebook, fmt: 
     return column_issues(columns, codebook) + (module.check(columns, codebook) if module is not None else [])
 
 
-__all__ = ["FORMATS", "Codebook", "ColumnInfo", "check_export", "export_tables"]
+__all__ = ["FORMATS", "Codebook", "ColumnInfo", "check_export", "export_tables", "frames"]

@@ -260,6 +260,8 @@ def _plain_booleans(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     column comes out of Parquet); None for anything else, which the nullable boolean type then checks."""
     if s.dtype == bool:
         return s.to_numpy().astype("int64"), np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pd.BooleanDtype):  # values and mask as they are (formats.frames reads booleans so)
+        return s.to_numpy(dtype="int64", na_value=0), s.isna().to_numpy()
     if s.dtype != object:
         return None
     values = s.to_numpy()
