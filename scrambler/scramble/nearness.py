@@ -236,7 +236,9 @@ def _exact_counts(index: NearIndex, pos: np.ndarray, found: np.ndarray, values: 
     if len(index.row_hash) == 0:
         return
     qh = hash_columns([pos.astype(np.int64), *values], len(pos))
-    at = np.minimum(np.searchsorted(index.row_hash, qh), len(index.row_hash) - 1)
+    by_hash = np.argsort(qh)  # searched in sorted order (see _match_counts)
+    at = np.empty(len(qh), dtype=np.int64)
+    at[by_hash] = np.minimum(np.searchsorted(index.row_hash, qh[by_hash]), len(index.row_hash) - 1)
     hit = np.nonzero(found & (index.row_hash[at] == qh))[0]
     row = index.row_of_hash[at[hit]]
     same = (index.row_group[row] == pos[hit]) & (index.values[:, row] == values[:, hit]).all(axis=0)
@@ -275,17 +277,30 @@ def _match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: in
     counts = np.zeros(n, dtype=np.int64)
     if n == 0 or len(index.groups) == 0:
         return counts
+    # the queries are searched in sorted order, first by exact key, then by their place in the index's sort:
+    # numpy starts each search of a sorted run of queries where the last one ended, so the searches walk the
+    # index forward, where in the output's order every step of every search missed the cache (searching
+    # 7 million random keys in 30 million: 17 s; sorted first: 2.7 s with the sort)
     key = _exact_key(exact, near)
+    order = np.argsort(key)
+    key = key[order]
     pos = np.minimum(np.searchsorted(index.groups, key), len(index.groups) - 1)
     found = index.groups[pos] == key
     m = near.shape[0]
     if m == 0:
         lo = np.searchsorted(index.keys, pos, side="left")
         hi = np.searchsorted(index.keys, pos, side="right")
-        return np.where(found, np.minimum(hi - lo, cap), 0)
+        counts[order] = np.where(found, np.minimum(hi - lo, cap), 0)
+        return counts
+    near = near[:, order]
     offsets = [_bins(near[p], w) - low + 1 for p, w, low in zip(index.pivots, index.widths, index.lows, strict=True)]
+    centre = pos.astype(np.int64)
     for offset, span in zip(offsets, index.spans, strict=True):
         found &= (offset >= 0) & (offset <= span - 1)
+        centre = centre * span + np.clip(offset, 0, span - 1)
+    again = np.argsort(centre, kind="stable")
+    order, pos, found, near = order[again], pos[again], found[again], near[:, again]
+    offsets = [o[again] for o in offsets]
     values = np.nan_to_num(near, nan=0.0)
     _exact_counts(index, pos, found, values, counts, cap)
     # the candidates lie in one run of the sort per bin offset of the first pivot (-1, 0, +1) when there are two:
@@ -313,7 +328,9 @@ def _match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: in
             rest = np.zeros(n, dtype=np.int64)
             rest[more] = sizes[more] - _FIRST
             _count(index, values, more, lo + _FIRST, rest, counts, cap)
-    return counts
+    out = np.empty(n, dtype=np.int64)
+    out[order] = counts
+    return out
 
 
 def _count(index: NearIndex, values: np.ndarray, rows: np.ndarray, lo: np.ndarray, sizes: np.ndarray,
