@@ -483,3 +483,23 @@ def test_the_guard_index_built_on_threads_is_the_one_built_on_one() -> None:
     one, two = guard_mod.build_index(real), guard_mod.build_index(real, threads=2)
     assert one.path and one.near and one.known  # every kind of part is there to compare
     _same(one, two)
+
+
+@pytest.mark.parametrize("haystack_size, needle_size", [(0, 10), (10, 100_000), (100_000, 10), (100_000, 100_000)])
+def test_positions_searched_in_sorted_order_are_numpys_and_tell_membership(haystack_size: int,
+                                                                            needle_size: int) -> None:
+    # above the size where the needles are sorted first, the positions must still be numpy's, in the needles'
+    # order, and haystack[pos] == needle exactly for the members (np.isin, an independent membership)
+    from scrambler.scramble.nearness import positions
+
+    rng = np.random.default_rng(haystack_size + needle_size)
+    haystack = np.unique(rng.integers(0, 2**63, haystack_size, dtype=np.uint64))
+    needles = np.concatenate([rng.integers(0, 2**63, needle_size // 2, dtype=np.uint64),
+                              rng.choice(haystack, needle_size - needle_size // 2) if len(haystack)
+                              else rng.integers(0, 2**63, needle_size - needle_size // 2, dtype=np.uint64)])
+    rng.shuffle(needles)
+    pos = positions(haystack, needles)
+    assert len(pos) == len(needles)
+    if len(haystack):
+        np.testing.assert_array_equal(pos, np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1))
+        np.testing.assert_array_equal(haystack[pos] == needles, np.isin(needles, haystack))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from scrambler.panel import Panel, is_null
-from scrambler.scramble import guard
+from scrambler.scramble import guard, nearness
 from scrambler.spec.time import format_period
 
 
@@ -46,7 +46,7 @@ def recount(source: Panel, scrambled: Panel,
             hashes, counts = np.unique(guard.row_hashes(source, names, t, rows_in), return_counts=True)
             few = counts < k
         h = guard.row_hashes(scrambled, names, t, rows_out)
-        pos = np.minimum(np.searchsorted(hashes, h), len(hashes) - 1)
+        pos = nearness.positions(hashes, h)
         hit = hashes[pos] == h
         exact[label] = int(hit.sum())
         rare[label] = int((hit & few[pos]).sum())

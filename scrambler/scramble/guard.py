@@ -268,7 +268,7 @@ def collisions(index: GuardIndex, output: Panel, t: int, rows: np.ndarray | None
     if len(rows) == 0 or len(index.known[t]) == 0 or not index.names[t]:
         return rows[:0]
     h = row_hashes(output, index.names[t], t, rows)
-    pos = np.minimum(np.searchsorted(index.known[t], h), len(index.known[t]) - 1)
+    pos = nearness.positions(index.known[t], h)
     return rows[index.known[t][pos] == h]
 
 
@@ -329,7 +329,7 @@ def rare_reproductions(index: GuardIndex, output: Panel, persons: np.ndarray | N
             if len(tuples) == 0:
                 continue
             rows, keys = _tuples(output, combo, t, persons)
-            pos = np.minimum(np.searchsorted(tuples, keys), len(tuples) - 1)
+            pos = nearness.positions(tuples, keys)
             hit[rows[tuples[pos] == keys]] = True
     return np.nonzero(hit)[0]
 

@@ -106,7 +106,7 @@ def _held(key: np.ndarray, candidates: np.ndarray, counted: list[tuple[np.ndarra
     for keys, counts in counted:
         if not len(keys):
             continue
-        pos = np.minimum(np.searchsorted(keys, mine), len(keys) - 1)
+        pos = nearness.positions(keys, mine)
         found = keys[pos] == mine
         held = np.where(found, np.minimum(held, counts[pos]), held)
     return np.where(held == np.iinfo(np.int64).max, 0, held)

@@ -29,6 +29,7 @@ _SPREAD = np.uint64(0xBF58476D1CE4E5B9)
 _SHIFT = np.uint64(31)
 _PAIR_CHUNK = 4_000_000  # candidate pairs compared at once: bounds the memory of one comparison
 _FIRST = 256  # candidates of a row compared before the rest (see match_counts)
+_SORTED_SEARCH = 65_536  # needles and haystack both this long: the needles are sorted first (see positions)
 _SAMPLE = 4096  # values unique_counts looks at to choose between hashing and sorting
 
 
@@ -75,6 +76,21 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not _few_distinct(values):
         return np.unique(values, return_inverse=True)  # type: ignore[no-any-return]
     return sorted_codes(values)
+
+
+def positions(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(haystack, needles)`` clipped to the last position (so ``haystack[pos] == needles``
+    tells membership), the needles searched in sorted order when both are large: numpy starts a search where
+    the last ended, so sorted needles walk the haystack forward, where random ones (hashes) miss the cache at
+    every step (7 million hashes in 30 million: 17 s in their own order, 2.7 s sorted first, the sort included)."""
+    if len(haystack) == 0:
+        return np.zeros(len(needles), dtype=np.intp)
+    if len(needles) < _SORTED_SEARCH or len(haystack) < _SORTED_SEARCH:
+        return np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1)
+    order = np.argsort(needles)
+    pos = np.empty(len(needles), dtype=np.intp)
+    pos[order] = np.minimum(np.searchsorted(haystack, needles[order]), len(haystack) - 1)
+    return pos
 
 
 def _few_distinct(values: np.ndarray) -> bool:
@@ -236,9 +252,7 @@ def _exact_counts(index: NearIndex, pos: np.ndarray, found: np.ndarray, values: 
     if len(index.row_hash) == 0:
         return
     qh = hash_columns([pos.astype(np.int64), *values], len(pos))
-    by_hash = np.argsort(qh)  # searched in sorted order (see _match_counts)
-    at = np.empty(len(qh), dtype=np.int64)
-    at[by_hash] = np.minimum(np.searchsorted(index.row_hash, qh[by_hash]), len(index.row_hash) - 1)
+    at = positions(index.row_hash, qh)
     hit = np.nonzero(found & (index.row_hash[at] == qh))[0]
     row = index.row_of_hash[at[hit]]
     same = (index.row_group[row] == pos[hit]) & (index.values[:, row] == values[:, hit]).all(axis=0)

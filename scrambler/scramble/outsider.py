@@ -27,7 +27,7 @@ def _period_counts(index: guard_mod.GuardIndex, panel: Panel, t: int, rows: np.n
     everyone = np.nonzero(source.present[t])[0]
     known, counts = nearness.unique_counts(guard_mod.row_hashes(source, index.names[t], t, everyone))
     h = guard_mod.row_hashes(panel, index.names[t], t, rows)
-    pos = np.minimum(np.searchsorted(known, h), len(known) - 1)
+    pos = nearness.positions(known, h)
     return np.where(known[pos] == h, np.minimum(counts[pos], 2), 0)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from scrambler.constraints.base import Frame
 from scrambler.panel import Panel
 from scrambler.scramble.donors import DonorPool, stratum_keys
-from scrambler.scramble.nearness import count_keys, hash_columns, unique_counts
+from scrambler.scramble.nearness import count_keys, hash_columns, positions, unique_counts
 from scrambler.scramble.plan import DEFAULT_AMOUNT, PERSON_SHARE, Block, Plan
 from scrambler.scramble.spread import PERTURB_SHARE, spread
 from scrambler.spec.model import DatasetSpec
@@ -119,7 +119,7 @@ class MethodProposals:
         d = donors[at]
         broken = np.zeros(len(rows), dtype=bool)
         probe = self._tuple_keys(block, [self.source.values(v, t)[d] for v in block.variables], exact)
-        pos = np.minimum(np.searchsorted(rare, probe), len(rare) - 1)
+        pos = positions(rare, probe)
         broken[at] = rare[pos] == probe
         return broken
 
