@@ -100,6 +100,36 @@ def test_near_index_finds_exactly_the_rows_within_tolerance() -> None:
             assert capped[j] == min(ok.sum(), 3), (m, n_in, j)
 
 
+@pytest.mark.parametrize("step_of_tolerance", [1.0, 0.5, 0.3])
+def test_dense_runs_counted_by_the_tree_as_by_brute_force(monkeypatch, step_of_tolerance: float) -> None:
+    # most rows equal on the two pivot coordinates (full-time in two periods) and spread over the others:
+    # runs far longer than the first batch, counted through the group's k-d tree. Values on a grid of a
+    # fraction of the tolerance put many differences exactly on it (within, as the comparison says)
+    rng = np.random.default_rng(int(step_of_tolerance * 10))
+    m, n_in, n_out = 5, 6000, 400
+    tol = np.array([0.0137, 0.0137, 0.0137, 0.0137, 0.0137])
+    step = tol[0] * step_of_tolerance
+    exact_in, exact_out = rng.integers(0, 2, n_in).astype(np.uint64), rng.integers(0, 2, n_out).astype(np.uint64)
+    near_in = rng.integers(0, 25, (m, n_in)) * step + 0.3
+    near_out = rng.integers(0, 25, (m, n_out)) * step + 0.3
+    near_in[:2, rng.random(n_in) < 0.9] = 1.0
+    near_out[:2, rng.random(n_out) < 0.9] = 1.0
+    near_in[:, rng.random(n_in) < 0.05] = np.nan
+    index = nearness.build(exact_in, near_in, tol)
+    trees = []
+    original = nearness._tree_counts
+    monkeypatch.setattr(nearness, "_tree_counts", lambda *a: trees.append(len(a[3])) or original(*a))
+    for cap in (1, 5, 10**6):
+        got = nearness.match_counts(index, exact_out, near_out, cap=cap)
+        for j in range(n_out):
+            ok = exact_in == exact_out[j]
+            for i in range(m):
+                a, b = near_in[i], near_out[i, j]
+                ok &= (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= tol[i])
+            assert got[j] == min(ok.sum(), cap), (cap, j)
+    assert trees and sum(trees) > 50  # the dense rows did go through the trees
+
+
 def test_near_index_counts_repeated_and_copied_query_rows_as_brute_force() -> None:
     # query rows searched once per distinct row, and rows equal to a stored row that stands for many input
     # rows answered without a search: both must count exactly what a brute force counts

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,8 @@ class NearIndex:
     row_hash: np.ndarray | None = None  # sorted hashes of the stored rows (group and every coordinate)
     row_of_hash: np.ndarray | None = None  # the stored row of each of those hashes
     row_group: np.ndarray | None = None  # each stored row's exact group
+    #: a k-d tree of each group's stored rows, built when a query first needs it (see _tree_counts)
+    trees: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _exact_key(exact: np.ndarray, near: np.ndarray) -> np.ndarray:
@@ -321,6 +324,7 @@ def _match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: in
     # the second pivot's three bins around the query's are contiguous within it
     *outer, last = offsets
     outer_shifts: list[tuple[int, ...]] = [()] if not outer else [(-1,), (0,), (1,)]
+    long = np.zeros(n, dtype=bool)
     for shift in outer_shifts:
         base = pos.astype(np.int64)
         ok = found.copy()
@@ -337,14 +341,49 @@ def _match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: in
         # that did not
         first = np.minimum(sizes, _FIRST)
         _count(index, values, np.nonzero(first)[0], lo, first, counts, cap)
-        more = np.nonzero((counts < cap) & (sizes > _FIRST))[0]
-        if len(more):
-            rest = np.zeros(n, dtype=np.int64)
-            rest[more] = sizes[more] - _FIRST
-            _count(index, values, more, lo + _FIRST, rest, counts, cap)
+        long |= sizes > _FIRST
+    # rows with more candidates than that, still under the cap: a dense region where the two pivots' bins do
+    # not narrow (full-time in both pivot periods, varying in the others). Comparing their whole runs grew
+    # with the square of the input (more such rows, longer runs: 7 of 1,000,000 persons' guard seconds, 560
+    # of 7,500,000's); their group's k-d tree finds the rows near on every coordinate at once
+    more = np.nonzero(long & (counts < cap))[0]
+    if len(more):
+        counts[more] = np.minimum(_tree_counts(index, values, pos, more), cap)
     out = np.empty(n, dtype=np.int64)
     out[order] = counts
     return out
+
+
+def _tree_counts(index: NearIndex, values: np.ndarray, group: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """How many input rows (weighted) lie within tolerance of each query row ``rows`` on every coordinate, all
+    of its exact group searched: a k-d tree of the group's stored rows scaled by the tolerances gives every
+    row within a box a hair wider than the tolerance (the scaling may round), each then compared exactly as
+    _count compares, so the count is the one a full comparison gives."""
+    from scipy.spatial import cKDTree  # 0.2 s to import: only a run with dense paths needs it
+
+    assert index.row_group is not None  # set by build() whenever there are near coordinates
+    counts = np.zeros(len(rows), dtype=np.int64)
+    scale = 1.0 / index.tolerance
+    by_group = np.argsort(group[rows], kind="stable")
+    gids, starts = np.unique(group[rows][by_group], return_index=True)
+    for gid, ours in zip(gids.tolist(), np.split(by_group, starts[1:]), strict=True):
+        lo, hi = np.searchsorted(index.row_group, [gid, gid + 1])
+        if gid not in index.trees:
+            index.trees[gid] = cKDTree((index.values[:, lo:hi] * scale[:, None]).T)
+        query = (values[:, rows[ours]] * scale[:, None]).T
+        # a margin for the rounding of the scaled values (relative 2**-52 of their largest magnitude)
+        margin = 1e-9 + 4 * np.finfo(float).eps * float(max(np.abs(query).max(initial=0.0),
+                                                           np.abs(index.trees[gid].data).max(initial=0.0)))
+        found = index.trees[gid].query_ball_point(query, r=1.0 + margin, p=np.inf, return_sorted=False)
+        sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        if not sizes.any():
+            continue
+        q = np.repeat(np.arange(len(ours)), sizes)
+        cand = lo + np.concatenate([np.asarray(f, dtype=np.int64) for f in found if len(f)])
+        keep = (np.abs(values[:, rows[ours][q]] - index.values[:, cand]) <= index.tolerance[:, None]).all(axis=0)
+        weight = np.ones(len(cand)) if index.weight is None else index.weight[cand]
+        counts[ours] = np.bincount(q[keep], weights=weight[keep], minlength=len(ours)).astype(np.int64)
+    return counts
 
 
 def _count(index: NearIndex, values: np.ndarray, rows: np.ndarray, lo: np.ndarray, sizes: np.ndarray,
