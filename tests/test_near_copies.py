@@ -117,8 +117,10 @@ def test_dense_runs_counted_by_the_tree_as_by_brute_force(monkeypatch, step_of_t
     near_in[:, rng.random(n_in) < 0.05] = np.nan
     index = nearness.build(exact_in, near_in, tol)
     trees = []
-    original = nearness._tree_counts
-    monkeypatch.setattr(nearness, "_tree_counts", lambda *a: trees.append(len(a[3])) or original(*a))
+    from scrambler.scramble import neartree
+
+    original = neartree.tree_counts
+    monkeypatch.setattr(neartree, "tree_counts", lambda *a: trees.append(len(a[3])) or original(*a))
     for cap in (1, 5, 10**6):
         got = nearness.match_counts(index, exact_out, near_out, cap=cap)
         for j in range(n_out):

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from scrambler.panel import differs
+from scrambler.scramble import neartree
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SEED = np.uint64(0xCBF29CE484222325)
@@ -348,42 +349,10 @@ def _match_counts(index: NearIndex, exact: np.ndarray, near: np.ndarray, cap: in
     # of 7,500,000's); their group's k-d tree finds the rows near on every coordinate at once
     more = np.nonzero(long & (counts < cap))[0]
     if len(more):
-        counts[more] = np.minimum(_tree_counts(index, values, pos, more), cap)
+        counts[more] = np.minimum(neartree.tree_counts(index, values, pos, more), cap)
     out = np.empty(n, dtype=np.int64)
     out[order] = counts
     return out
-
-
-def _tree_counts(index: NearIndex, values: np.ndarray, group: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """How many input rows (weighted) lie within tolerance of each query row ``rows`` on every coordinate, all
-    of its exact group searched: a k-d tree of the group's stored rows scaled by the tolerances gives every
-    row within a box a hair wider than the tolerance (the scaling may round), each then compared exactly as
-    _count compares, so the count is the one a full comparison gives."""
-    from scipy.spatial import cKDTree  # 0.2 s to import: only a run with dense paths needs it
-
-    assert index.row_group is not None  # set by build() whenever there are near coordinates
-    counts = np.zeros(len(rows), dtype=np.int64)
-    scale = 1.0 / index.tolerance
-    by_group = np.argsort(group[rows], kind="stable")
-    gids, starts = np.unique(group[rows][by_group], return_index=True)
-    for gid, ours in zip(gids.tolist(), np.split(by_group, starts[1:]), strict=True):
-        lo, hi = np.searchsorted(index.row_group, [gid, gid + 1])
-        if gid not in index.trees:
-            index.trees[gid] = cKDTree((index.values[:, lo:hi] * scale[:, None]).T)
-        query = (values[:, rows[ours]] * scale[:, None]).T
-        # a margin for the rounding of the scaled values (relative 2**-52 of their largest magnitude)
-        margin = 1e-9 + 4 * np.finfo(float).eps * float(max(np.abs(query).max(initial=0.0),
-                                                           np.abs(index.trees[gid].data).max(initial=0.0)))
-        found = index.trees[gid].query_ball_point(query, r=1.0 + margin, p=np.inf, return_sorted=False)
-        sizes = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-        if not sizes.any():
-            continue
-        q = np.repeat(np.arange(len(ours)), sizes)
-        cand = lo + np.concatenate([np.asarray(f, dtype=np.int64) for f in found if len(f)])
-        keep = (np.abs(values[:, rows[ours][q]] - index.values[:, cand]) <= index.tolerance[:, None]).all(axis=0)
-        weight = np.ones(len(cand)) if index.weight is None else index.weight[cand]
-        counts[ours] = np.bincount(q[keep], weights=weight[keep], minlength=len(ours)).astype(np.int64)
-    return counts
 
 
 def _count(index: NearIndex, values: np.ndarray, rows: np.ndarray, lo: np.ndarray, sizes: np.ndarray,
