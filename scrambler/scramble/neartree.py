@@ -11,10 +11,11 @@ import numpy as np
 
 
 def tree_counts(index: Any, values: np.ndarray, group: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``index``: a nearness.NearIndex (not imported: it imports this module). How many input rows (weighted) lie within tolerance of each query row ``rows`` on every coordinate, all
-    of its exact group searched: a k-d tree of the group's stored rows scaled by the tolerances gives every
-    row within a box a hair wider than the tolerance (the scaling may round), each then compared exactly as
-    nearness._count compares, so the count is the one a full comparison gives."""
+    """How many input rows (weighted) lie within tolerance of each query row ``rows`` on every coordinate, all
+    of its exact group searched (``index``: a nearness.NearIndex, not imported: that module imports this
+    one): a k-d tree of the group's stored rows scaled by the tolerances gives every row within a box a hair
+    wider than the tolerance (the scaling may round), each then compared exactly as nearness._count
+    compares, so the count is the one a full comparison gives."""
     from scipy.spatial import cKDTree  # 0.2 s to import: only a run with dense paths needs it
 
     assert index.row_group is not None  # set by build() whenever there are near coordinates
