@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from scrambler.check import CheckReport, check, read_tables
 from scrambler.decode import OVERLAP_PERSONS, tables_to_panel
 from scrambler.errors import DataError, Issue, UnsatisfiableError
+from scrambler.memory import give_back
 from scrambler.output import atomic_folder, write_json, write_tables
 from scrambler.package import datapackage
 from scrambler.panel import Panel
@@ -67,6 +68,7 @@ def _write(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, 
     with atomic_folder(out, force=force) as tmp:
         counts = _write_all(panel, tmp)
         if verify:
+            give_back()  # the tables' encodings, before the check decodes them again
             report = check(panel.spec, tmp)
             if not report.ok:
                 raise UnsatisfiableError([Issue(code="check-failed", message="the written tables failed the "

@@ -9,10 +9,12 @@ above the interpreter's own ~125 MB; scramble 7.5 M -> 7.5 M persons 10.3 GB, ~4
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
 from pathlib import Path
+from typing import Any
 
 from scrambler.errors import Issue, ScramblerError
 from scrambler.spec.model import DatasetSpec
@@ -76,6 +78,31 @@ def require_memory(spec: DatasetSpec, persons: int, kind: str, option: str = "--
                                 f"(estimate: {values_per_person(spec)} values per person in {spec.name}), but "
                                 f"only {gb(have)} is available; use fewer persons or a larger machine"
                                 + (" or --engine dask (docs/distributed.md)" if kind == "scramble" else ""))])
+
+
+def give_back() -> None:
+    """Hand freed memory back to the system: Arrow's pool's unused buffers, then the C heap's free pages.
+    numpy's arrays under glibc's mmap threshold (up to 32 MB, so every column of up to a few million
+    persons) come from per-thread heaps, which keep their freed pages: reading 1,000,000 persons left RSS at
+    1.36 GB beside a 0.52 GB panel after the pool's release, 0.66 GB after ``malloc_trim`` (a few ms).
+    Called where a stage has freed its working copies (each decoded table, the end of the draw)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, or None (macOS, musl, Windows: their allocators return pages themselves)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def gb(n: int) -> str:
