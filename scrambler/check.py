@@ -152,6 +152,11 @@ def read_tables(folder: str | Path, spec: DatasetSpec) -> Mapping[str, pa.Table]
 def check(spec: DatasetSpec, data: str | Path | Mapping[str, Any] | Panel) -> CheckReport:
     """Check a dataset against every constraint of ``spec``. ``data``: a folder, a mapping of table name to
     pyarrow Table or pandas DataFrame, or a Panel."""
+    return checked(spec, data)[0]
+
+
+def checked(spec: DatasetSpec, data: str | Path | Mapping[str, Any] | Panel) -> tuple[CheckReport, Panel]:
+    """:func:`check`, with the panel it checked: ``data`` decoded (or ``data`` itself, a Panel)."""
     issues: list[Issue] = []
     if isinstance(data, Panel):
         panel = data
@@ -162,7 +167,7 @@ def check(spec: DatasetSpec, data: str | Path | Mapping[str, Any] | Panel) -> Ch
         decoded = tables_to_panel(spec, tables)
         panel, issues = decoded.panel, decoded.issues
     results = check_panel(panel)
-    return CheckReport(dataset=spec.name, results=results, issues=issues, persons=panel.n)
+    return CheckReport(dataset=spec.name, results=results, issues=issues, persons=panel.n), panel
 
 
 def _example(panel: Panel, t: int | None, rows: np.ndarray, names: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -94,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
             manifest["held_out"] = {"persons": args.hold_out, "seed": args.seed}
         extra = [f for f in formats if f != "parquet"]
         with progress.stage("write and check" + (f" ({', '.join(['parquet', *extra])})" if extra else "")):
-            _, result.report = write_checked(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra)
+            # the panel is handed over: the check's decoded tables replace it (one panel fewer at the peak)
+            _, result.report = write_checked(result.panel, args.out, manifest, LABEL, force=args.force, exports=extra,
+                                             hand_over=True)
         if not args.no_reports:
             from scrambler.reports import reports_after_scramble
 
