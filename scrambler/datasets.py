@@ -82,7 +82,7 @@ def _write(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, 
         if verify:
             if hand_over:
                 panel.static, panel.periodic, panel.observed = {}, {}, None
-            give_back()  # the tables' encodings (and the handed-over arrays), before the check decodes them again
+            give_back(persons)  # the encodings (and a handed-over panel), before the check decodes again
             report, read_back = checked(panel.spec, tmp)
             if hand_over:
                 panel.ids, panel.present, panel.static, panel.periodic, panel.observed = (

@@ -23,6 +23,9 @@ MARGIN = 50 * 2**20  # modules loaded later (the check, the writers), small arra
 # virtual size a small run reaches anyway (VmPeak of a 1,000-person population: 942 MB, of which ~300 MB at
 # the time of the check; the rest is thread stacks and allocator arenas reserved but hardly used)
 VIRTUAL_BASE = 900 * 2**20
+#: below this many persons, pages a stage frees are soon reused: handing them back and faulting them in
+#: again cost more (200,000 -> 200,000: +0.6 s of 14.2, three runs each) than the ~100 MB they weigh
+TRIM_PERSONS = 2_000_000
 BYTES_PER_VALUE = {"population": 8.0, "scramble": 4.5}
 
 
@@ -80,12 +83,15 @@ def require_memory(spec: DatasetSpec, persons: int, kind: str, option: str = "--
                                 + (" or --engine dask (docs/distributed.md)" if kind == "scramble" else ""))])
 
 
-def give_back() -> None:
-    """Hand freed memory back to the system: Arrow's pool's unused buffers, then the C heap's free pages.
-    numpy's arrays under glibc's mmap threshold (up to 32 MB, so every column of up to a few million
-    persons) come from per-thread heaps, which keep their freed pages: reading 1,000,000 persons left RSS at
-    1.36 GB beside a 0.52 GB panel after the pool's release, 0.66 GB after ``malloc_trim`` (a few ms).
-    Called where a stage has freed its working copies (each decoded table, the end of the draw)."""
+def give_back(persons: int) -> None:
+    """Hand freed memory back to the system, in a run over ``persons`` persons (the larger of input and
+    output) of at least TRIM_PERSONS: Arrow's pool's unused buffers, then the C heap's free pages. numpy's
+    arrays under glibc's mmap threshold (up to 32 MB: every column of up to a few million persons) come from
+    per-thread heaps, which keep their freed pages: reading 1,000,000 persons left RSS at 1.36 GB beside a
+    0.52 GB panel after the pool's release, 0.66 GB after ``malloc_trim``. Called where a stage has freed
+    its working copies (each decoded table, the end of the draw and of the guard, before the check)."""
+    if persons < TRIM_PERSONS:
+        return
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()

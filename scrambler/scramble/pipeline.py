@@ -211,7 +211,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     parts.draw_parts(len(part_rows), T, draw, proposals.finish_period, fork, started,
                      progress=(lambda t: progress("scramble", t + 1, T)) if progress else None)
     proposals.finish_period(T)  # past the last period: drops the last donors too
-    give_back()  # the draw's working copies (memory.give_back): the guard's stage needs the room
+    give_back(max(source.n, out.n))  # the draw's working copies: the guard's stage needs the room
     timings["draw"] = time.perf_counter() - clock
     clock = time.perf_counter()
     # counts: the input's category counts, computed once, they never change
@@ -273,7 +273,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         raise UnsatisfiableError([Issue(code="real-situation", message="; ".join(still) + "; nothing was written "
                                         "(declare fewer quasi-identifiers or more scrambling)")])
     guard_info["outsider"] = figures
-    give_back()
+    give_back(max(source.n, out.n))
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     if check:
