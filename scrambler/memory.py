@@ -4,7 +4,8 @@ kernel's OOM killer) after minutes of work.
 The engine holds the panel in numpy arrays: about one value per person, variable and period, plus working
 copies. Measured peaks (benchmarks/README.md and ``/usr/bin/time -v`` on the default spec, 304 values
 per person): population 100,000 persons 356 MB and 20,000 persons 172 MB, so ~2.3 KB (7.6 bytes per value)
-above the interpreter's own ~125 MB; scramble 7.5 M -> 7.5 M persons 10.3 GB, ~4.5 bytes per value of input plus output.
+above the interpreter's own ~125 MB; scramble 7.5 M -> 7.5 M persons 10.3 GB in session 11, 12.7-14.1 GB with
+reports since (~2.8-3.1 bytes per value of input plus output): the 4.5 below stays above both.
 """
 
 from __future__ import annotations
