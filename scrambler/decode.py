@@ -84,11 +84,8 @@ class _Table:
     name: str
     period: int
     inrow: np.ndarray  # (persons,) bool: listed in this table
-    rows: np.ndarray  # each table row's person in the panel
-    # values spread over the panel's persons (null where not listed), or, when ``lazy``, one per table row
-    columns: Iterable[_Column]
+    columns: Iterable[_Column]  # values spread over the panel's persons (null where not listed)
     extra: list[str]  # columns the spec does not declare
-    lazy: bool
 
 
 def _decode_table(spec: DatasetSpec, tables: Mapping[str, pa.Table], person_ids: np.ndarray, lazy: bool,
@@ -105,17 +102,13 @@ def _decode_table(spec: DatasetSpec, tables: Mapping[str, pa.Table], person_ids:
     inrow = np.zeros(len(person_ids), dtype=bool)
     inrow[rows] = True
     extra = [c for c in data.column_names if c not in wanted]
-    # lazy (one table at a time, above OVERLAP_PERSONS): no worker to spread on, so the merge scatters each
-    # column by row into the panel; spreading first cost a full column's allocation and a masked copy more
-    columns = _decoded_columns(declared, data, name, ids, None if lazy else rows, len(person_ids))
+    columns = _decoded_columns(declared, data, name, ids, rows, len(person_ids))
     del data  # the generator holds it until its last column
-    return _Table(name, period, inrow, rows, columns if lazy else list(columns), extra, lazy)
+    return _Table(name, period, inrow, columns if lazy else list(columns), extra)
 
 
 def _decoded_columns(declared: list[tuple[str, Variable, int]], data: pa.Table, name: str, ids: np.ndarray,
-                     rows: np.ndarray | None, n: int) -> Iterator[_Column]:
-    """Each declared column decoded, spread over the panel's ``n`` persons by ``rows``, or (``rows`` None) left
-    one value per table row."""
+                     rows: np.ndarray, n: int) -> Iterator[_Column]:
     for column, var, offset in declared:
         if var.type == "identifier":
             continue
@@ -142,7 +135,6 @@ def _decoded_columns(declared: list[tuple[str, Variable, int]], data: pa.Table, 
                 # (non-null) value of the same person, in that other table
                 issues.append(Issue(code="required-null", table=name, variable=column, row=spec_ids(ids, nulls),
                                     message=f"{nulls.size} null value(s) in required variable {var.name}"))
-        if values is not None and rows is not None:
             spread = np.full(n, -1 if var.is_categorical else np.nan, dtype=values.dtype)
             spread[rows] = values
             values = spread
@@ -238,11 +230,7 @@ def _merge_table(panel: Panel, decoded: _Table, t0: int, issues: list[Issue]) ->
             continue
         var, t = c.var, t0 + c.offset
         target = panel.static[var.name] if var.is_static else panel.periodic[var.name][t]
-        if decoded.lazy:
-            _merge_rows(target, observed[var.name][t], decoded.rows, c.values, issues, decoded.name, c.column,
-                        panel.ids, var)
-        else:
-            _merge(target, observed[var.name][t], inrow, c.values, issues, decoded.name, c.column, panel.ids, var)
+        _merge(target, observed[var.name][t], inrow, c.values, issues, decoded.name, c.column, panel.ids, var)
         marks.append((observed[var.name], None if var.is_static else t))
         c.values = None  # merged: its memory can go
     # set after the whole table: variables shown in the same blocks share one mask, and a mask set by the
@@ -283,31 +271,8 @@ def _merge(target: np.ndarray, seen: np.ndarray, inrow: np.ndarray, values: np.n
         differ &= ~(old_null | is_null(values))
         already &= ~old_null  # keep the known value, not the null
     if differ.any():
-        issues.append(_disagree(table, column, ids, np.nonzero(differ)[0], var))
+        bad = np.nonzero(differ)[0]
+        issues.append(Issue(code="consistency-error", table=table, variable=column, row=spec_ids(ids, bad),
+                            message=f"{len(bad)} value(s) differ from another table's block for the same person "
+                            f"and period (variable {var.name})"))
     np.copyto(target, values, where=inrow & ~already)
-
-
-def _merge_rows(target: np.ndarray, seen: np.ndarray, rows: np.ndarray, values: np.ndarray, issues: list[Issue],
-                table: str, column: str, ids: np.ndarray, var: Variable) -> None:
-    """:func:`_merge` for values one per table row, scattered by ``rows`` (each row's person in the panel)."""
-    already = seen[rows]
-    if not already.any():
-        target[rows] = values
-        return
-    old = target[rows]
-    differ = already & differs(old, values)
-    if var.is_static and var.constraints.required:
-        old_null = is_null(old)
-        differ &= ~(old_null | is_null(values))
-        already &= ~old_null
-    if differ.any():
-        issues.append(_disagree(table, column, ids, np.unique(rows[differ]), var))
-    keep = ~already
-    target[rows[keep]] = values[keep]
-
-
-def _disagree(table: str, column: str, ids: np.ndarray, bad: np.ndarray, var: Variable) -> Issue:
-    """The issue for panel persons ``bad`` whose value in this table differs from another table's block."""
-    return Issue(code="consistency-error", table=table, variable=column, row=spec_ids(ids, bad),
-                 message=f"{len(bad)} value(s) differ from another table's block for the same person and period "
-                 f"(variable {var.name})")
