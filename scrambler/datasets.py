@@ -62,7 +62,7 @@ def write_checked(panel: Panel, out: str | Path, manifest: dict[str, Any], label
     before the check decodes the files again, and ``panel`` then holds what the check decoded: the
     published tables as a researcher reads them (every observed cell as it was; a cell no table shows is
     null). Without it, the written panel and the checked one are both held at the run's peak: 3.9 GB each at
-    7,500,000 persons. If the check fails, nothing is published and ``panel`` is left empty."""
+    7,500,000 persons. If the check fails, nothing is published (``panel`` then holds the tables that failed it)."""
     counts, report = _write(panel, out, manifest, label, force, False, exports, True, hand_over)
     assert report is not None
     return counts, report
