@@ -95,14 +95,16 @@ def _write(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, 
             manifest = {**manifest, "violations": report.violations,
                         "verified": {"violations": 0, "rules": len(report.results),
                                      "row_checks": sum(r.checked for r in report.results)}}
+        descriptor = datapackage(panel.spec, counts, label)
         if exports:
             from scrambler.codebook import spec_codebook
-            from scrambler.formats import export_tables, frames
+            from scrambler.formats import export_package, export_tables, frames
 
             read = frames({name: pq.read_table(tmp / f"{name}.parquet") for name in counts})
             for fmt in exports:
                 export_tables(read, spec_codebook(panel.spec), fmt, tmp / fmt)
-        write_json(tmp / "datapackage.json", datapackage(panel.spec, counts, label))
+                export_package(descriptor, fmt, tmp / fmt)
+        write_json(tmp / "datapackage.json", descriptor)
         manifest = {**manifest, "dataset": panel.spec.name, "spec_fingerprint": panel.spec.fingerprint,
                     "persons": int(persons), "rows": counts, "versions": versions(), "label": label}
         write_json(tmp / "manifest.json", manifest)

@@ -4,6 +4,7 @@ formats (see docs/formats.md), one subfolder per format, with labels from the sp
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable, spec_codebook
 from scrambler.datasets import read_dataset
 from scrambler.errors import Issue, ScramblerError
-from scrambler.formats import FORMATS, export_tables, frames
+from scrambler.formats import FORMATS, PACKAGE_FILE, export_package, export_tables, frames
 from scrambler.output import refuse_file_in_path, refuse_overlap
+from scrambler.package import datapackage
 from scrambler.spec import load_spec
 
 
@@ -36,6 +38,16 @@ def parse_formats(text: str) -> list[str]:
     return formats
 
 
+def _label(folder: Path) -> str:
+    """The description of the dataset folder's own package (population, sample or scrambled), carried over
+    to the export's; a folder without one is described by where it came from."""
+    try:
+        description = json.loads((folder / PACKAGE_FILE).read_text(encoding="utf-8")).get("description")
+    except (OSError, ValueError, AttributeError):
+        description = None
+    return description if isinstance(description, str) else f"exported from {folder.name}"
+
+
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     formats = parse_formats(args.format)
@@ -52,9 +64,13 @@ def run(args: argparse.Namespace) -> int:
             read_dataset(spec, args.data)  # the tables must fit the spec, so the labels describe them
             tables = frames(read_tables(args.data, spec))
             codebook = spec_codebook(spec)
+        descriptor = datapackage(spec, {name: len(frame) for name, frame in tables.items()},
+                                 _label(Path(args.data)))
         for fmt in formats:
             with progress.stage(f"write {fmt}"):
                 written[fmt] = export_tables(tables, codebook, fmt, out / fmt)
+                package = export_package(descriptor, fmt, out / fmt)
+                written[fmt] += [package] if package else []
     files = sum(len(paths) for paths in written.values())
     print(f"{spec.name}: {len(tables)} tables -> {out} ({', '.join(formats)}; {files} files; "
           f"{time.perf_counter() - start:.1f} s)")

@@ -8,12 +8,14 @@ writes every file atomically, so a failed or interrupted export never leaves a h
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrambler.errors import Issue, ScramblerError
+from scrambler.formats._atomic import write_text_atomic
 from scrambler.formats.codebook import Codebook, ColumnInfo
 from scrambler.formats.names import column_issues
 
@@ -21,12 +23,18 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+PACKAGE_FILE = "datapackage.json"
 #: The registry: a format's name is its module here, which holds ``export(tables, codebook, out_dir)`` and,
 #: where the format restricts names, ``check(columns, codebook)``. Modules are imported when a format is
 #: used: they import pandas and pyreadstat (0.35 s), which a run that writes Parquet only never needs.
 FORMATS: tuple[str, ...] = ("parquet", "csv", "stata", "spss", "sas")
 #: The formats whose module restricts names beyond every format's column check (a ``check`` function)
 NAME_RULES: tuple[str, ...] = ("csv", "stata", "spss", "sas")
+#: The formats a Data Package can describe (Frictionless reads them), so their folder gets its own
+#: ``datapackage.json`` (the module's ``SUFFIX`` names the files). Frictionless 5.21 reads Parquet through
+#: pandas at a cost per row that grows with the square of the columns (2,000 persons of 24/130, 122 columns:
+#: 61 s against 3.5 s for the same tables as CSV), so a large folder is validated through its CSV export.
+PACKAGED: tuple[str, ...] = ("parquet", "csv")
 
 
 def _module(fmt: str) -> ModuleType | None:
@@ -60,6 +68,19 @@ def frames(tables: Mapping[str, pa.Table]) -> dict[str, pd.DataFrame]:
     return {name: table.to_pandas(types_mapper=booleans.get) for name, table in tables.items()}
 
 
+def export_package(descriptor: Mapping[str, Any], fmt: str, out_dir: Path) -> Path | None:
+    """Write ``out_dir/datapackage.json``: ``descriptor`` (the dataset folder's, see
+    :func:`scrambler.package.datapackage`) with each resource pointing at the file this format wrote, so the
+    export folder is a Data Package of its own. None for a format no Data Package reader takes."""
+    module = _module(fmt) if fmt in PACKAGED else None
+    if module is None:
+        return None
+    suffix = module.SUFFIX
+    resources = [{**r, "path": f"{r['x-table']}{suffix}", "format": fmt} for r in descriptor["resources"]]
+    text = json.dumps({**descriptor, "resources": resources}, indent=2, ensure_ascii=False) + "\n"
+    return write_text_atomic(Path(out_dir) / PACKAGE_FILE, text)
+
+
 def check_export(columns: Mapping[str, Sequence[str]], codebook: Codebook, fmt: str) -> list[Issue]:
     """The name problems ``export_tables`` would raise for tables with these columns (table -> column names)
     in ``fmt``, without any data: ``validate`` and ``scramble --format`` run it before any work starts."""
@@ -69,4 +90,4 @@ def check_export(columns: Mapping[str, Sequence[str]], codebook: Codebook, fmt: 
     return column_issues(columns, codebook) + (module.check(columns, codebook) if module is not None else [])
 
 
-__all__ = ["FORMATS", "Codebook", "ColumnInfo", "check_export", "export_tables", "frames"]
+__all__ = ["FORMATS", "Codebook", "ColumnInfo", "check_export", "export_package", "export_tables", "frames"]
