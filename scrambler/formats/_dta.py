@@ -1,10 +1,10 @@
-"""A Stata 118 (.dta) writer for tables of doubles and short strings, whole columns at a time.
+"""A Stata 118 (.dta) writer for tables of numbers and short strings, whole columns at a time.
 
 pandas' ``to_stata`` encodes and pads every text cell in Python (19 of the 26 s of a 562,000-row export);
 here a text column is encoded once per distinct value and gathered into fixed-width bytes, and every
 table is one NumPy record array written in one call. The layout is the one pandas writes for the same
 frame, byte for byte (the tests compare the two files): the header, the map of offsets, the variable
-types (strN or double), names, sort list, display formats, value-label names, variable labels, the data,
+types (strN, byte, int, long or double), names, sort list, display formats, value-label names, variable labels, the data,
 an empty strL block and the value-label tables. Text longer than a strN holds (2,045 bytes) needs strLs,
 which this writer leaves to pandas (:func:`prepare` returns None).
 """
@@ -36,8 +36,19 @@ MAP_TAGS = (
 )
 
 
+#: pandas' nullable integer dtypes Stata stores: numpy type, Stata's type code, display format, system missing
+INTEGERS: dict[str, tuple[str, int, str, int]] = {
+    "Int8": ("<i1", 65530, "%8.0g", 101),
+    "Int16": ("<i2", 65529, "%8.0g", 32741),
+    "Int32": ("<i4", 65528, "%12.0g", 2_147_483_621),
+}
+
+
 def _fits(column: pd.Series) -> bool:
-    """True for a float64 column (no value Stata would read as missing) or one of strings, none null."""
+    """True for a float64 column (no value Stata would read as missing), a nullable Int8/16/32 one within
+    the type's range (stata.storage chose it), or one of strings, none null."""
+    if str(column.dtype) in INTEGERS:
+        return True
     if column.dtype == np.float64:
         values = column.to_numpy()
         finite = values[~np.isnan(values)]
@@ -47,13 +58,20 @@ def _fits(column: pd.Series) -> bool:
 
 def prepare(frame: pd.DataFrame) -> Records | None:
     """The data as one record array with each column's Stata type and display format; None where a column
-    is not a double nor text of strings of at most 2,045 bytes (pandas' writer then takes the table)."""
+    is not a number Stata stores nor text of strings of at most 2,045 bytes (pandas' writer then takes the
+    table)."""
     fields, types, formats, columns = [], [], [], []
     for name in frame.columns:
         column = frame[name]
         if not _fits(column):
             return None
-        if column.dtype == np.float64:
+        if str(column.dtype) in INTEGERS:
+            dtype, code, display, missing = INTEGERS[str(column.dtype)]
+            values = column.to_numpy(dtype=dtype, na_value=missing)
+            fields.append((name, dtype))
+            types.append(code)
+            formats.append(display)
+        elif column.dtype == np.float64:
             values = column.to_numpy(dtype="<f8", copy=True)
             values[np.isnan(values)] = MISSING_DOUBLE
             fields.append((name, "<f8"))

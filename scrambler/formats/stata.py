@@ -8,8 +8,11 @@ always in the codebook.
 Written with pandas' Stata writer, not pyreadstat: pyreadstat names each value-label set after its column plus a
 running counter (``province0``, ``province1``, ...), so a column of 31 or 32 characters overflows Stata's
 32-character limit for label names and the write fails. pandas names the label set after the column itself, which
-the name check has already held to 32 characters, so the label names are short, unique and stable. Numbers are
-written as doubles (a null is Stata's system missing "."), as before.
+the name check has already held to 32 characters, so the label names are short, unique and stable.
+
+Stata has no compression, so each number takes the smallest storage type that holds its column, as Stata's own
+``compress`` would choose: codes, booleans, years and whole numbers as byte, int or long (a null is that type's
+system missing "."), decimals as doubles. Six tables of 100,000 persons took 595 MB with every number a double.
 """
 
 from __future__ import annotations
@@ -38,12 +41,38 @@ FILE_LABEL_LIMIT = Limit(chars=80)
 
 
 
+#: Stata's integer storage types, smallest first, as pandas' nullable dtypes with the range each holds
+#: (the values above are the type's missing values: 101 is "." in a byte); pandas and _dta write them alike
+INTEGER_TYPES: tuple[tuple[str, int, int], ...] = (
+    ("Int8", -127, 100), ("Int16", -32767, 32740), ("Int32", -2_147_483_647, 2_147_483_620))
+
+
+def storage(values: np.ndarray, kind: str) -> str:
+    """The smallest type for a column of doubles (NaN = null): a decimal variable stays a double whatever its
+    values (a scrambled set with whole wages must not load as integers where the population has cents)."""
+    if kind == "decimal":
+        return "float64"
+    finite = values[~np.isnan(values)]
+    if len(finite) and not np.array_equal(finite, np.trunc(finite)):
+        return "float64"
+    low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 0.0)
+    return next((name for name, lo, hi in INTEGER_TYPES if lo <= low and high <= hi), "float64")
+
+
 def frame_for_stata(table: LabelledTable) -> pd.DataFrame:
-    """The frame as Stata stores it: whole numbers as doubles, so nulls stay missing."""
+    """The frame as Stata stores it: numbers in the smallest type that holds them (:func:`storage`), nulls
+    as missing."""
     frame = table.frame.copy(deep=False)  # columns are replaced, never written into
     for name in frame.columns:
         if frame[name].dtype != object:
-            frame[name] = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+            values = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+            kind = storage(values, table.roles.get(name, ""))
+            if kind == "float64":
+                frame[name] = values
+            else:
+                missing = np.isnan(values)
+                whole = np.where(missing, 0, values).astype(kind.lower())
+                frame[name] = pd.arrays.IntegerArray(whole, missing)
     return frame
 
 
