@@ -76,7 +76,9 @@ def build(
     for table, frame in tables.items():
         out = LabelledTable(table, pd.DataFrame(index=range(len(frame))))
         for col in (c for c in columns if c.table == table):
-            _add_column(out, col, normalize(col, issues), plans, variable_label, value_label, names)
+            # a coded column is recoded from its own values (recode_with_text groups them once)
+            values = col.series if col.info.coded else normalize(col, issues)
+            _add_column(out, col, values, plans, variable_label, value_label, names)
         built.append(out)
     issues += check_names(rule, names)
     if issues:
@@ -112,7 +114,8 @@ def _add_column(
 ) -> None:
     """Append one column (and its companion, if any) to ``out``; record the names to check."""
     info, name = col.info, col.name
-    values = values.reset_index(drop=True)
+    if not info.coded:  # recoding returns arrays; a Series must be aligned with the new frame's index
+        values = values.reset_index(drop=True)
     names.append((out.name, name, name))
     out.column_labels[name] = variable_label(info.label)
     out.roles[name] = info.kind
