@@ -34,6 +34,7 @@ from scrambler.formats._common import (
     plan_codes,
     recode,
     resolve,
+    text_column,
 )
 from scrambler.formats._names import SAS, check_names
 from scrambler.formats.codebook import Codebook, ColumnInfo
@@ -164,17 +165,17 @@ def _prepare(
     frame = pd.DataFrame(index=range(rows))
     variables: list[Variable] = []
     for col in columns:
-        values = normalize(col, issues).reset_index(drop=True)
         info = col.info
         label = clip(info.label, LABEL_CHARS)
         fmt = BOOLEAN_FORMAT if info.kind == "boolean" else None
-        if info.coded:
+        if info.coded:  # from the column's own values, grouped once (see recode_with_text)
             plan = plans[info.name]
             fmt = fmt_names[info.name] if info.value_labels else None
-            if plan.numeric:
-                values = pd.Series(recode(values, plan.numbers))
+            values = pd.Series(recode(col.series, plan.numbers)) if plan.numeric else text_column(col.series)
+        else:
+            values = normalize(col, issues).reset_index(drop=True)
         frame[col.name] = values
-        if values.dtype != object:
+        if values.dtype != object and not isinstance(values.dtype, pd.CategoricalDtype):
             variables.append(Variable(col.name, label, True, 8, fmt))
             continue
         texts = distinct_codes(values)  # lengths and line breaks by distinct value, not per cell

@@ -1,0 +1,43 @@
+"""``text_column`` (SAS's CSV) and ``recode_with_text`` (Stata, SPSS) group a column once and must give
+exactly the texts the cell-by-cell definition gives (``text_array``), whatever the dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scrambler.formats._common import recode_with_text, text_array, text_column
+
+cells = st.one_of(st.none(), st.sampled_from(["01", "1", "F", "é", ""]), st.integers(0, 3))
+
+
+def as_column(values: list[object], kind: str) -> pd.Series:
+    if kind == "category":
+        return pd.Series(pd.Categorical(values))
+    return pd.Series(values, dtype=object)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(cells, max_size=20), st.sampled_from(["object", "category"]))
+def test_grouped_texts_equal_the_cell_by_cell_texts(values: list[object], kind: str) -> None:
+    column = as_column(values, kind)
+    expected = list(text_array(column))
+    made = text_column(column)
+    assert [None if pd.isna(v) else v for v in made.astype(object)] == expected
+    if isinstance(made.dtype, pd.CategoricalDtype):  # a category column only where the texts are distinct
+        assert len(set(made.cat.categories)) == len(made.cat.categories)
+    numbers = {text: i for i, text in enumerate(sorted({t for t in expected if t is not None}), start=1)}
+    recoded, companion = recode_with_text(column, numbers)
+    assert [None if pd.isna(v) else int(v) for v in recoded] == [None if t is None else numbers[t] for t in expected]
+    assert list(companion) == ["" if t is None else t for t in expected]
+
+
+def test_categories_that_read_as_one_text_stay_apart_as_objects() -> None:
+    """The integer 1 and the text "1" are two categories but one text: not a category column then."""
+    column = pd.Series(pd.Categorical([1, "1", None], categories=[1, "1"]))
+    made = text_column(column)
+    assert made.dtype == object and list(made) == ["1", "1", None]
+    assert np.array_equal(recode_with_text(column, {"1": 7})[0].to_numpy(dtype=float, na_value=np.nan),
+                          [7, 7, np.nan], equal_nan=True)
