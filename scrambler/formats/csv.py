@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from scrambler.errors import DataError, Issue
-from scrambler.formats._atomic import write_atomic, write_text_atomic
+from scrambler.formats._atomic import write_atomic, write_each, write_text_atomic
 from scrambler.formats._common import Column, resolve
 from scrambler.formats.codebook import Codebook
 
@@ -123,10 +123,8 @@ def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path
     columns = resolve(tables, codebook)
     if CODEBOOK_FILE in {f"{name}{SUFFIX}" for name in tables}:
         raise DataError(check(tables, codebook))
-    written: list[Path] = []
-    for name, frame in tables.items():
-        mine = [c for c in columns if c.table == name]
-        written.append(write_csv(csv_frame(frame, mine), out_dir / f"{name}{SUFFIX}"))
+    written = write_each(tables.items(), lambda item: [write_csv(
+        csv_frame(item[1], [c for c in columns if c.table == item[0]]), out_dir / f"{item[0]}{SUFFIX}")])
     written.append(write_text_atomic(out_dir / CODEBOOK_FILE, codebook_text(columns)))
     return written
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scrambler.formats._atomic import write_atomic
+from scrambler.formats._atomic import write_atomic, write_each
 from scrambler.formats._common import resolve
 from scrambler.formats.codebook import Codebook, ColumnInfo
 
@@ -62,12 +62,14 @@ def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path
     infos: dict[str, dict[str, ColumnInfo]] = {}
     for col in columns:
         infos.setdefault(col.table, {})[col.name] = col.info
-    written: list[Path] = []
-    for name, frame in tables.items():
+
+    def one(item: tuple[str, pd.DataFrame]) -> list[Path]:
+        name, frame = item
         arrow = to_arrow(frame, infos.get(name, {}))
 
-        def write(tmp: Path, arrow: pa.Table = arrow) -> None:
+        def write(tmp: Path) -> None:
             pq.write_table(arrow, tmp, compression="zstd", use_dictionary=True)
 
-        written.append(write_atomic(out_dir / f"{name}{SUFFIX}", write))
-    return written
+        return [write_atomic(out_dir / f"{name}{SUFFIX}", write)]
+
+    return write_each(tables.items(), one)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from scrambler.errors import DataError, Issue
-from scrambler.formats._atomic import write_text_atomic
+from scrambler.formats._atomic import write_each, write_text_atomic
 from scrambler.formats._common import (
     CodePlan,
     Column,
@@ -266,11 +266,9 @@ def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path
         raise DataError(issues)
     for ready in prepared:
         ready.dataset = datasets[ready.name]
-    written: list[Path] = []
-    for ready in prepared:
-        written.append(write_csv(ready.frame, out_dir / f"{ready.name}{CSV_SUFFIX}"))
-        written.append(write_text_atomic(out_dir / f"load_{ready.name}.sas", program(ready, formats)))
-    return written
+    return write_each(prepared, lambda ready: [
+        write_csv(ready.frame, out_dir / f"{ready.name}{CSV_SUFFIX}"),
+        write_text_atomic(out_dir / f"load_{ready.name}.sas", program(ready, formats))])
 
 
 def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyreadstat
 
 from scrambler.errors import Issue
-from scrambler.formats._atomic import write_atomic
+from scrambler.formats._atomic import write_atomic, write_each
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import SPSS
 from scrambler.formats._sav import prepare, write_sav
@@ -95,7 +95,7 @@ def write(table: LabelledTable, target: Path) -> Path:
 def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path) -> list[Path]:
     """Write ``<table>.sav`` per table; every name and value is checked before the first file is written."""
     built = build(tables, codebook, SPSS, VARIABLE_LABEL, VALUE_LABEL)
-    return [write(table, out_dir / f"{table.name}{SUFFIX}") for table in built]
+    return write_each(built, lambda table: [write(table, out_dir / f"{table.name}{SUFFIX}")])
 
 
 def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:

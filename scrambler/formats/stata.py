@@ -26,7 +26,7 @@ import pandas as pd
 from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
-from scrambler.formats._atomic import write_atomic
+from scrambler.formats._atomic import write_atomic, write_each
 from scrambler.formats._dta import MAX_STR, prepare, write_dta
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
@@ -122,7 +122,7 @@ def write(table: LabelledTable, target: Path) -> Path:
 def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path) -> list[Path]:
     """Write ``<table>.dta`` per table; every name and value is checked before the first file is written."""
     built = build(tables, codebook, STATA, VARIABLE_LABEL, VALUE_LABEL)
-    return [write(table, out_dir / f"{table.name}{SUFFIX}") for table in built]
+    return write_each(built, lambda table: [write(table, out_dir / f"{table.name}{SUFFIX}")])
 
 
 def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:
