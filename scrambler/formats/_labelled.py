@@ -81,7 +81,7 @@ def build(
             values = col.series if col.info.coded else normalize(col, issues)
             _add_column(out, data, col, values, plans, variable_label, value_label, names)
         if data:
-            out.frame = pd.DataFrame(data, index=out.frame.index)
+            out.frame = pd.DataFrame(data, index=out.frame.index, copy=False)  # no copy into 2-D blocks
         built.append(out)
     issues += check_names(rule, names)
     if issues:
