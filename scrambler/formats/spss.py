@@ -45,10 +45,10 @@ def formats(table: LabelledTable) -> dict[str, str]:
         column = table.frame[name]
         if role == "decimal" or column.dtype == object:
             continue
-        values = column.dropna()
         # the widest whole number is the largest or the smallest (a minus sign counts): two texts, not one
-        # per cell (10 s of a 32 s export of 190,000 rows)
-        digits = max(len(str(int(values.max()))), len(str(int(values.min())))) if len(values) else 1
+        # per cell (10 s of a 32 s export of 190,000 rows); nulls skipped without a copy of the column
+        high, low = column.max(skipna=True), column.min(skipna=True)
+        digits = max(len(str(int(high))), len(str(int(low)))) if pd.notna(high) else 1
         out[name] = f"F{min(max(digits, 1), 40)}.0"
     return out
 
