@@ -1,6 +1,6 @@
 """Exports against the Parquet write: seconds and bytes per format for one scrambled folder.
 
-    .venv/bin/python benchmarks/exports.py --folder SCRAMBLED_DIR [--formats parquet,csv,stata,spss,sas]
+    .venv/bin/python benchmarks/exports.py --folder SCRAMBLED_DIR [--formats parquet,csv,stata,spss,zsav,sas]
 
 Reads the folder's Parquet tables once into pandas (as ``scramble --format`` does after writing them), then
 writes every format into a temporary folder, each timed on its own: the Parquet write of the same frames is
@@ -43,6 +43,8 @@ def _rows(path: Path) -> int:
         return pyreadstat.read_dta(path, metadataonly=True)[1].number_rows
     if suffix == ".sav":
         return pyreadstat.read_sav(path, metadataonly=True)[1].number_rows
+    if suffix == ".zsav":  # every block inflated: the rows read, not the count in the header
+        return len(pyreadstat.read_sav(path)[0])
     return -1  # a program (.sas) or a codebook: no rows
 
 
@@ -50,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, required=True, help="a scrambled (or population) folder")
     parser.add_argument("--spec", type=Path, default=ROOT / "constraints" / "arbeidsreserve-24-130")
-    parser.add_argument("--formats", default="parquet,csv,stata,spss,sas")
+    parser.add_argument("--formats", default="parquet,csv,stata,spss,zsav,sas")
     args = parser.parse_args()
     spec = load_spec(args.spec)
     clock = time.perf_counter()

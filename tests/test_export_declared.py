@@ -27,7 +27,8 @@ from scrambler.tables import table_columns
 REPO = Path(__file__).resolve().parent.parent
 DECLARED = sorted(p.name for p in (REPO / "constraints").iterdir() if (p / "dataset.yaml").is_file())
 MINI = REPO / "tests" / "fixtures" / "mini"
-READERS = {"stata": (".dta", pyreadstat.read_dta), "spss": (".sav", pyreadstat.read_sav)}
+READERS = {"stata": (".dta", pyreadstat.read_dta), "spss": (".sav", pyreadstat.read_sav),
+           "zsav": (".zsav", pyreadstat.read_sav)}
 
 
 def one_table_per_layout(spec_name: str) -> list[str]:
@@ -48,7 +49,7 @@ def test_declared_specs_pass_every_format_name_check(spec_name: str) -> None:
     assert len({n.upper() for n in names.values()}) == len(names)
 
 
-@pytest.mark.parametrize("fmt", ["stata", "spss", "sas", "csv"])
+@pytest.mark.parametrize("fmt", ["stata", "spss", "zsav", "sas", "csv"])
 @pytest.mark.parametrize("spec_name", DECLARED)
 def test_declared_spec_exports_and_reopens_with_labels(declared_population, tmp_path: Path, spec_name: str,
                                                        fmt: str) -> None:

@@ -11,14 +11,13 @@ from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable
 from scrambler.datasets import read_dataset, write_checked
 from scrambler.fingerprint import input_fingerprint
+from scrambler.formats import FORMATS
 from scrambler.memory import input_persons, require_memory
 from scrambler.output import prepare_output
 from scrambler.scramble import scramble
 from scrambler.scramble.gaps import format_gaps
 from scrambler.scramble.pipeline import LABEL
 from scrambler.spec import load_spec
-
-FORMATS = ("parquet", "csv", "stata", "spss", "sas")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

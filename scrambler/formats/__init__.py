@@ -27,9 +27,9 @@ PACKAGE_FILE = "datapackage.json"
 #: The registry: a format's name is its module here, which holds ``export(tables, codebook, out_dir)`` and,
 #: where the format restricts names, ``check(columns, codebook)``. Modules are imported when a format is
 #: used: they import pandas and pyreadstat (0.35 s), which a run that writes Parquet only never needs.
-FORMATS: tuple[str, ...] = ("parquet", "csv", "stata", "spss", "sas")
+FORMATS: tuple[str, ...] = ("parquet", "csv", "stata", "spss", "zsav", "sas")
 #: The formats whose module restricts names beyond every format's column check (a ``check`` function)
-NAME_RULES: tuple[str, ...] = ("csv", "stata", "spss", "sas")
+NAME_RULES: tuple[str, ...] = ("csv", "stata", "spss", "zsav", "sas")
 #: The formats a Data Package can describe (Frictionless reads them), so their folder gets its own
 #: ``datapackage.json`` (the module's ``SUFFIX`` names the files). Frictionless 5.21 reads Parquet through
 #: pandas at a cost per row that grows with the square of the columns (2,000 persons of 24/130, 122 columns:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import struct
 import time
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -36,6 +37,8 @@ BIAS = 100
 SPACES = np.frombuffer(b" " * 8, dtype="<u8")[0]
 SYSMIS = np.uint64(0xFFEFFFFFFFFFFFFF)
 CHUNK_ROWS = 1 << 15  # rows compressed at a time: a chunk's slots stay within tens of MB
+ZLIB_BLOCK = 0x3FF000  #: bytes of bytecode per deflated block of a .zsav file (SPSS's and ReadStat's size)
+ZLIB_LEVEL = 6  #: zlib's default level, which ReadStat uses
 
 
 @dataclass(frozen=True)
@@ -181,14 +184,16 @@ def _int(*values: int) -> bytes:
 
 
 def _dictionary(prepared: Prepared, rows: int, file_label: str, column_labels: Mapping[str, str], note: str,
-                value_labels: Mapping[str, Mapping[float, str]], measures: Mapping[str, str]) -> bytes:
+                value_labels: Mapping[str, Mapping[float, str]], measures: Mapping[str, str],
+                zlib_blocks: bool = False) -> bytes:
     variables = prepared.variables
     width = sum(v.slots for v in variables)
     now = time.localtime()
     stamp = time.strftime("%d ", now) + ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[now.tm_mon - 1]
                                          + time.strftime(" %y%H:%M:%S", now))
     file_text = file_label.encode("utf-8")[:64].ljust(64, b" ")
-    parts = [b"$FL2", PRODUCT.ljust(60, b" "), _int(2, width, 1, 0, rows), struct.pack("<d", BIAS),
+    parts = [b"$FL3" if zlib_blocks else b"$FL2", PRODUCT.ljust(60, b" "), _int(2, width, 2 if zlib_blocks else 1, 0, rows),
+             struct.pack("<d", BIAS),
              stamp.encode(), file_text, b"\x00" * 3]
     index, offsets = 1, {}
     for v in variables:
@@ -223,9 +228,44 @@ def _dictionary(prepared: Prepared, rows: int, file_label: str, column_labels: M
 
 
 def write_sav(prepared: Prepared, rows: int, handle: BinaryIO, file_label: str, column_labels: Mapping[str, str],
-              note: str, value_labels: Mapping[str, Mapping[float, str]], measures: Mapping[str, str]) -> None:
-    """Write a prepared table, bytecode-compressed, to ``handle``."""
-    handle.write(_dictionary(prepared, rows, file_label, column_labels, note, value_labels, measures))
-    for start in range(0, rows, CHUNK_ROWS):
-        stop = min(start + CHUNK_ROWS, rows)
-        handle.write(_compress(*_slots(prepared, start, stop), last=stop == rows))
+              note: str, value_labels: Mapping[str, Mapping[float, str]], measures: Mapping[str, str],
+              zlib_blocks: bool = False) -> None:
+    """Write a prepared table, bytecode-compressed, to ``handle``; with ``zlib_blocks`` as a .zsav file (the
+    bytecode stream cut into blocks, each deflated: see :func:`_zlib_data`)."""
+    dictionary = _dictionary(prepared, rows, file_label, column_labels, note, value_labels, measures, zlib_blocks)
+    handle.write(dictionary)
+    chunks = (_compress(*_slots(prepared, start, min(start + CHUNK_ROWS, rows)), last=start + CHUNK_ROWS >= rows)
+              for start in range(0, rows, CHUNK_ROWS))
+    if zlib_blocks:
+        handle.write(_zlib_data(chunks, len(dictionary)))
+        return
+    for chunk in chunks:
+        handle.write(chunk)
+
+
+def _zlib_data(chunks: Iterable[bytes], offset: int) -> bytes:
+    """The data part of a .zsav file beginning at byte ``offset``, as ReadStat (pyreadstat's ``compress``)
+    writes it: the bytecode stream in blocks of ZLIB_BLOCK bytes, each one zlib stream at the default level;
+    before them the offsets of the blocks and of the trailer; after them the trailer (the bias, the block
+    size, and each block's place and size, uncompressed and compressed). Blocks are deflated as the stream
+    fills them: only the compressed ones are held (the trailer's offsets come first in the file)."""
+    pending = bytearray()
+    blocks: list[tuple[int, bytes]] = []  # (uncompressed size, deflated block)
+
+    def deflate(size: int) -> None:
+        blocks.append((size, zlib.compress(bytes(pending[:size]), ZLIB_LEVEL)))
+        del pending[:size]
+
+    for chunk in chunks:
+        pending += chunk
+        while len(pending) >= ZLIB_BLOCK:
+            deflate(ZLIB_BLOCK)
+    if pending:
+        deflate(len(pending))
+    trailer = [struct.pack("<qqii", -BIAS, 0, ZLIB_BLOCK, len(blocks))]
+    plain, packed = offset, offset + 24
+    for size, block in blocks:
+        trailer.append(struct.pack("<qqii", plain, packed, size, len(block)))
+        plain, packed = plain + size, packed + len(block)
+    header = struct.pack("<QQQ", offset, packed, 24 + 24 * len(blocks))
+    return b"".join([header, *(block for _, block in blocks), *trailer])

@@ -23,6 +23,7 @@ from scrambler.formats._sav import prepare, write_sav
 from scrambler.formats.codebook import Codebook
 
 SUFFIX = ".sav"
+ZSAV_SUFFIX = ".zsav"
 VARIABLE_LABEL = Limit(bytes=256)
 VALUE_LABEL = Limit(bytes=120)
 FILE_LABEL_LIMIT = Limit(bytes=64)
@@ -53,8 +54,8 @@ def formats(table: LabelledTable) -> dict[str, str]:
     return out
 
 
-def write(table: LabelledTable, target: Path) -> Path:
-    """Write one recoded table atomically."""
+def write(table: LabelledTable, target: Path, compressed: bool = False) -> Path:
+    """Write one recoded table atomically; ``compressed``: as a .zsav file (zlib blocks)."""
 
     # whole numbers as doubles (SPSS stores every number as one): pyreadstat walks the frame cell by cell, and
     # a nullable integer cell costs a masked-array lookup and a null test each
@@ -72,7 +73,7 @@ def write(table: LabelledTable, target: Path) -> Path:
         def fast(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
                 write_sav(prepared, len(frame), handle, file_label, dict(table.column_labels), note,
-                          {k: dict(v) for k, v in table.value_labels.items()}, measures)
+                          {k: dict(v) for k, v in table.value_labels.items()}, measures, zlib_blocks=compressed)
 
         return write_atomic(target, fast)
 
@@ -86,16 +87,21 @@ def write(table: LabelledTable, target: Path) -> Path:
             variable_value_labels={k: dict(v) for k, v in table.value_labels.items()},
             variable_measure=measures,
             variable_format=display,
-            row_compress=True,  # SPSS's own bytecode compression: every SPSS version reads it
+            # SPSS's own bytecode compression, which every SPSS version reads, or that in zlib blocks (.zsav)
+            row_compress=not compressed,
+            compress=compressed,
         )
 
     return write_atomic(target, run)
 
 
-def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path) -> list[Path]:
-    """Write ``<table>.sav`` per table; every name and value is checked before the first file is written."""
+def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path, compressed: bool = False
+           ) -> list[Path]:
+    """Write ``<table>.sav`` per table (``<table>.zsav`` if ``compressed``); every name and value is checked
+    before the first file is written."""
     built = build(tables, codebook, SPSS, VARIABLE_LABEL, VALUE_LABEL)
-    return write_each(built, lambda table: [write(table, out_dir / f"{table.name}{SUFFIX}")])
+    suffix = ZSAV_SUFFIX if compressed else SUFFIX
+    return write_each(built, lambda table: [write(table, out_dir / f"{table.name}{suffix}", compressed)])
 
 
 def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:

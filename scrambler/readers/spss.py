@@ -1,4 +1,4 @@
-"""SPSS files (``.sav``, also compressed ``.zsav`` content under that name) with their value labels."""
+"""SPSS files (``.sav``, and ``.zsav``: zlib-compressed, SPSS 21 and later) with their value labels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pyreadstat
 from scrambler.readers import _readstat
 from scrambler.readers._raw import RawFile
 
-SUFFIXES = (".sav",)
+SUFFIXES = (".sav", ".zsav")
 
 
 def columns(path: Path) -> list[str]:
