@@ -202,3 +202,41 @@ def test_time_texts_decode_with_nulls_and_unreadable_texts(start: int) -> None:
         values, bad = columns.decode_time(arr, "month")
         np.testing.assert_array_equal(values[~bad], np.array(expected[start:])[~bad])
         assert list(bad) == [t == "not a month" for t in texts[start:]]
+
+
+def test_columns_decoded_one_ahead_come_in_order_and_errors_reach_the_merge() -> None:
+    """Above OVERLAP_PERSONS the next column is decoded on a thread (decode._one_ahead): the merge gets the
+    columns in their order, an error raised while decoding is raised in the merge after the columns before
+    it, and a merge that stops leaves the decoding thread to end instead of decoding the rest."""
+    import threading
+    import time
+
+    def source(n: int, fail_at: int | None = None, seen: list[int] | None = None):
+        for i in range(n):
+            if i == fail_at:
+                raise ValueError(f"column {i} cannot be decoded")
+            if seen is not None:
+                seen.append(i)
+            yield i
+
+    got = []
+    for item in decode._one_ahead(source(50)):
+        time.sleep(0.001)  # a slow merge: the decoder runs ahead, never out of order
+        got.append(item)
+    assert got == list(range(50))
+
+    got = []
+    with pytest.raises(ValueError, match="column 7"):
+        for item in decode._one_ahead(source(20, fail_at=7)):
+            got.append(item)
+    assert got == list(range(7))
+
+    seen: list[int] = []
+    ahead = decode._one_ahead(source(1000, seen=seen))
+    assert next(ahead) == 0
+    ahead.close()  # the merge stopped
+    deadline = time.monotonic() + 5
+    while any(t.name == "scrambler-decode" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "scrambler-decode" for t in threading.enumerate())
+    assert len(seen) <= 4  # at most the few columns already on their way
