@@ -171,7 +171,7 @@ def test_hash_columns_in_place_is_the_plain_hash() -> None:
     numbers[60:70] = 1e300
     columns = [rng.integers(-1, 4, n).astype(np.int16), numbers, rng.random(n) < 0.5,
                rng.integers(-2**62, 2**62, n), rng.integers(-1, 100, n).astype(np.int8)]
-    got = nearness.hash_columns(iter(columns), n)  # a generator, as row_hashes passes it
+    got = nearness.hash_columns(iter(columns), n)  # a generator is taken too
     np.testing.assert_array_equal(got, _plain_hash(columns, n))
     # a whole number hashes alike in any integer dtype and as a bool: the input's and the output's columns
     # need not share a dtype
@@ -182,6 +182,23 @@ def test_hash_columns_in_place_is_the_plain_hash() -> None:
     flags = rng.random(n) < 0.3
     np.testing.assert_array_equal(nearness.hash_columns([flags], n), nearness.hash_columns([flags.astype(np.int16)], n))
     assert len(np.unique(got)) > n * 0.99  # distinct rows get distinct hashes
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 4096])
+def test_hashes_in_blocks_are_the_plain_hash_of_the_rows_asked(block: int, monkeypatch) -> None:
+    """Rows are hashed HASH_ROWS at a time, gathered block by block when ``rows`` are given (unsorted, repeated,
+    a last block shorter): the hash of every row is the plain one of that row, whatever the block size."""
+    monkeypatch.setattr(nearness, "HASH_ROWS", block)
+    rng = np.random.default_rng(block)
+    n = 1_000
+    numbers = rng.normal(size=n)
+    numbers[::9] = np.nan
+    columns = [rng.integers(-1, 5, n).astype(np.int8), numbers, rng.random(n) < 0.5]
+    plain = _plain_hash(columns, n)
+    np.testing.assert_array_equal(nearness.hash_columns(columns, n), plain)
+    rows = np.concatenate([rng.permutation(n)[:333], [5, 5, 999]])
+    np.testing.assert_array_equal(nearness.hash_columns(columns, len(rows), rows), plain[rows])
+    assert len(nearness.hash_columns(columns, 0, rows[:0])) == 0
 
 
 def test_row_hashes_of_most_rows_equal_those_of_a_few(mini_spec) -> None:

@@ -15,7 +15,7 @@ every query near it compares one by one. Cost: O(n log n) to build, O(log n + ca
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,32 +33,45 @@ _PAIR_CHUNK = 4_000_000  # candidate pairs compared at once: bounds the memory o
 _FIRST = 256  # candidates of a row compared before the rest (see match_counts)
 _SORTED_SEARCH = 65_536  # needles and haystack both this long: the needles are sorted first (see positions)
 _SAMPLE = 4096  # values unique_counts looks at to choose between hashing and sorting
+HASH_ROWS = 1 << 16  # rows hashed at once (see hash_columns): 64k-128k were fastest, 4k as slow as none
 
 
-def hash_columns(columns: Iterable[np.ndarray], n: int) -> np.ndarray:
+def hash_columns(columns: Sequence[np.ndarray], n: int, rows: np.ndarray | None = None) -> np.ndarray:
     """A 64-bit hash of each row's values over ``columns`` (order-sensitive; NaN hashes as one value; a whole
-    number hashes alike in any integer dtype or as a bool). ``columns`` may be a generator: one column is
-    held at a time. Every step runs in place in two scratch arrays: the seven temporaries a column cost
-    before (each a fresh allocation of 60 MB at 7.5 million rows) made hashing an input's person-periods
-    2.3 times slower, ~30 s of CPU at that size; the hashes are the same."""
-    h = np.full(n, _SEED, dtype=np.uint64)
-    v = np.empty(n, dtype=np.uint64)
-    shifted = np.empty(n, dtype=np.uint64)
+    number hashes alike in any integer dtype or as a bool); with ``rows``, of those rows of the columns only.
+
+    Rows are hashed in blocks of HASH_ROWS, every column of a block before the next block, in three scratch
+    arrays that stay in the CPU's cache: column by column over all rows, each of the seven steps went through
+    memory (hashing 55 columns of 7.5 million rows: 1.33 s, 0.86 s in blocks, gathering ``rows`` included).
+    The hashes are the same either way."""
+    columns = list(columns)  # each block reads every column again: a generator would be spent after one
+    out = np.empty(n, dtype=np.uint64)
+    size = min(HASH_ROWS, max(n, 1))
+    h = np.empty(size, dtype=np.uint64)
+    v = np.empty(size, dtype=np.uint64)
+    shifted = np.empty(size, dtype=np.uint64)
     with np.errstate(over="ignore", invalid="ignore"):
-        for i, values in enumerate(columns):
-            if values.dtype.kind == "f":
-                as_float = v.view(np.float64)
-                np.round(values, 6, out=as_float)
-                as_float[np.isnan(values)] = -1e300
-            else:
-                v[...] = values  # negatives wrap to uint64 as through int64
-            v += np.uint64(i + 1)
-            v *= _MIX
-            h ^= v
-            np.right_shift(h, _SHIFT, out=shifted)
-            h ^= shifted
-            h *= _SPREAD
-    return h
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            hb, vb, sb = h[:stop - start], v[:stop - start], shifted[:stop - start]
+            hb.fill(_SEED)
+            at = slice(start, stop) if rows is None else rows[start:stop]
+            for i, column in enumerate(columns):
+                values = column[at]
+                if values.dtype.kind == "f":
+                    as_float = vb.view(np.float64)
+                    np.round(values, 6, out=as_float)
+                    as_float[np.isnan(values)] = -1e300
+                else:
+                    vb[...] = values  # negatives wrap to uint64 as through int64
+                vb += np.uint64(i + 1)
+                vb *= _MIX
+                hb ^= vb
+                np.right_shift(hb, _SHIFT, out=sb)
+                hb ^= sb
+                hb *= _SPREAD
+            out[start:stop] = hb
+    return out
 
 
 def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
