@@ -7,12 +7,14 @@ its sub-parser and sets ``func`` to a function ``(args) -> int`` (the exit code)
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import errno
 import importlib
 import os
 import signal
 import sys
+import threading
 import types
 
 from scrambler.cli.arguments import check_arguments
@@ -62,6 +64,10 @@ class _WithDefaults(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+#: how long after a lost Ctrl-C it is asked for again (see _Interrupts.unraisable)
+REPEAT_INTERRUPT_S = 0.05
+
+
 class _Interrupts:
     """Remembers that Ctrl-C (SIGINT) arrived. Python raises KeyboardInterrupt at the next bytecode, but a few
     C routines (numpy's string functions among them) turn an exception raised inside them into their own
@@ -73,6 +79,20 @@ class _Interrupts:
     def handler(cls, signum: int, frame: types.FrameType | None) -> None:
         cls.seen = True
         raise KeyboardInterrupt
+
+    @staticmethod
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
+        """Python's hook for an exception it cannot raise (one in a weakref callback or a ``__del__``, such as
+        importlib's module-lock callback). Ctrl-C landing there was printed as a traceback and lost: the run
+        went on and published (test_atomic's random kills caught it). The interrupt is asked for again, from a
+        timer thread a moment later: asked for here, Python raised it inside this hook, which is ignored too.
+        The main thread then stops as on any Ctrl-C."""
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            again = threading.Timer(REPEAT_INTERRUPT_S, _thread.interrupt_main)
+            again.daemon = True
+            again.start()
+            return
+        sys.__unraisablehook__(info)
 
 
 def _address_space_capped() -> bool:
@@ -104,13 +124,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     own = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when embedded with its own handler
+    hook = sys.unraisablehook
     if own:
         signal.signal(signal.SIGINT, _Interrupts.handler)
+        sys.unraisablehook = _Interrupts.unraisable
     try:
         return _run(args)
     finally:
         if own:  # called in-process (tests, notebooks): leave Ctrl-C as it was found
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            sys.unraisablehook = hook
         if argv is None and "scrambler.reports.workers" in sys.modules:
             # the command line (not an in-process caller, who may build more reports): end the report worker
             # now rather than wait for its slow graceful exit at interpreter shutdown
