@@ -100,3 +100,14 @@ def test_pyreadstat_reads_a_null_of_each_type_as_missing(dtype: str, tmp_path: P
     data, meta = pyreadstat.read_dta(str(tmp_path / "t.dta"))
     assert meta.readstat_variable_types["n"] == dtype.lower()
     assert data["n"][0] == low and np.isnan(data["n"][1]) and data["n"][2] == high
+
+
+def test_an_integer_column_beyond_its_type_goes_to_pandas_which_widens_it(tmp_path: Path) -> None:
+    """A nullable Int8 column holding 101 (Stata's "." in a byte) is not written as a byte by our writer:
+    pandas' writer takes the table and stores it as an int, so 101 reads back as 101."""
+    frame = pd.DataFrame({"n": pd.array([101, None, -5], dtype="Int8")})
+    assert prepare(frame) is None
+    frame.to_stata(tmp_path / "t.dta", write_index=False, version=118)
+    data, meta = pyreadstat.read_dta(str(tmp_path / "t.dta"))
+    assert meta.readstat_variable_types["n"] == "int16"
+    assert data["n"][0] == 101 and np.isnan(data["n"][1])

@@ -4,8 +4,8 @@ pandas' ``to_stata`` encodes and pads every text cell in Python (19 of the 26 s 
 here a text column is encoded once per distinct value and gathered into fixed-width bytes, and every
 table is one NumPy record array written in one call. The layout is the one pandas writes for the same
 frame, byte for byte (the tests compare the two files): the header, the map of offsets, the variable
-types (strN, byte, int, long or double), names, sort list, display formats, value-label names, variable labels, the data,
-an empty strL block and the value-label tables. Text longer than a strN holds (2,045 bytes) needs strLs,
+types (strN, byte, int, long or double), names, sort list, display formats, value-label names, variable
+labels, the data, an empty strL block and the value-label tables. Text longer than a strN holds (2,045 bytes) needs strLs,
 which this writer leaves to pandas (:func:`prepare` returns None).
 """
 
@@ -36,19 +36,37 @@ MAP_TAGS = (
 )
 
 
-#: pandas' nullable integer dtypes Stata stores: numpy type, Stata's type code, display format, system missing
-INTEGERS: dict[str, tuple[str, int, str, int]] = {
-    "Int8": ("<i1", 65530, "%8.0g", 101),
-    "Int16": ("<i2", 65529, "%8.0g", 32741),
-    "Int32": ("<i4", 65528, "%12.0g", 2_147_483_621),
+@dataclass(frozen=True)
+class IntegerType:
+    """One of Stata's integer storage types: its NumPy type, type code, display format (pandas') and the
+    values it holds; the values above are its missing values, the first of them system missing "."."""
+
+    numpy: str
+    code: int
+    display: str
+    low: int
+    high: int
+
+    @property
+    def missing(self) -> int:
+        return self.high + 1
+
+
+#: Stata's integer types by the pandas nullable dtype that holds them, smallest first (stata.storage picks one)
+INTEGERS: dict[str, IntegerType] = {
+    "Int8": IntegerType("<i1", 65530, "%8.0g", -127, 100),
+    "Int16": IntegerType("<i2", 65529, "%8.0g", -32767, 32740),
+    "Int32": IntegerType("<i4", 65528, "%12.0g", -2_147_483_647, 2_147_483_620),
 }
 
 
 def _fits(column: pd.Series) -> bool:
     """True for a float64 column (no value Stata would read as missing), a nullable Int8/16/32 one within
-    the type's range (stata.storage chose it), or one of strings, none null."""
-    if str(column.dtype) in INTEGERS:
-        return True
+    its type's range (beyond it pandas widens the type), or one of strings, none null."""
+    kind = INTEGERS.get(str(column.dtype))
+    if kind is not None:
+        low, high = column.min(skipna=True), column.max(skipna=True)
+        return bool(pd.isna(low) or (kind.low <= low and high <= kind.high))
     if column.dtype == np.float64:
         values = column.to_numpy()
         finite = values[~np.isnan(values)]
@@ -65,12 +83,12 @@ def prepare(frame: pd.DataFrame) -> Records | None:
         column = frame[name]
         if not _fits(column):
             return None
-        if str(column.dtype) in INTEGERS:
-            dtype, code, display, missing = INTEGERS[str(column.dtype)]
-            values = column.to_numpy(dtype=dtype, na_value=missing)
-            fields.append((name, dtype))
-            types.append(code)
-            formats.append(display)
+        kind = INTEGERS.get(str(column.dtype))
+        if kind is not None:
+            values = column.to_numpy(dtype=kind.numpy, na_value=kind.missing)
+            fields.append((name, kind.numpy))
+            types.append(kind.code)
+            formats.append(kind.display)
         elif column.dtype == np.float64:
             values = column.to_numpy(dtype="<f8", copy=True)
             values[np.isnan(values)] = MISSING_DOUBLE

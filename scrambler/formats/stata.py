@@ -27,7 +27,7 @@ from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_atomic, write_each
-from scrambler.formats._dta import MAX_STR, prepare, write_dta
+from scrambler.formats._dta import INTEGERS, MAX_STR, prepare, write_dta
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
 from scrambler.formats.codebook import Codebook
@@ -41,12 +41,6 @@ FILE_LABEL_LIMIT = Limit(chars=80)
 
 
 
-#: Stata's integer storage types, smallest first, as pandas' nullable dtypes with the range each holds
-#: (the values above are the type's missing values: 101 is "." in a byte); pandas and _dta write them alike
-INTEGER_TYPES: tuple[tuple[str, int, int], ...] = (
-    ("Int8", -127, 100), ("Int16", -32767, 32740), ("Int32", -2_147_483_647, 2_147_483_620))
-
-
 def storage(values: np.ndarray, kind: str) -> str:
     """The smallest type for a column of doubles (NaN = null): a decimal variable stays a double whatever its
     values (a scrambled set with whole wages must not load as integers where the population has cents)."""
@@ -56,7 +50,7 @@ def storage(values: np.ndarray, kind: str) -> str:
     if len(finite) and not np.array_equal(finite, np.trunc(finite)):
         return "float64"
     low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 0.0)
-    return next((name for name, lo, hi in INTEGER_TYPES if lo <= low and high <= hi), "float64")
+    return next((name for name, kind in INTEGERS.items() if kind.low <= low and high <= kind.high), "float64")
 
 
 def frame_for_stata(table: LabelledTable) -> pd.DataFrame:
