@@ -22,6 +22,7 @@ from scrambler.decode import OVERLAP_PERSONS, tables_to_panel
 from scrambler.errors import DataError, Issue, UnsatisfiableError
 from scrambler.memory import give_back
 from scrambler.output import atomic_folder, write_json, write_tables
+from scrambler.package import FILE as PACKAGE_FILE
 from scrambler.package import datapackage
 from scrambler.panel import Panel
 from scrambler.spec.model import DatasetSpec
@@ -104,7 +105,7 @@ def _write(panel: Panel, out: str | Path, manifest: dict[str, Any], label: str, 
             for fmt in exports:
                 export_tables(read, spec_codebook(panel.spec), fmt, tmp / fmt)
                 export_package(descriptor, fmt, tmp / fmt)
-        write_json(tmp / "datapackage.json", descriptor)
+        write_json(tmp / PACKAGE_FILE, descriptor)
         manifest = {**manifest, "dataset": panel.spec.name, "spec_fingerprint": panel.spec.fingerprint,
                     "persons": int(persons), "rows": counts, "versions": versions(), "label": label}
         write_json(tmp / "manifest.json", manifest)

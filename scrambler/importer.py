@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from scrambler.errors import DataError, Issue
 from scrambler.output import atomic_folder, write_json, write_tables
+from scrambler.package import FILE as PACKAGE_FILE
 from scrambler.package import datapackage
 from scrambler.spec.model import DatasetSpec
 
@@ -93,7 +94,7 @@ def import_dataset(spec: DatasetSpec, source: str | Path, out: str | Path, mappi
         if not report.ok:
             raise DataError([Issue(code="check-failed", file=str(source), message="the imported tables break "
                                    "the spec; nothing was written:\n" + report.format_text())])
-        write_json(tmp / "datapackage.json", datapackage(spec, counts, LABEL))
+        write_json(tmp / PACKAGE_FILE, datapackage(spec, counts, LABEL))
         manifest = {"kind": "import", "source": origin, "dataset": spec.name, "spec_fingerprint": spec.fingerprint,
                     "persons": report.persons, "rows": counts, "label": LABEL, "versions": versions(),
                     "verified": {"violations": 0, "rules": len(report.results),

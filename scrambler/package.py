@@ -14,6 +14,8 @@ FIELD_TYPES = {"categorical": "string", "ordinal": "string", "boolean": "boolean
                "decimal": "number", "year": "integer", "year_month": "yearmonth", "year_quarter": "string",
                "identifier": "integer"}
 
+FILE = "datapackage.json"  #: the descriptor's name in every folder it describes
+
 YEAR_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
@@ -88,6 +90,17 @@ def _resource_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _file(table: str, fmt: str, suffix: str) -> dict[str, str]:
+    """Where a resource's data are: the table's file in a format (``path`` is the real file name)."""
+    return {"path": f"{table}{suffix}", "format": fmt}
+
+
+def retarget(descriptor: Mapping[str, Any], fmt: str, suffix: str) -> dict[str, Any]:
+    """``descriptor`` with each resource pointing at its table's file in another format (an export folder's
+    package: same schemas, other files)."""
+    return {**descriptor, "resources": [{**r, **_file(r["x-table"], fmt, suffix)} for r in descriptor["resources"]]}
+
+
 def datapackage(spec: DatasetSpec, rows: Mapping[str, int], label: str,
                 extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     resources = []
@@ -102,8 +115,9 @@ def datapackage(spec: DatasetSpec, rows: Mapping[str, int], label: str,
         schema["x-linkedBy"] = {"fields": [spec.identifier],
                                 "x-note": "persons are linked across tables by the sequence number; "
                                           "a person need not be in every table"}
-        resources.append({"name": _resource_name(name, taken), "title": name, "x-table": name, "path": f"{name}.parquet", "format": "parquet", "profile":
-                          "tabular-data-resource", "schema": schema, "x-rows": rows[name]})
+        resources.append({"name": _resource_name(name, taken), "title": name, "x-table": name,
+                          **_file(name, "parquet", ".parquet"), "profile": "tabular-data-resource", "schema": schema,
+                          "x-rows": rows[name]})
     descriptor: dict[str, Any] = {"name": _resource_name(spec.name, set()), "title": spec.title, "description": label,
                                   "x-deliberation": spec.deliberation, "resources": resources}
     if extra:

@@ -13,9 +13,9 @@ from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable, spec_codebook
 from scrambler.datasets import read_dataset
 from scrambler.errors import Issue, ScramblerError
-from scrambler.formats import FORMATS, PACKAGE_FILE, export_package, export_tables, frames
+from scrambler.formats import FORMATS, export_package, export_tables, frames
 from scrambler.output import refuse_file_in_path, refuse_overlap
-from scrambler.package import datapackage
+from scrambler.package import FILE, datapackage
 from scrambler.spec import load_spec
 
 
@@ -42,7 +42,7 @@ def _label(folder: Path) -> str:
     """The description of the dataset folder's own package (population, sample or scrambled), carried over
     to the export's; a folder without one is described by where it came from."""
     try:
-        description = json.loads((folder / PACKAGE_FILE).read_text(encoding="utf-8")).get("description")
+        description = json.loads((folder / FILE).read_text(encoding="utf-8")).get("description")
     except (OSError, ValueError, AttributeError):
         description = None
     return description if isinstance(description, str) else f"exported from {folder.name}"

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-PACKAGE_FILE = "datapackage.json"
 #: The registry: a format's name is its module here, which holds ``export(tables, codebook, out_dir)`` and,
 #: where the format restricts names, ``check(columns, codebook)``. Modules are imported when a format is
 #: used: they import pandas and pyreadstat (0.35 s), which a run that writes Parquet only never needs.
@@ -72,13 +71,16 @@ def export_package(descriptor: Mapping[str, Any], fmt: str, out_dir: Path) -> Pa
     """Write ``out_dir/datapackage.json``: ``descriptor`` (the dataset folder's, see
     :func:`scrambler.package.datapackage`) with each resource pointing at the file this format wrote, so the
     export folder is a Data Package of its own. None for a format no Data Package reader takes."""
+    from scrambler.package import (  # here: the package builder imports the codebook, which imports us
+        FILE,
+        retarget,
+    )
+
     module = _module(fmt) if fmt in PACKAGED else None
     if module is None:
         return None
-    suffix = module.SUFFIX
-    resources = [{**r, "path": f"{r['x-table']}{suffix}", "format": fmt} for r in descriptor["resources"]]
-    text = json.dumps({**descriptor, "resources": resources}, indent=2, ensure_ascii=False) + "\n"
-    return write_text_atomic(Path(out_dir) / PACKAGE_FILE, text)
+    text = json.dumps(retarget(descriptor, fmt, module.SUFFIX), indent=2, ensure_ascii=False) + "\n"
+    return write_text_atomic(Path(out_dir) / FILE, text)
 
 
 def check_export(columns: Mapping[str, Sequence[str]], codebook: Codebook, fmt: str) -> list[Issue]:
