@@ -192,8 +192,8 @@ def _dictionary(prepared: Prepared, rows: int, file_label: str, column_labels: M
     stamp = time.strftime("%d ", now) + ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[now.tm_mon - 1]
                                          + time.strftime(" %y%H:%M:%S", now))
     file_text = file_label.encode("utf-8")[:64].ljust(64, b" ")
-    parts = [b"$FL3" if zlib_blocks else b"$FL2", PRODUCT.ljust(60, b" "), _int(2, width, 2 if zlib_blocks else 1, 0, rows),
-             struct.pack("<d", BIAS),
+    compression, magic = (2, b"$FL3") if zlib_blocks else (1, b"$FL2")  # bytecode in zlib blocks, or bytecode
+    parts = [magic, PRODUCT.ljust(60, b" "), _int(2, width, compression, 0, rows), struct.pack("<d", BIAS),
              stamp.encode(), file_text, b"\x00" * 3]
     index, offsets = 1, {}
     for v in variables:
