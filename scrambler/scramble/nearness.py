@@ -15,7 +15,7 @@ every query near it compares one by one. Cost: O(n log n) to build, O(log n + ca
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ _SAMPLE = 4096  # values unique_counts looks at to choose between hashing and so
 HASH_ROWS = 1 << 16  # rows hashed at once (see hash_columns): 64k-128k were fastest, 4k as slow as none
 
 
-def hash_columns(columns: Sequence[np.ndarray], n: int, rows: np.ndarray | None = None) -> np.ndarray:
+def hash_columns(columns: Iterable[np.ndarray], n: int, rows: np.ndarray | None = None) -> np.ndarray:
     """A 64-bit hash of each row's values over ``columns`` (order-sensitive; NaN hashes as one value; a whole
     number hashes alike in any integer dtype or as a bool); with ``rows``, of those rows of the columns only.
 
