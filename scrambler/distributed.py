@@ -11,8 +11,8 @@ Design (guarantees in docs/distributed.md):
    the Parquet row groups and keeping its persons, or from a folder of ``part-NNNNN/`` folders (one per
    partition, written by :func:`prepartition`) by reading its own folder - what a real cluster should use,
    since then no node reads the whole input. The source identifiers (``source/``) are never read.
-2. **A global guard index**, built by the local engine's own steps (``guard.index_skeleton``,
-   ``guard.index_part``, ``guard.assemble_index``; locally there is one part): each partition sends back its
+2. **A global guard index**, built by the local engine's own steps (``guard_index.index_skeleton``,
+   ``guard_index.index_part``, ``guard_index.assemble_index``; locally there is one part): each partition sends back its
    sorted person ids, its category counts, its codes and a sample of its numeric values; the driver derives
    the tolerances and the skeleton, each partition computes its part of the index, and the driver assembles
    them into the :class:`~scrambler.scramble.guard.GuardIndex` of the whole input (exact keys, near-equality
@@ -56,6 +56,7 @@ from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW
 from scrambler.panel import Panel
 from scrambler.partitions import PARTITIONING, read_partition, resolve_input
 from scrambler.scramble import guard as guard_mod
+from scrambler.scramble import guard_index
 from scrambler.scramble.cover import CoverageCounts, stated_gaps
 from scrambler.scramble.gaps import input_codes
 from scrambler.scramble.pipeline import ScrambleResult, independent_check, scramble
@@ -223,10 +224,10 @@ def _run(client: Any, described: str, spec: DatasetSpec, input_folder: str | Pat
     # the whole input's guard index, as build_index gives it on one machine: tolerances from the spreads of
     # every partition's values, then each partition's part, assembled in partition order
     spreads = {n: spread_of(np.concatenate([s.spreads[n] for s in summaries])) for n in summaries[0].spreads}
-    skeleton = guard_mod.index_skeleton(spec, qi, guard_mod.tolerances(spec, qi, spreads), spec.scramble.guard_k)
+    skeleton = guard_index.index_skeleton(spec, qi, guard_mod.tolerances(spec, qi, spreads), spec.scramble.guard_k)
     skeleton_f = client.scatter(skeleton, broadcast=True, hash=False)
-    index = guard_mod.assemble_index(skeleton, client.gather(
-        [client.submit(guard_mod.index_part, skeleton_f, panel, pure=False) for panel in panels]))
+    index = guard_index.assemble_index(skeleton, client.gather(
+        [client.submit(guard_index.index_part, skeleton_f, panel, pure=False) for panel in panels]))
     timings["index"] = time.perf_counter() - clock
     clock = time.perf_counter()
     sizes = [len(s.ids) for s in summaries]

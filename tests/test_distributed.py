@@ -21,7 +21,7 @@ from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW
 from scrambler.panel import Panel
 from scrambler.partitions import partition_of, prepartition, read_partition, resolve_input
 from scrambler.population import generate_population
-from scrambler.scramble import guard
+from scrambler.scramble import guard, guard_index
 from scrambler.scramble.pipeline import content_hash
 from scrambler.spec import DatasetSpec
 from scrambler.tables import panel_to_tables
@@ -91,7 +91,7 @@ def test_scrambled_output_keeps_every_guarantee(mini_spec: DatasetSpec, populati
     assert result.guard["collisions_after"] == 0
     assert equal_year_blocks(source, out) == 0
     # near-copies too, judged against the whole input (a partition's persons near another partition's)
-    assert guard.remaining(guard.build_index(source), out) == []
+    assert guard.remaining(guard_index.build_index(source), out) == []
     assert result.guard["path_copies_before"] >= 0 and "outsider" in result.guard
     assert equal_year_blocks(source, source) > 0  # the recount does find equal blocks
 
@@ -104,7 +104,7 @@ def test_global_guard_index_equals_the_whole_input_index(mini_spec: DatasetSpec,
     from scrambler.scramble.spread import spread_of
 
     whole = read_dataset(mini_spec, population)
-    expected = guard.build_index(whole)
+    expected = guard_index.build_index(whole)
     source = resolve_input(population, PARTITIONS, default=2)
     parts = [read_partition(mini_spec, source, p) for p in range(PARTITIONS)]
     qi = guard.qi_variables(mini_spec)
@@ -112,8 +112,8 @@ def test_global_guard_index_equals_the_whole_input_index(mini_spec: DatasetSpec,
     spreads = {n: spread_of(np.concatenate([s.spreads[n] for s in summaries])) for n in summaries[0].spreads}
     tolerance = guard.tolerances(mini_spec, qi, spreads)
     assert tolerance == pytest.approx(expected.tolerance, rel=0.05)  # a strided sample of other persons
-    skeleton = guard.index_skeleton(mini_spec, qi, expected.tolerance, mini_spec.scramble.guard_k)
-    merged = guard.assemble_index(skeleton, [guard.index_part(skeleton, p) for p in parts])
+    skeleton = guard_index.index_skeleton(mini_spec, qi, expected.tolerance, mini_spec.scramble.guard_k)
+    merged = guard_index.assemble_index(skeleton, [guard_index.index_part(skeleton, p) for p in parts])
     assert merged.names == expected.names and set(merged.near) == set(expected.near)
     assert set(merged.path) == set(expected.path) and expected.path  # the mini spec guards numeric paths
     for t in expected.known:

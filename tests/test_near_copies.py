@@ -368,7 +368,7 @@ def test_the_last_look_reads_what_changed_and_finds_a_missed_copy(mini_spec, mon
 
     from scrambler.population import generate_population
     from scrambler.scramble import guard as guard_mod
-    from scrambler.scramble import pipeline, redraws
+    from scrambler.scramble import guard_index, pipeline, redraws
 
     source = generate_population(mini_spec, 400, 2)
     real_guard, real_remaining = redraws.guard, guard_mod.remaining
@@ -397,7 +397,7 @@ def test_the_last_look_reads_what_changed_and_finds_a_missed_copy(mini_spec, mon
     result = scramble(mini_spec, source, 300, 4)
     assert planted and looks[0] is not None and 0 in looks[0] and len(looks[0]) < 300, looks[0]
     assert len(looks) >= 2  # the copy was found: a full guard pass, then a full look again
-    assert real_remaining(guard_mod.build_index(source), result.panel) == []
+    assert real_remaining(guard_index.build_index(source), result.panel) == []
     assert result.report is not None and result.report.ok
 
 
@@ -423,11 +423,11 @@ def test_a_scan_made_before_coverage_rewrote_some_persons_is_brought_up_to_date(
     persons coverage rewrote and scans them again, giving what a full scan of the panel now gives."""
     from scrambler.population import generate_population
     from scrambler.scramble import guard as guard_mod
-    from scrambler.scramble import redraws
+    from scrambler.scramble import guard_index, redraws
 
     source = generate_population(mini_spec, 400, 2)
     out = scramble(mini_spec, source, 300, 4).panel
-    index = guard_mod.build_index(source)
+    index = guard_index.build_index(source)
     earlier = guard_mod.scan(index, out)
     rewritten = np.arange(10, 30)
     for row, person in zip(rewritten, range(50, 70), strict=True):  # real persons, whole: every check fires
@@ -453,7 +453,7 @@ def test_a_copy_coverage_made_unrecorded_beside_the_early_scan_is_found(mini_spe
 
     from scrambler.population import generate_population
     from scrambler.scramble import guard as guard_mod
-    from scrambler.scramble import pipeline
+    from scrambler.scramble import guard_index, pipeline
 
     source = generate_population(mini_spec, 400, 2)
     real_cover, real_scan = pipeline.ensure_coverage, guard_mod.scan
@@ -482,7 +482,7 @@ def test_a_copy_coverage_made_unrecorded_beside_the_early_scan_is_found(mini_spe
     monkeypatch.setattr(guard_mod, "scan", scanning)
     result = scramble(mini_spec, source, 300, 4)
     assert planted
-    assert guard_mod.remaining(guard_mod.build_index(source), result.panel) == []
+    assert guard_mod.remaining(guard_index.build_index(source), result.panel) == []
     assert result.report is not None and result.report.ok
 
 
@@ -509,10 +509,10 @@ def _same(a: object, b: object, where: str = "index") -> None:
 def test_the_guard_index_built_on_threads_is_the_one_built_on_one() -> None:
     """A large input's index is built with its periods and paths side by side: the same index, in the same
     order, as one thread builds (on the real panel: exact keys, near person-periods, paths of numbers)."""
-    from scrambler.scramble import guard as guard_mod
+    from scrambler.scramble import guard_index
 
     spec, real = _real()
-    one, two = guard_mod.build_index(real), guard_mod.build_index(real, threads=2)
+    one, two = guard_index.build_index(real), guard_index.build_index(real, threads=2)
     assert one.path and one.near and one.known  # every kind of part is there to compare
     _same(one, two)
 
@@ -535,3 +535,40 @@ def test_positions_searched_in_sorted_order_are_numpys_and_tell_membership(hayst
     if len(haystack):
         np.testing.assert_array_equal(pos, np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1))
         np.testing.assert_array_equal(haystack[pos] == needles, np.isin(needles, haystack))
+
+
+def test_guard_searches_in_blocks_find_what_one_search_finds(monkeypatch) -> None:
+    """The guard reads a large panel GUARD_BLOCK rows at a time (its working arrays over 7.5 million persons
+    weighed GBs): the verdicts per person-period and per path are those of one search over every row, on real
+    persons (each a near-copy of itself) and on a weakly perturbed scramble of them."""
+    from scrambler.scramble import guard, guard_index
+
+    spec, real = _real()
+    index = guard_index.build_index(real)
+    # the one-part build gathers and indexes period by period: the same index as a part assembled
+    skeleton = guard_index.index_skeleton(spec, guard.qi_variables(spec), index.tolerance, index.k)
+    assembled = guard_index.assemble_index(skeleton, [guard_index.index_part(skeleton, real)])
+    assert list(assembled.path) == list(index.path) and list(assembled.near) == list(index.near)
+    for t in index.known:
+        assert np.array_equal(assembled.known[t], index.known[t])
+        assert np.array_equal(assembled.known_rare[t], index.known_rare[t])
+    pairs = [*zip(index.near.values(), assembled.near.values(), strict=True),
+             *zip(index.path.values(), assembled.path.values(), strict=True)]
+    for near, same in pairs:
+        assert np.array_equal(near.keys, same.keys) and np.array_equal(near.values, same.values)
+    out = scramble(_weak(spec), real, real.n, 4, check=False).panel
+    for panel in (real, out):
+        whole = ({t: guard.collisions(index, panel, t) for t in range(len(panel.periods))},
+                 guard.path_copies(index, panel))
+        monkeypatch.setattr(guard, "GUARD_BLOCK", 7)
+        blocked = ({t: guard.collisions(index, panel, t) for t in range(len(panel.periods))},
+                   guard.path_copies(index, panel))
+        monkeypatch.undo()
+        for t in whole[0]:
+            assert np.array_equal(blocked[0][t], whole[0][t])
+        assert np.array_equal(blocked[1], whole[1])
+    # on the real persons the searches find something to agree on: every person-period matches itself
+    assert sum(len(rows) for rows in whole[0].values()) == 0  # the scramble's own output is clean
+    real_hits = {t: guard.collisions(index, real, t) for t in range(len(real.periods))}
+    assert all(len(real_hits[t]) == real.present[t].sum() for t in real_hits)
+    assert len(guard.path_copies(index, real)) > 0

@@ -117,7 +117,7 @@ def test_input_counts_handed_over_by_the_scramble_give_the_same_report(run: Run)
     from scrambler.reports.internal import build_internal
     from scrambler.reports.privacy import recount
     from scrambler.reports.write import read_manifest
-    from scrambler.scramble.guard import build_index
+    from scrambler.scramble.guard_index import build_index
     from scrambler.scramble.pipeline import InputCounts
 
     scrambled = read_dataset(run.spec, run.run)

@@ -346,7 +346,7 @@ def test_a_large_input_is_drawn_from_a_sample_but_covered_and_guarded_whole(monk
     """Above WORK_FACTOR times the output, the draw reads a random sample of the input's persons; the
     categories coverage aims at and the person-periods the guard avoids still come from the whole input."""
     from scrambler.scramble import guard as guard_mod
-    from scrambler.scramble import pipeline
+    from scrambler.scramble import guard_index, pipeline
 
     spec = load_spec(MINI)
     source = generate_population(spec, 6_000, seed=3)
@@ -369,7 +369,7 @@ def test_a_large_input_is_drawn_from_a_sample_but_covered_and_guarded_whole(monk
     for key, codes in missing.items():
         assert (have_output[key][codes] >= np.minimum(k, have_input[key][codes])).all(), key
     # no output person-period equals a person-period of any input person, sampled or not
-    assert guard_mod.remaining(guard_mod.build_index(source), result.panel) == []
+    assert guard_mod.remaining(guard_index.build_index(source), result.panel) == []
 
 
 def test_above_the_overlap_size_the_index_is_built_beside_a_sampled_draw_only(monkeypatch: pytest.MonkeyPatch

@@ -17,21 +17,24 @@ values (:mod:`scrambler.scramble.nearness`), never pairwise distances: it runs o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from scrambler.panel import Panel
 from scrambler.scramble import nearness
-from scrambler.scramble.spread import TIME_TYPES, TOLERANCE_SHARE, spread
+from scrambler.scramble.spread import TIME_TYPES, TOLERANCE_SHARE
 from scrambler.spec.model import DatasetSpec
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 MIN_PATH_VALUES = 3  # a path guarded as a whole has at least this many values
+#: rows (persons, person-periods) one search of the guard reads at once. Its working arrays (the query's
+#: values, their hash, the dedup, the candidates) are several times the rows' values: over all 7.5 million
+#: persons of a scramble into as many, 2-3 GB on top of the two panels at the guard's peak. Counts are per
+#: row, so searching in blocks finds the same; a common value repeated across blocks is searched once per block
+GUARD_BLOCK = 1_000_000
 
 
 def qi_variables(spec: DatasetSpec) -> list[str]:
@@ -108,124 +111,6 @@ class GuardIndex:
         return {t: int(rare.sum()) for t, rare in self.known_rare.items()}
 
 
-def build_index(source: Panel, threads: int = 1) -> GuardIndex:
-    """The guard index of the whole input: one part, assembled (the dask engine assembles many). ``threads``:
-    periods and paths indexed side by side (see _each)."""
-    names = qi_variables(source.spec)
-    k = source.spec.scramble.guard_k
-    tolerance = tolerances(source.spec, names, {n: spread(source, n) for n in spread_names(source.spec, names)})
-    skeleton = index_skeleton(source.spec, names, tolerance, k)
-    return with_templates(assemble_index(skeleton, [index_part(skeleton, source, threads)], threads), source)
-
-
-def _each(jobs: Sequence[Callable[[], Any]], threads: int) -> list[Any]:
-    """The jobs' results in order, ``threads`` at a time: an index's periods and paths are independent, and
-    their hashing, sorting and gathering leave the GIL (at 7.5 million input persons the index took 64 s on
-    one core while the other waited)."""
-    if threads <= 1 or len(jobs) <= 1:
-        return [job() for job in jobs]
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda job: job(), jobs))
-
-
-def index_skeleton(spec: DatasetSpec, names: list[str], tolerance: dict[str, float], k: int) -> GuardIndex:
-    """What the index needs before it sees data: the guarded columns per period, the tolerances, k and the
-    declared combinations. Partitions compute their :func:`index_part` against it."""
-    index = GuardIndex(k=k, tolerance=tolerance)
-    empty = Panel.empty(spec, 0)
-    index.names = {t: period_variables(empty, names, t) for t in range(len(spec.panel.periods))}
-    index.combos = [(combo, {}) for combo in combinations(spec, names)]
-    return index
-
-
-@dataclass
-class IndexPart:
-    """What one part of the input contributes to the guard index. Parts concatenated in order give the whole
-    input's index (:func:`assemble_index`): exact keys as (sorted unique, counts), near rows and paths raw."""
-
-    known: dict[int, tuple[np.ndarray, np.ndarray]]
-    near: dict[int, tuple[np.ndarray, np.ndarray]]  # per period: (exact keys, near values (m, rows))
-    path: dict[str, tuple[np.ndarray, np.ndarray]]  # per variable: (presence keys, values (T, persons))
-    tuples: list[dict[int, tuple[np.ndarray, np.ndarray]]]  # per combination, per period: (unique, counts)
-
-
-def index_part(skeleton: GuardIndex, source: Panel, threads: int = 1) -> IndexPart:
-    part = IndexPart({}, {}, {}, [])
-
-    def period(t: int, names: list[str]) -> None:
-        rows = np.nonzero(source.present[t])[0]
-        part.known[t] = nearness.unique_counts(row_hashes(source, names, t, rows))
-        if any(skeleton.tolerance.get(n, 0) > 0 for n in names):
-            exact, near, _ = period_columns(skeleton, source, t, rows)
-            part.near[t] = (exact, near)
-
-    def path(name: str) -> None:
-        part.path[name] = _path_columns(skeleton, source, name, persons)[:2]
-
-    shown = {n for names_t in skeleton.names.values() for n in names_t}
-    persons = np.nonzero(source.present.any(axis=0))[0]
-    paths = [name for name in skeleton.tolerance
-             if skeleton.tolerance[name] > 0 and name in shown and name in source.periodic]
-    _each([partial(path, name) for name in paths]
-          + [partial(period, t, names) for t, names in skeleton.names.items()], threads)
-    # in the order one thread gave them (the index is the same whatever the order, its dicts' order too)
-    part.known = {t: part.known[t] for t in skeleton.names}
-    part.near = {t: part.near[t] for t in skeleton.names if t in part.near}
-    part.path = {name: part.path[name] for name in paths}
-    everyone = np.arange(source.n)
-    part.tuples = [{t: nearness.unique_counts(_tuples(source, combo, t, everyone)[1])
-                    for t in _tuple_periods(source, combo)} for combo, _ in skeleton.combos]
-    return part
-
-
-def _merge_counts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    if len(parts) == 1:  # one machine: the part's keys are already sorted and distinct
-        return parts[0][0], parts[0][1].astype(np.int64)
-    keys, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
-    counts = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]), minlength=len(keys))
-    return keys, counts.astype(np.int64)
-
-
-def assemble_index(skeleton: GuardIndex, parts: list[IndexPart], threads: int = 1) -> GuardIndex:
-    """The guard index of the input made of ``parts`` (in order): what one part of the whole input gives.
-    ``threads``: periods and paths built side by side (see _each)."""
-    index = GuardIndex(names=dict(skeleton.names), tolerance=dict(skeleton.tolerance), k=skeleton.k)
-    k = skeleton.k
-    T = len(skeleton.names)
-
-    def period(t: int) -> tuple[np.ndarray, np.ndarray, nearness.NearIndex | None]:
-        known, counts = _merge_counts([p.known[t] for p in parts])
-        if t not in parts[0].near:
-            return known, counts < k, None
-        tol = np.array([index.tolerance[n] for n in index.names[t] if index.tolerance.get(n, 0) > 0])
-        return known, counts < k, nearness.build(
-            np.concatenate([p.near[t][0] for p in parts]), np.concatenate([p.near[t][1] for p in parts], axis=1),
-            tol)
-
-    def path(name: str) -> nearness.NearIndex:
-        return nearness.build(np.concatenate([p.path[name][0] for p in parts]),
-                              np.concatenate([p.path[name][1] for p in parts], axis=1),
-                              np.full(T, index.tolerance[name]))
-
-    paths = list(parts[0].path)
-    built = _each([partial(path, name) for name in paths] + [partial(period, t) for t in skeleton.names],
-                  threads)
-    for name, near in zip(paths, built, strict=False):
-        index.path[name] = near
-    for t, (known, rare, near) in zip(skeleton.names, built[len(paths):], strict=True):
-        index.known[t] = known
-        index.known_rare[t] = rare  # every input combination is forbidden; those < k are rare
-        if near is not None:
-            index.near[t] = near
-    for i, (combo, _) in enumerate(skeleton.combos):
-        rare = {}
-        for t in parts[0].tuples[i]:
-            tuples, counts = _merge_counts([p.tuples[i][t] for p in parts])
-            rare[t] = tuples[counts < k]
-        index.combos.append((combo, rare))
-    return index
-
-
 def with_templates(index: GuardIndex, source: Panel) -> GuardIndex:
     """The index with ``source``'s persons that hold no rare tuple as templates for the redraws of those
     that do (indices into ``source``: a partition sets its own)."""
@@ -245,7 +130,7 @@ def period_columns(index: GuardIndex, panel: Panel, t: int, rows: np.ndarray
     return row_hashes(panel, exact, t, rows), values, np.array([index.tolerance[n] for n in near])
 
 
-def _path_columns(index: GuardIndex, panel: Panel, name: str, persons: np.ndarray
+def path_columns(index: GuardIndex, panel: Panel, name: str, persons: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(exact hash, near values (T, persons), tolerances) of persons' paths of one variable: the presence
     pattern hashed, the value at each period one coordinate (NaN where absent)."""
@@ -259,6 +144,8 @@ def collisions(index: GuardIndex, output: Panel, t: int, rows: np.ndarray | None
     """Rows (indices into the panel) whose person-period at t equals (within tolerance) some input
     person-period."""
     rows = np.nonzero(output.present[t])[0] if rows is None else rows
+    if len(rows) > GUARD_BLOCK:
+        return np.concatenate([collisions(index, output, t, block) for block in _blocks(rows)])
     if t in index.near and len(rows):
         exact, near, _ = period_columns(index, output, t, rows)
         return rows[nearness.match_counts(index.near[t], exact, near, cap=1) > 0]
@@ -269,11 +156,15 @@ def collisions(index: GuardIndex, output: Panel, t: int, rows: np.ndarray | None
     return rows[index.known[t][pos] == h]
 
 
+def _blocks(rows: np.ndarray) -> list[np.ndarray]:
+    return [rows[start:start + GUARD_BLOCK] for start in range(0, len(rows), GUARD_BLOCK)]
+
+
 def path_counts(index: GuardIndex, panel: Panel, name: str, persons: np.ndarray, cap: int) -> np.ndarray:
     """How many input persons' paths of ``name`` lie within tolerance of each person's (up to ``cap``)."""
     if name not in index.path or len(persons) == 0:
         return np.zeros(len(persons), dtype=np.int64)
-    exact, near, _ = _path_columns(index, panel, name, persons)
+    exact, near, _ = path_columns(index, panel, name, persons)
     return nearness.match_counts(index.path[name], exact, near, cap=cap)
 
 
@@ -283,6 +174,8 @@ def path_copies(index: GuardIndex, output: Panel, persons: np.ndarray | None = N
     given) is within tolerance of between 1 and k - 1 real persons' paths: a near-copy of someone's history
     (k or more: a common path, which depicts no one)."""
     persons = np.nonzero(output.present.any(axis=0))[0] if persons is None else persons
+    if len(persons) > GUARD_BLOCK:
+        return np.concatenate([path_copies(index, output, block, names) for block in _blocks(persons)])
     copy = np.zeros(len(persons), dtype=bool)
     for name in index.path if names is None else [n for n in names if n in index.path]:
         # a path of fewer values is a few person-periods, which the per-period guard judges with their context
@@ -301,7 +194,7 @@ def combinations(spec: DatasetSpec, qi: list[str]) -> list[tuple[str, ...]]:
     return [c for c in spec.scramble.guard_combinations or () if all(n in qi for n in c)]
 
 
-def _tuple_periods(panel: Panel, combo: tuple[str, ...]) -> list[int]:
+def tuple_periods(panel: Panel, combo: tuple[str, ...]) -> list[int]:
     """-1 for a combination of statics (one tuple per person), else the periods of the tables."""
     if all(n in panel.static for n in combo):
         return [-1]
@@ -309,7 +202,7 @@ def _tuple_periods(panel: Panel, combo: tuple[str, ...]) -> list[int]:
     return [t for t, p in enumerate(panel.periods) if p in table_periods]
 
 
-def _tuples(panel: Panel, combo: tuple[str, ...], t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tuple_hashes(panel: Panel, combo: tuple[str, ...], t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(persons concerned: in a table at t, or ever for statics; their tuple's hash)."""
     live = panel.in_tables()[persons] if t < 0 else panel.present[t, persons]
     rows = persons[live]
@@ -325,7 +218,7 @@ def rare_reproductions(index: GuardIndex, output: Panel, persons: np.ndarray | N
         for t, tuples in rare.items():
             if len(tuples) == 0:
                 continue
-            rows, keys = _tuples(output, combo, t, persons)
+            rows, keys = tuple_hashes(output, combo, t, persons)
             pos = nearness.positions(tuples, keys)
             hit[rows[tuples[pos] == keys]] = True
     return np.nonzero(hit)[0]

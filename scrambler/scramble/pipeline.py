@@ -27,6 +27,7 @@ from scrambler.scramble.background import Background
 from scrambler.scramble.cover import CoverageCounts, ensure_coverage, shortfalls, stated_gaps
 from scrambler.scramble.donors import anchors
 from scrambler.scramble.gaps import Gap, explain_gaps, input_codes
+from scrambler.scramble.guard_index import build_index
 from scrambler.scramble.plan import Plan, code_counts, make_plan
 from scrambler.scramble.profile import profile_models
 from scrambler.scramble.proposals import MethodProposals
@@ -153,14 +154,14 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         if guard_index is not None:
             return guard_mod.with_templates(guard_index, source), CoverageCounts.of(source)
         if source.n <= OVERLAP_PERSONS or not sampled:
-            return guard_mod.build_index(source), CoverageCounts.of(source)
+            return build_index(source), CoverageCounts.of(source)
         # a large input whose draw reads a sample: the draw is over in seconds and the run waits for the index
         # (64 s and the counts 12 s at 7.5 million persons, on one core): periods, paths and counts side by
         # side. Not beside a draw that takes the other core (1,000,000 -> 100,000 prepared 1 s slower), nor
         # for a draw of every input person (its peak)
         with ThreadPoolExecutor(1) as pool:
             counting = pool.submit(CoverageCounts.of, source)
-            return guard_mod.build_index(source, INDEX_THREADS), counting.result()
+            return build_index(source, INDEX_THREADS), counting.result()
 
     modelled = any(b.method == "model" for b in plan.blocks)
     part_rows = parts.split(persons, source.n, forkable=not modelled)
