@@ -601,3 +601,39 @@ def test_release_ends_the_report_worker_and_a_later_report_starts_another() -> N
     again = workers.Worker(math.factorial, 5)
     assert again.future is not None and again.result() == 120
     workers.release()
+
+
+def test_a_large_input_is_reported_from_a_sample_with_the_whole_inputs_counts(run: Run, monkeypatch) -> None:
+    """Above REPORT_PERSONS the scramble command hands the reports a random sample of the input's persons
+    (it does not hold the whole input while writing): the sample is of distinct real persons, the same for a
+    seed, and the report still states the whole input's size and the scramble's counts of it."""
+    from scrambler.coverage import block_counts
+    from scrambler.reports import write as write_mod
+    from scrambler.reports.internal import build_internal
+    from scrambler.reports.write import read_manifest
+    from scrambler.scramble.guard_index import build_index
+    from scrambler.scramble.pipeline import InputCounts
+
+    source = run.source
+    assert write_mod.input_for_reports(source, 7) is source  # not larger than REPORT_PERSONS: the input itself
+    monkeypatch.setattr(write_mod, "REPORT_PERSONS", 500)
+    sample = write_mod.input_for_reports(source, 7)
+    assert sample.n == 500 and len(np.unique(sample.ids)) == 500 and np.isin(sample.ids, source.ids).all()
+    assert np.array_equal(write_mod.input_for_reports(source, 7).ids, sample.ids)
+    assert not np.array_equal(write_mod.input_for_reports(source, 8).ids, sample.ids)
+    rows = np.searchsorted(source.ids, sample.ids) if np.all(np.diff(source.ids) > 0) else \
+        np.array([np.nonzero(source.ids == i)[0][0] for i in sample.ids])
+    for name, values in source.periodic.items():  # whole persons, every period
+        assert np.array_equal(sample.periodic[name], values[:, rows], equal_nan=values.dtype.kind == "f")
+    scrambled = read_dataset(run.spec, run.run)
+    report = check(run.spec, scrambled)
+    settings = ReportSettings(privacy_attacks=False, fidelity=False)
+    index = build_index(source)
+    counted = InputCounts(block_counts(source), {t: (index.known[t], index.known_rare[t]) for t in index.known},
+                          source.n, int(source.present.sum()))
+    whole = build_internal(scrambled, source, report, read_manifest(run.run), settings=settings, counted=counted)
+    sampled = build_internal(scrambled, sample, report, read_manifest(run.run), settings=settings, counted=counted)
+    assert sampled["datasets"]["input"] == {"persons": source.n, "person_periods": int(source.present.sum())}
+    assert sampled["datasets"] == whole["datasets"]
+    assert sampled["coverage"] == whole["coverage"] and sampled["drift"] == whole["drift"]
+    assert sampled["privacy"]["recount"] == whole["privacy"]["recount"]

@@ -88,6 +88,14 @@ def run(args: argparse.Namespace) -> int:
                 result = scramble_dask(spec, args.input, args.persons, args.seed, partitions=args.partitions,
                                        scheduler=args.scheduler, k=args.k,
                                        codelist_coverage=args.codelist_coverage or None, progress=progress.update)
+        report_input = None
+        if args.engine == "local":
+            if not args.no_reports and not args.hold_out:  # held-out runs: the reports read the whole input
+                from scrambler.reports.write import input_for_reports
+
+                report_input = input_for_reports(source, args.seed)
+            # the whole input is not held while the output is written and checked (3.7 GB at 7.5 million)
+            del source
         manifest = {**result.manifest(args.seed, input_fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}
         if args.hold_out:
             manifest["held_out"] = {"persons": args.hold_out, "seed": args.seed}
@@ -101,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
             with progress.stage("reports"):
                 reports_after_scramble(args.out, spec, args.input, result, progress=progress.update,
-                                       source=source if args.engine == "local" else None)
+                                       source=report_input)
     gaps = len(result.gaps)
     print(f"{spec.name}: {result.panel.n} scrambled persons -> {args.out}; violations {result.report.violations}; "
           f"coverage gaps {gaps}; input collisions redrawn {sum(result.guard['collisions_before'].values())} -> 0 "

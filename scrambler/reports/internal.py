@@ -85,10 +85,17 @@ def build_internal(scrambled: Panel, source: Panel, report: CheckReport, manifes
                          "n_attacks": settings.n_attacks, "singling_out_attacks": settings.singling_out_attacks,
                          "distance_rows": settings.distance_rows,
                          "distance_reference": settings.distance_reference, "seed": settings.seed},
-            "datasets": {name: {"persons": int(p.n), "person_periods": int(p.present.sum())}
-                         for name, p in datasets.items()},
+            "datasets": {name: _size(p, counted if name == "input" else None) for name, p in datasets.items()},
             "certificate": certificate(report),
             "coverage": {"k": spec.scramble.coverage_k, "series": list(datasets), "variables": cov},
             "drift": moved,
             "privacy": privacy, "fidelity": fid, "relations": relations(spec),
             "provenance": manifest, "timings_s": {k: round(v, 2) for k, v in timings.items()}}
+
+
+def _size(panel: Panel, counted: InputCounts | None) -> dict[str, int]:
+    """Persons and person-periods: the whole input's as the scramble counted them, where the reports read a
+    sample of it (reports.write.input_for_reports)."""
+    if counted is not None and counted.persons is not None and counted.person_periods is not None:
+        return {"persons": counted.persons, "person_periods": counted.person_periods}
+    return {"persons": int(panel.n), "person_periods": int(panel.present.sum())}

@@ -54,6 +54,9 @@ class InputCounts:
 
     blocks: dict[Any, np.ndarray]
     known: dict[int, tuple[np.ndarray, np.ndarray]]
+    # the input's persons and person-periods (None: the reports count the panel they are given)
+    persons: int | None = None
+    person_periods: int | None = None
 
 
 @dataclass
@@ -286,7 +289,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     return ScrambleResult(panel=out, plan=plan, gaps=gaps, guard=guard_info, report=report, timings=timings,
                           coverage_rounds=round_ + 1,
                           input_counts=InputCounts(counts.blocks, {t: (index.known[t], index.known_rare[t])
-                                                                   for t in index.known}))
+                                                                   for t in index.known},
+                                                   source.n, int(source.present.sum())))
 
 
 class _Snapshot:
