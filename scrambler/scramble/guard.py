@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from scrambler.panel import Panel
+from scrambler.panel import TIME_TYPES, Panel
 from scrambler.scramble import nearness
-from scrambler.scramble.spread import TIME_TYPES, TOLERANCE_SHARE
+from scrambler.scramble.spread import TOLERANCE_SHARE
 from scrambler.spec.model import DatasetSpec
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)

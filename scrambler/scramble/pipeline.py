@@ -115,11 +115,17 @@ def content_hash(panel: Panel) -> str:
     digest = hashlib.sha256()
     digest.update(panel.ids.tobytes())
     digest.update(panel.present.tobytes())
+    # numbers hashed as float64 whatever their dtype (time values are float32, see panel.TIME_DTYPE): equal
+    # values give the hash they gave before, so runs stay comparable across that change
     for name in sorted(panel.static):
-        digest.update(name.encode() + panel.static[name].tobytes())
+        digest.update(name.encode() + _hashed(panel.static[name]))
     for name in sorted(panel.periodic):
-        digest.update(name.encode() + panel.periodic[name].tobytes())
+        digest.update(name.encode() + _hashed(panel.periodic[name]))
     return digest.hexdigest()
+
+
+def _hashed(values: np.ndarray) -> bytes:
+    return (values.astype(np.float64) if values.dtype == np.float32 else values).tobytes()
 
 
 def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: int | None = None,

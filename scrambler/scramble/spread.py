@@ -10,7 +10,6 @@ from scrambler.panel import Panel
 
 # Time variables (a year, a month, a quarter) move in calendar steps, not in a share of their spread: a
 # birth year spread over 60 years would otherwise shift by a decade.
-TIME_TYPES = ("year", "year_month", "year_quarter")
 PERTURB_SHARE = 0.5  # default perturbation: the largest shift, in robust standard deviations
 TOLERANCE_SHARE = 0.05  # default guard tolerance: values this many robust standard deviations apart are "equal"
 SAMPLE = 1_000_000  # values read to estimate a spread: quantiles of a million values are exact enough
