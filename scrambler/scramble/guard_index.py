@@ -48,10 +48,14 @@ def build_index(source: Panel, threads: int = 1) -> GuardIndex:
     index = GuardIndex(names=dict(skeleton.names), tolerance=dict(skeleton.tolerance), k=k)
     persons = np.nonzero(source.present.any(axis=0))[0]
     paths = _path_names(skeleton, source)
-    built = _each([partial(lambda n: _path_index(index, [_path_rows(skeleton, source, n, persons)], n), name)
-                   for name in paths]
-                  + [partial(lambda t: _period_index(index, t, [_period_rows(skeleton, source, t)]), t)
-                     for t in skeleton.names], threads)
+
+    def path(name: str) -> nearness.NearIndex:  # the rows gathered here are dropped when it returns
+        return _path_index(index, [_path_rows(skeleton, source, name, persons)], name)
+
+    def period(t: int) -> tuple[np.ndarray, np.ndarray, nearness.NearIndex | None]:
+        return _period_index(index, t, [_period_rows(skeleton, source, t)])
+
+    built = _each([partial(path, name) for name in paths] + [partial(period, t) for t in skeleton.names], threads)
     _place(index, paths, built)
     _combos(index, skeleton, [_tuple_counts(skeleton, source)])
     return with_templates(index, source)
