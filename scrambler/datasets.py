@@ -177,6 +177,4 @@ def sample_panel(panel: Panel, persons: int, seed: int) -> Panel:
     """The phase-1 sample: whole persons (all their tables), drawn without replacement."""
     if persons < 1 or persons > panel.n:
         raise DataError([Issue(code="bad-argument", message=f"cannot sample {persons} persons from {panel.n}")])
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3D]))
-    rows = np.sort(rng.choice(panel.n, size=persons, replace=False))
-    return panel.subset(rows)
+    return panel.sample(persons, seed, 0x5A3D)

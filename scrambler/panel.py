@@ -2,7 +2,8 @@
 
 Categorical values are int8 (int16 for long code lists) indexes into the code list (-1 = null); numbers are
 float64 (NaN = null); time values are whole numbers of their grain (see :mod:`scrambler.spec.time`) held as
-float32 (NaN = null; every one exact). Period variables are (T, n) arrays so a period is one contiguous row. Tables are views of the panel (:mod:`scrambler.tables`).
+float32 (NaN = null; every one exact). Period variables are (T, n) arrays so a period is one contiguous row.
+Tables are views of the panel (:mod:`scrambler.tables`).
 """
 
 from __future__ import annotations
@@ -159,6 +160,13 @@ class Panel:
                      periodic={k: v[:, rows] for k, v in self.periodic.items()},
                      observed=None if self.observed is None else {k: v[:, rows] for k, v in self.observed.items()},
                      source_ids=None if self.source_ids is None else self.source_ids[rows])
+
+    def sample(self, persons: int, seed: int, stream: int) -> Panel:
+        """A simple random sample of ``persons`` whole persons (without replacement, in panel order), from a
+        generator of its own: ``stream`` tells apart the samples drawn with one seed (the phase-1 sample, the
+        draw's working sample, the reports'), so none moves another's or the run's generator."""
+        rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
+        return self.subset(np.sort(rng.choice(self.n, size=persons, replace=False)))
 
     def compact(self, rows: np.ndarray | slice) -> None:
         """Keep only ``rows`` (sorted), in place, one array at a time: peak memory grows by one variable,

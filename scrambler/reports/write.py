@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from scrambler.check import CheckReport, check
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_text_atomic
@@ -99,8 +97,7 @@ def input_for_reports(source: Panel, seed: int) -> Panel:
     and checks the output. The sample depends on the seed only (a generator of its own)."""
     if source.n <= REPORT_PERSONS:
         return source
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x2E90]))
-    return source.subset(np.sort(rng.choice(source.n, REPORT_PERSONS, replace=False)))
+    return source.sample(REPORT_PERSONS, seed, 0x2E90)
 
 
 def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: str | Path,

@@ -28,7 +28,6 @@ from scrambler.scramble import nearness
 from scrambler.scramble.spread import TOLERANCE_SHARE
 from scrambler.spec.model import DatasetSpec
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 MIN_PATH_VALUES = 3  # a path guarded as a whole has at least this many values
 #: rows (persons, person-periods) one search of the guard reads at once. Its working arrays (the query's
 #: values, their hash, the dedup, the candidates) are several times the rows' values: over all 7.5 million

@@ -45,7 +45,7 @@ def build_index(source: Panel, threads: int = 1) -> GuardIndex:
     k = source.spec.scramble.guard_k
     tolerance = tolerances(source.spec, names, {n: spread(source, n) for n in spread_names(source.spec, names)})
     skeleton = index_skeleton(source.spec, names, tolerance, k)
-    index = GuardIndex(names=dict(skeleton.names), tolerance=dict(skeleton.tolerance), k=k)
+    index = _unfilled(skeleton)
     persons = np.nonzero(source.present.any(axis=0))[0]
     paths = _path_names(skeleton, source)
 
@@ -59,6 +59,12 @@ def build_index(source: Panel, threads: int = 1) -> GuardIndex:
     _place(index, paths, built)
     _combos(index, skeleton, [_tuple_counts(skeleton, source)])
     return with_templates(index, source)
+
+
+def _unfilled(skeleton: GuardIndex) -> GuardIndex:
+    """An index to fill: the skeleton's columns, tolerances and k (its combinations are filled with their rare
+    tuples by _combos)."""
+    return GuardIndex(names=dict(skeleton.names), tolerance=dict(skeleton.tolerance), k=skeleton.k)
 
 
 def _each(jobs: Sequence[Callable[[], Any]], threads: int) -> list[Any]:
@@ -186,7 +192,7 @@ def _combos(index: GuardIndex, skeleton: GuardIndex, parts: list[list[dict[int, 
 def assemble_index(skeleton: GuardIndex, parts: list[IndexPart], threads: int = 1) -> GuardIndex:
     """The guard index of the input made of ``parts`` (in order): what one part of the whole input gives.
     ``threads``: periods and paths built side by side (see _each)."""
-    index = GuardIndex(names=dict(skeleton.names), tolerance=dict(skeleton.tolerance), k=skeleton.k)
+    index = _unfilled(skeleton)
     paths = list(parts[0].path)
     built = _each([partial(_path_index, index, [p.path[name] for p in parts], name) for name in paths]
                   + [partial(_period_index, index, t, [(p.known[t], p.near.get(t)) for p in parts])

@@ -107,8 +107,7 @@ def working_sample(source: Panel, persons: int, seed: int) -> Panel:
     size = work_size(persons)
     if source.n <= size:
         return source
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3B]))
-    return source.subset(np.sort(rng.choice(source.n, size, replace=False)))
+    return source.sample(size, seed, 0x5A3B)
 
 
 def content_hash(panel: Panel) -> str:
