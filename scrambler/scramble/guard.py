@@ -32,8 +32,10 @@ MIN_PATH_VALUES = 3  # a path guarded as a whole has at least this many values
 #: rows (persons, person-periods) one search of the guard reads at once. Its working arrays (the query's
 #: values, their hash, the dedup, the candidates) are several times the rows' values: over all 7.5 million
 #: persons of a scramble into as many, 2-3 GB on top of the two panels at the guard's peak. Counts are per
-#: row, so searching in blocks finds the same; a common value repeated across blocks is searched once per block
-GUARD_BLOCK = 1_000_000
+#: row, so searching in blocks finds the same; a common value repeated across blocks is searched once per
+#: block. 250,000 rather than 1,000,000: 0.23-0.33 GB less at the peak of a 1M -> 1M run, no slower
+#: (benchmarks/README.md, session 20)
+GUARD_BLOCK = 250_000
 
 
 def qi_variables(spec: DatasetSpec) -> list[str]:
