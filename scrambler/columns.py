@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from scrambler.errors import Issue
-from scrambler.panel import CODE_DTYPE
+from scrambler.panel import CODE_DTYPE, FLOAT32_EXACT, small_whole
 from scrambler.spec.model import TIME_GRAIN, Variable
 from scrambler.spec.time import parse_period
 
@@ -153,6 +153,13 @@ def decode_numeric(var: Variable, column: pa.ChunkedArray, table: str, col: str,
             rows = np.nonzero(frac)[0]
             issues.append(Issue(code="type-error", table=table, variable=col, row=spec_ids(ids, rows),
                                 message=f"{len(rows)} value(s) are not whole numbers"))
+    if small_whole(var):  # held in float32, exact up to FLOAT32_EXACT: a value beyond is refused, not rounded
+        beyond = np.abs(values) > FLOAT32_EXACT  # NaN: False
+        if beyond.any():
+            rows = np.nonzero(beyond)[0]
+            issues.append(Issue(code="type-error", table=table, variable=col, row=spec_ids(ids, rows),
+                                message=f"{len(rows)} value(s) beyond +-{FLOAT32_EXACT:,}, far outside the "
+                                f"declared range [{var.constraints.minimum}, {var.constraints.maximum}]"))
     return values
 
 

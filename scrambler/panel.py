@@ -29,13 +29,25 @@ def code_dtype(var: Variable) -> type[np.signedinteger]:  # type: ignore[type-ar
 #: default spec's three monthly time variables weigh 0.45 GB less per panel, and a scramble holds two
 TIME_DTYPE = np.float32
 TIME_TYPES = ("year", "year_month", "year_quarter")
+#: float32 holds every whole number up to this size exactly
+FLOAT32_EXACT = 2**24
 
 
 def value_dtype(var: Variable) -> type[np.generic]:
     """The dtype of a variable's values in a panel (null: -1 for codes, NaN for numbers)."""
     if var.is_categorical:
         return code_dtype(var)
-    return TIME_DTYPE if var.type in TIME_TYPES else np.float64
+    return TIME_DTYPE if var.type in TIME_TYPES or small_whole(var) else np.float64
+
+
+def small_whole(var: Variable) -> bool:
+    """An integer variable whose declared range lies within +-FLOAT32_EXACT (a duration of 0-588 months): held
+    in float32 like time values, exactly, in half the bytes (0.15 GB per 7.5-million-person panel for one
+    periodic variable of five periods). A value beyond that bound is refused when read (columns.decode_numeric)
+    rather than rounded; values the scramble makes keep the declared range."""
+    low, high = var.constraints.minimum, var.constraints.maximum
+    return (var.type == "integer" and isinstance(low, int | float) and isinstance(high, int | float)
+            and -FLOAT32_EXACT <= low and high <= FLOAT32_EXACT)
 
 
 def empty_values(var: Variable, shape: tuple[int, ...]) -> np.ndarray:

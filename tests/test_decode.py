@@ -272,3 +272,32 @@ def test_time_values_are_held_exactly_in_float32(mini_spec: DatasetSpec) -> None
     held = set(back.periodic["since"][seen].astype(np.int64).tolist())
     assert shown and {parse_period(text, "month") for text in shown} == held
     assert all(format_period(parse_period(text, "month"), "month") == text for text in shown)
+
+
+def test_integers_of_a_small_declared_range_are_held_exactly_in_float32(tmp_path: Path) -> None:
+    """An integer variable whose declared minimum and maximum lie within +-2**24 is float32 in a panel (every
+    whole number there is exact); without a declared range, or with a wider one, it stays float64. A value
+    read beyond +-2**24 is refused with the variable and the row named, not rounded."""
+    from scrambler.panel import FLOAT32_EXACT, empty_values, small_whole, value_dtype
+
+    months = Variable(name="months", type="integer", source="x",
+                      constraints=dataclasses.replace(Variable(name="m", type="integer", source="x").constraints,
+                                                      minimum=0, maximum=588))
+    wide = dataclasses.replace(months, constraints=dataclasses.replace(months.constraints, maximum=2**31))
+    open_ended = dataclasses.replace(months, constraints=dataclasses.replace(months.constraints, maximum=None))
+    assert small_whole(months) and value_dtype(months) == np.float32 and empty_values(months, (2,)).dtype == np.float32
+    assert value_dtype(wide) == np.float64 and value_dtype(open_ended) == np.float64
+    assert value_dtype(dataclasses.replace(months, type="decimal")) == np.float64  # 0.1 is not exact in float32
+    whole = np.arange(-FLOAT32_EXACT, FLOAT32_EXACT + 1, 997, dtype=np.int64)
+    assert np.array_equal(whole.astype(np.float32).astype(np.int64), whole)
+    issues: list = []
+    column = pa.chunked_array([pa.array([0, 588, None, FLOAT32_EXACT + 1, -(FLOAT32_EXACT + 3)], pa.int64())])
+    values = columns.decode_numeric(months, column, "t", "months", np.arange(10, 15), issues)
+    assert np.array_equal(values[:2], [0, 588]) and np.isnan(values[2])
+    assert [i.code for i in issues] == ["type-error"] and issues[0].variable == "months"
+    assert "2 value(s) beyond" in issues[0].message and "[0, 588]" in issues[0].message
+    assert "13" in str(issues[0].row) and "14" in str(issues[0].row)  # the persons' rows, by identifier
+    clean: list = []
+    columns.decode_numeric(months, pa.chunked_array([pa.array([0, 588, None], pa.int64())]), "t", "months",
+                           np.arange(3), clean)
+    assert clean == []
