@@ -124,3 +124,28 @@ def input_persons(folder: str | Path) -> int:
     except (OSError, ValueError, AttributeError):
         return 0
     return persons if isinstance(persons, int) and persons > 0 else 0
+
+
+class Spilled:
+    """An object (numpy arrays in dataclasses and dicts) held in an unnamed temporary file instead of memory
+    while a stage does not read it, then read back once (:meth:`load`). The file has no name from the start
+    (``tempfile.TemporaryFile``, in TMPDIR), so nothing stays on disk when the process ends, however it ends;
+    its pages sit in the system's cache, which the system may drop under pressure, not in the process. Pickle
+    protocol 5 writes an array's bytes as they are, without a copy in memory."""
+
+    def __init__(self, value: Any) -> None:
+        import pickle
+        import tempfile
+
+        self._file = tempfile.TemporaryFile(prefix="scrambler-")
+        pickle.dump(value, self._file, protocol=5)
+        self._file.flush()
+
+    def load(self) -> Any:
+        import pickle
+
+        self._file.seek(0)
+        try:
+            return pickle.load(self._file)
+        finally:
+            self._file.close()

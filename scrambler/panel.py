@@ -177,8 +177,7 @@ class Panel:
         """A simple random sample of ``persons`` whole persons (without replacement, in panel order), from a
         generator of its own: ``stream`` tells apart the samples drawn with one seed (the phase-1 sample, the
         draw's working sample, the reports'), so none moves another's or the run's generator."""
-        rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
-        return self.subset(np.sort(rng.choice(self.n, size=persons, replace=False)))
+        return self.subset(sampled_rows(self.n, persons, seed, stream))
 
     def compact(self, rows: np.ndarray | slice) -> None:
         """Keep only ``rows`` (sorted), in place, one array at a time: peak memory grows by one variable,
@@ -190,8 +189,12 @@ class Panel:
         for name in list(self.periodic):
             self.periodic[name] = self.periodic[name][:, rows]
         if self.observed is not None:
+            kept: dict[int, np.ndarray] = {}  # masks shared by several variables (decode) stay shared
             for name in list(self.observed):
-                self.observed[name] = self.observed[name][:, rows]
+                mask = self.observed[name]
+                if id(mask) not in kept:
+                    kept[id(mask)] = mask[:, rows]
+                self.observed[name] = kept[id(mask)]
         if self.source_ids is not None:
             self.source_ids = self.source_ids[rows]
 
@@ -203,3 +206,9 @@ class Panel:
             for p in table.periods:
                 mask |= self.present[index[p]]
         return mask
+
+
+def sampled_rows(n: int, persons: int, seed: int, stream: int) -> np.ndarray:
+    """The sorted row numbers :meth:`Panel.sample` takes of a panel of ``n`` persons."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
+    return np.sort(rng.choice(n, size=persons, replace=False))

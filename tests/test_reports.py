@@ -615,12 +615,17 @@ def test_a_large_input_is_reported_from_a_sample_with_the_whole_inputs_counts(ru
     from scrambler.scramble.pipeline import InputCounts
 
     source = run.source
-    assert write_mod.input_for_reports(source, 7) is source  # not larger than REPORT_PERSONS: the input itself
+    assert write_mod.report_rows(source.n, 7) is None  # not larger than REPORT_PERSONS: the input itself
+    assert write_mod.input_for_reports(source, None) is source
     monkeypatch.setattr(write_mod, "REPORT_PERSONS", 500)
-    sample = write_mod.input_for_reports(source, 7)
+    sample = write_mod.input_for_reports(source, write_mod.report_rows(source.n, 7))
     assert sample.n == 500 and len(np.unique(sample.ids)) == 500 and np.isin(sample.ids, source.ids).all()
-    assert np.array_equal(write_mod.input_for_reports(source, 7).ids, sample.ids)
-    assert not np.array_equal(write_mod.input_for_reports(source, 8).ids, sample.ids)
+    assert np.array_equal(write_mod.input_for_reports(source, write_mod.report_rows(source.n, 7)).ids, sample.ids)
+    assert not np.array_equal(write_mod.input_for_reports(source, write_mod.report_rows(source.n, 8)).ids, sample.ids)
+    # from an input compacted to some of its persons (scramble(hand_over=...)): the same persons
+    kept = np.union1d(write_mod.report_rows(source.n, 7), np.arange(0, source.n, 3))
+    again = write_mod.input_for_reports(source.subset(kept), write_mod.report_rows(source.n, 7), kept)
+    assert np.array_equal(again.ids, sample.ids) and np.array_equal(again.present, sample.present)
     rows = np.searchsorted(source.ids, sample.ids) if np.all(np.diff(source.ids) > 0) else \
         np.array([np.nonzero(source.ids == i)[0][0] for i in sample.ids])
     for name, values in source.periodic.items():  # whole persons, every period

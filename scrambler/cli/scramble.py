@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 from scrambler.cli.arguments import count
 from scrambler.cli.progress import Progress
 from scrambler.codebook import require_exportable
@@ -75,12 +77,22 @@ def run(args: argparse.Namespace) -> int:
                     from scrambler.scramble.holdout import drop_held_out
 
                     drop_held_out(source, args.hold_out, args.seed)
+            # the input is handed over: the reports' sample is all the command reads of it after the scramble
+            # (held-out runs: the reports read the whole input again), so a large one is compacted once its
+            # guard's index is built (scramble.remnant: 3.2 GB fewer at the guard's stage at 7.5 million)
+            reports = not args.no_reports and not args.hold_out
+            wanted = None
+            if reports:
+                from scrambler.reports.write import report_rows
+
+                wanted = report_rows(source.n, args.seed)  # None: they read all of an input not larger
+            hand_over = wanted if reports else np.zeros(0, dtype=np.int64)
             with progress.stage("scramble"):
                 # the independent check runs once, on the written files (write_checked), not also in memory;
                 # the draw may use a second process (the output is the same)
                 result = scramble(spec, source, args.persons, args.seed, k=args.k,
                                   codelist_coverage=args.codelist_coverage or None, progress=progress.update,
-                                  check=False, processes=2)
+                                  check=False, processes=2, hand_over=hand_over)
         else:
             from scrambler.distributed import scramble_dask
 
@@ -90,10 +102,10 @@ def run(args: argparse.Namespace) -> int:
                                        codelist_coverage=args.codelist_coverage or None, progress=progress.update)
         report_input = None
         if args.engine == "local":
-            if not args.no_reports and not args.hold_out:  # held-out runs: the reports read the whole input
+            if reports:
                 from scrambler.reports.write import input_for_reports
 
-                report_input = input_for_reports(source, args.seed)
+                report_input = input_for_reports(source, wanted, result.input_rows)
             # the whole input is not held while the output is written and checked (3.7 GB at 7.5 million)
             del source
         manifest = {**result.manifest(args.seed, input_fingerprint(args.input)), "spec": str(Path(args.spec).resolve())}

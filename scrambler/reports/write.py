@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from scrambler.check import CheckReport, check
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_text_atomic
-from scrambler.panel import Panel
+from scrambler.panel import Panel, sampled_rows
 from scrambler.reports.internal import build_internal
 from scrambler.reports.render import render
 from scrambler.reports.settings import ReportSettings
@@ -88,16 +90,24 @@ def write_run_reports(run_dir: str | Path, scrambled: Panel, source: Panel, chec
 REPORT_PERSONS = 1_000_000
 
 
-def input_for_reports(source: Panel, seed: int) -> Panel:
-    """What the reports read of a large input: a simple random sample of REPORT_PERSONS of its persons (the
-    input itself when not larger). Every figure they take from the input's persons samples rows (2,000 for
-    sdmetrics and the attacks, 20,000 for the closest distance: ReportSettings), and the counts come from the
-    scramble (InputCounts: blocks, the guard's hashes, persons and person-periods), so a sample serves them
-    as well, and the command does not hold the whole input (3.7 GB at 7.5 million persons) while it writes
-    and checks the output. The sample depends on the seed only (a generator of its own)."""
-    if source.n <= REPORT_PERSONS:
+def report_rows(persons: int, seed: int) -> np.ndarray | None:
+    """The sorted row numbers of the input's persons the reports read (:func:`input_for_reports`): a simple
+    random sample of REPORT_PERSONS of them, None (all) when the input is not larger. They depend on the seed
+    and the input's size only (a generator of their own), so the command knows them before the scramble and
+    hands them over with the input (scramble(hand_over=...))."""
+    return None if persons <= REPORT_PERSONS else sampled_rows(persons, REPORT_PERSONS, seed, 0x2E90)
+
+
+def input_for_reports(source: Panel, rows: np.ndarray | None, input_rows: np.ndarray | None = None) -> Panel:
+    """What the reports read of a large input: its persons at ``rows`` (report_rows; None: the input itself).
+    Every figure they take from the input's persons samples rows (2,000 for sdmetrics and the attacks,
+    20,000 for the closest distance: ReportSettings), and the counts come from the scramble (InputCounts:
+    blocks, the guard's hashes, persons and person-periods), so a sample serves them as well, and the command
+    does not hold the whole input (3.2 GB at 7.5 million persons) while it writes and checks the output.
+    ``input_rows``: the input was compacted by the scramble (ScrambleResult.input_rows), ``rows`` among them."""
+    if rows is None:
         return source
-    return source.sample(REPORT_PERSONS, seed, 0x2E90)
+    return source.subset(rows if input_rows is None else np.searchsorted(input_rows, rows))
 
 
 def reports_after_scramble(run_dir: str | Path, spec: DatasetSpec, input_dir: str | Path,

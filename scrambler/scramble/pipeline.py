@@ -22,7 +22,7 @@ from scrambler.panel import Panel, differs
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
 from scrambler.scramble import guard as guard_mod
-from scrambler.scramble import outsider, parts, redraws
+from scrambler.scramble import outsider, parts, redraws, remnant
 from scrambler.scramble.background import Background
 from scrambler.scramble.cover import CoverageCounts, ensure_coverage, shortfalls, stated_gaps
 from scrambler.scramble.donors import anchors
@@ -70,6 +70,8 @@ class ScrambleResult:
     coverage_rounds: int = 1  # the coverage rounds run (gaps say "not reached after N rounds")
     # the reports' input counts (see InputCounts); None where not counted here
     input_counts: InputCounts | None = None
+    # a handed-over input cut down to its remnant: the row numbers it had of the persons it still holds
+    input_rows: np.ndarray | None = None
 
     def _methods(self) -> dict[str, str]:
         methods = self.plan.describe()
@@ -130,7 +132,8 @@ def _hashed(values: np.ndarray) -> bytes:
 def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: int | None = None,
              codelist_coverage: bool | None = None, progress: Progress | None = None,
              guard_index: guard_mod.GuardIndex | None = None, id_space: tuple[int, int] | None = None,
-             input_ids: np.ndarray | None = None, check: bool = True, processes: int = 1) -> ScrambleResult:
+             input_ids: np.ndarray | None = None, check: bool = True, processes: int = 1,
+             hand_over: np.ndarray | None = None) -> ScrambleResult:
     """Scramble ``source`` into ``persons`` fictitious persons. Raises UnsatisfiableError rather than return
     output that breaks a rule or equals an input person. When ``source`` is a part of the input (a dask
     partition): ``guard_index``, the whole input's person-periods to avoid (default: built from ``source``),
@@ -138,7 +141,10 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     the input's ids in that space (default: ``source``'s). ``check=False`` leaves the independent check to
     the caller, who runs it on the written files (datasets.write_checked): the result's report is then None.
     ``processes``: up to how many processes may draw (2: the second half of the persons in a forked child
-    where that pays; the output is the same for any value)."""
+    where that pays; the output is the same for any value). ``hand_over``: the caller gives up ``source``
+    but for these of its rows: an input of more than remnant.REMNANT_MIN persons that the draw reads whole
+    is then cut down in place once the draw is over (remnant); the result's ``input_rows`` says which
+    persons it still holds."""
     if persons < 1:
         raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     if source.n == 0 or not source.present.any():
@@ -173,12 +179,16 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
 
     modelled = any(b.method == "model" for b in plan.blocks)
     part_rows = parts.split(persons, source.n, forkable=not modelled)
+    # a large input handed over and drawn whole: what the later stages read of all of it is made first (the
+    # index, the counts, the held-out slice, the remnant's rows), so that it is cut down after the draw
+    taken = (remnant.take(source, hand_over, seed, INDEX_THREADS) if hand_over is not None and guard_index is None
+             and not modelled and source.n > remnant.REMNANT_MIN and work_size(persons) >= source.n else None)
     fork = processes > 1 and len(part_rows) > 1 and parts.can_fork()
     pending: Background | None = None
 
     def started() -> None:  # after any fork: the child must not inherit a running thread
         nonlocal pending
-        if pending is None and (source.n <= OVERLAP_PERSONS or sampled):
+        if pending is None and taken is None and (source.n <= OVERLAP_PERSONS or sampled):
             pending = Background(input_index)
 
     if not fork:
@@ -224,7 +234,15 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     timings["draw"] = time.perf_counter() - clock
     clock = time.perf_counter()
     # counts: the input's category counts, computed once, they never change
-    index, counts = pending.result() if pending is not None else input_index()
+    if taken is not None:
+        input_persons, input_person_periods = taken.persons, taken.person_periods
+        index, counts = remnant.cut(source, taken, proposals, plan), taken.counts
+        held_out = Background(lambda: taken.held_out)
+    else:
+        input_persons, input_person_periods = source.n, int(source.present.sum())
+        index, counts = pending.result() if pending is not None else input_index()
+        # the yardstick's real outsiders, measured against the whole input beside coverage's first round
+        held_out = Background(partial(outsider.held_out, index, source, seed))
     timings["input_index_wait"] = time.perf_counter() - clock
     k = k if k is not None else spec.scramble.coverage_k
     codelist = codelist_coverage if codelist_coverage is not None else spec.scramble.coverage_codelist
@@ -268,7 +286,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     # beside the guard's figures, a held-out slice of real persons measured the same way: the yardstick. It
     # reads what the last look reads and changes nothing, so it runs beside it on a thread (0.4 s of a
     # 200,000-person run); redone below if the last look finds anything
-    yardstick = Background(partial(outsider.figures, index, source, out, dict(guard_info), seed))
+    yardstick = Background(partial(outsider.figures, held_out.result(), index, out, dict(guard_info)))
     still = guard_mod.remaining(index, out, look)
     figures = yardstick.result()  # before anything below rewrites the panel it reads
     if still:
@@ -277,12 +295,12 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         guard_info = guard_mod.merge_figures(guard_info, redraws.guard(index, source, out, sampler, plan, proposals, rng))
         gaps = stated_gaps(spec, counts, CoverageCounts.of(out), k, codelist, input_codes(source), round_ + 1)
         still = guard_mod.remaining(index, out)
-        figures = outsider.figures(index, source, out, guard_info, seed)
+        figures = outsider.figures(held_out.result(), index, out, guard_info)
     if still:
         raise UnsatisfiableError([Issue(code="real-situation", message="; ".join(still) + "; nothing was written "
                                         "(declare fewer quasi-identifiers or more scrambling)")])
     guard_info["outsider"] = figures
-    give_back(max(source.n, out.n))
+    give_back(max(input_persons, out.n))
     timings["coverage_and_guard"] = time.perf_counter() - clock
     clock = time.perf_counter()
     if check:
@@ -295,7 +313,8 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
                           coverage_rounds=round_ + 1,
                           input_counts=InputCounts(counts.blocks, {t: (index.known[t], index.known_rare[t])
                                                                    for t in index.known},
-                                                   source.n, int(source.present.sum())))
+                                                   input_persons, input_person_periods),
+                          input_rows=None if taken is None else taken.kept)
 
 
 class _Snapshot:

@@ -26,6 +26,8 @@ class MethodProposals:
                  rng: np.random.Generator, model_samples: Callable[[Block, int, int], dict[str, np.ndarray]] | None
                  = None, output: Panel | None = None) -> None:
         self.spec, self.source, self.plan, self.anchor = spec, source, plan, anchor
+        # the input persons donors come from (``source`` too, unless rebased: see rebase)
+        self.pool_source = source
         self.output = output  # the panel being drawn: its last period matches new donors (Block.lagged)
         self.seed = int(rng.integers(0, 2**63 - 1))
         self.lock = threading.Lock()
@@ -59,7 +61,7 @@ class MethodProposals:
             return values + noise, has
         if block.method == "swap":
             donors = self._donors(block, t, rows, frame, rng)
-            values, has = self._values(name, t, np.maximum(donors, 0))
+            values, has = self._values(name, t, np.maximum(donors, 0), self.pool_source)
             return values, has & (donors >= 0) & ~self._broken(block, name, t, rows, donors)
         if block.method == "model" and self.model_samples is not None:
             key = (block.name, t)
@@ -118,7 +120,7 @@ class MethodProposals:
         at = np.nonzero(mine & (donors >= 0))[0]
         d = donors[at]
         broken = np.zeros(len(rows), dtype=bool)
-        probe = self._tuple_keys(block, [self.source.values(v, t)[d] for v in block.variables], exact)
+        probe = self._tuple_keys(block, [self.pool_source.values(v, t)[d] for v in block.variables], exact)
         pos = positions(rare, probe)
         broken[at] = rare[pos] == probe
         return broken
@@ -134,7 +136,7 @@ class MethodProposals:
         variables whose tuples fit 63 bits are keyed exactly and counted by count_keys (a bincount where
         the key space is small: hashing and counting every input person's tuple for each block and period
         took 2.3 s of a 1,000,000 -> 100,000 draw); other blocks by a 64-bit hash."""
-        src = self.source
+        src = self.pool_source
         persons = np.nonzero(src.present[t])[0]
         cols = [src.values(v, t)[persons] for v in block.variables]
         # stratum_keys gives each code list two more slots (null and its offset); Python's integers: a wide
@@ -151,14 +153,24 @@ class MethodProposals:
             for _, shift in self.shifts.values():
                 shift[persons] = rng.uniform(-1, 1, len(persons))
 
-    def _values(self, name: str, t: int, persons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._source_values(name, t, persons), np.ones(len(persons), dtype=bool)
+    def rebase(self, anchored: Panel, pool_source: Panel) -> None:
+        """Read the anchors' values from ``anchored`` (the input's columns of the variables the anchors propose,
+        every person) and draw new donors from ``pool_source`` (a part of the input: scramble.remnant), once
+        the main draw is over and the input was compacted. The pools, donors and rare tuples of the draw are
+        gone by then (finish_period); those a later redraw builds come from ``pool_source``."""
+        with self.lock:
+            self.source, self.pool_source = anchored, pool_source
 
-    def _source_values(self, name: str, t: int, persons: np.ndarray) -> np.ndarray:
-        """The input persons' values at t, unpublished cells taken from their nearest published period: what
-        every method proposes and what donors are grouped by (a stratum read as null where the input does not
-        show it found no donor, and the block was fabricated from the pooled marginal instead)."""
-        src = self.source
+    def _values(self, name: str, t: int, persons: np.ndarray, src: Panel | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        return self._source_values(name, t, persons, src), np.ones(len(persons), dtype=bool)
+
+    def _source_values(self, name: str, t: int, persons: np.ndarray, src: Panel | None = None) -> np.ndarray:
+        """The input persons' values at t (of ``src``, default the anchors' panel), unpublished cells taken
+        from their nearest published period: what every method proposes and what donors are grouped by (a
+        stratum read as null where the input does not show it found no donor, and the block was fabricated
+        from the pooled marginal instead)."""
+        src = self.source if src is None else src
         if name in src.static:
             return src.static[name][persons].copy()
         return unpublished_from_neighbours(src, name, t, persons, src.periodic[name][t, persons].copy())
@@ -186,10 +198,10 @@ class MethodProposals:
         with self.lock:
             if key in self.pools:
                 return self.pools[key]
-            src = self.source
+            src = self.pool_source
             persons = np.nonzero(src.present[t])[0]
-            cols = [self._source_values(s, t, persons) for s in now]
-            cols += [np.where(src.present[t - 1, persons], self._source_values(v, t - 1, persons), -1)
+            cols = [self._source_values(s, t, persons, src) for s in now]
+            cols += [np.where(src.present[t - 1, persons], self._source_values(v, t - 1, persons, src), -1)
                      for v in lagged]
             sizes = [len(self.spec.variables[s].codes) for s in now + lagged]
             seed = np.random.SeedSequence([self.seed, t, *"|".join(now + ("/",) + lagged).encode()])
@@ -214,9 +226,10 @@ class MethodProposals:
             if prev is not None:
                 candidate = prev[todo]
                 ok = candidate >= 0
-                ok[ok] &= self.source.present[t, candidate[ok]]
+                ok[ok] &= self.pool_source.present[t, candidate[ok]]
                 if now and ok.any():
-                    src_keys = stratum_keys([self._source_values(s, t, candidate[ok]) for s in now],
+                    src_keys = stratum_keys([self._source_values(s, t, candidate[ok], self.pool_source)
+                                             for s in now],
                                             sizes, int(ok.sum()))
                     ok[ok] &= src_keys == out_keys[ok]
                 chosen[ok] = candidate[ok]
