@@ -64,4 +64,4 @@ def anchors(source: Panel, n: int, rng: np.random.Generator) -> np.ndarray:
     input's, whatever the output size."""
     reps = -(-n // source.n)
     pool = np.concatenate([rng.permutation(source.n) for _ in range(reps)])
-    return pool[:n]
+    return pool[:n].astype(np.int32 if source.n < 2**31 else np.int64)  # one per output person: int32 halves it
