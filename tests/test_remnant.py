@@ -18,6 +18,7 @@ from scrambler.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_2024 = ROOT / "constraints" / "arbeidsreserve-24-130"
+MINI_DIR = ROOT / "tests" / "fixtures" / "mini"
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +181,44 @@ def test_rebased_proposals_read_each_anchor_from_the_whole_columns(population) -
         values, has = proposals(name, t, rows, {}, rng)  # type: ignore[arg-type, misc]
         assert has.all() and np.array_equal(values, source.values(name, t)[anchor]), name
     assert proposals.pool_source.n == len(kept)
+
+
+def test_the_scramble_command_cuts_a_large_input_and_reports_from_its_sample(mini_spec, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The command hands its input over with the reports' sample rows: the input is cut down after the draw,
+    and the reports still read exactly the persons of that sample (found again among the remnant's rows)
+    and state the whole input's size."""
+    import json
+
+    from scrambler.cli import main as cli_main
+    from scrambler.datasets import read_dataset, write_dataset
+    from scrambler.reports import write as write_mod
+
+    population = generate_population(mini_spec, 3_000, 5)
+    write_dataset(population, tmp_path / "population", {"kind": "population"}, "stand-in", with_source=True)
+    whole = read_dataset(mini_spec, tmp_path / "population", source_ids=False)
+    for name, value in (("REMNANT_MIN", 1_000), ("REMNANT_SAMPLE", 300), ("RARE_HOLDERS", 5)):
+        monkeypatch.setattr(remnant, name, value)
+    monkeypatch.setattr(write_mod, "REPORT_PERSONS", 1_000)
+    cuts: list[int] = []
+    real_cut = remnant.cut
+
+    def cut(source, taken, proposals, plan):  # type: ignore[no-untyped-def]
+        cuts.append(len(taken.kept))
+        return real_cut(source, taken, proposals, plan)
+
+    monkeypatch.setattr(remnant, "cut", cut)
+    handed: list = []
+    real_input = write_mod.input_for_reports
+    monkeypatch.setattr(write_mod, "input_for_reports", lambda *a: handed.append(real_input(*a)) or handed[-1])
+    monkeypatch.setattr(cli_main._Interrupts, "seen", False)
+    code = cli_main.main(["scramble", str(MINI_DIR), "--input", str(tmp_path / "population"),
+                          "--out", str(tmp_path / "run"), "--persons", "2000", "--seed", "3"])
+    assert code == 0 and cuts and cuts[0] < whole.n  # cut down, to fewer persons than the input
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["violations"] == 0 and manifest["coverage_gaps"] == []
+    rows = write_mod.report_rows(whole.n, 3)
+    assert rows is not None and len(handed) == 1
+    assert np.array_equal(handed[0].ids, whole.ids[rows])
+    assert np.array_equal(handed[0].present, whole.present[:, rows])
+    internal = json.loads((tmp_path / "run" / "reports" / "report_internal.json").read_text())
+    assert internal["datasets"]["input"] == {"persons": whole.n, "person_periods": int(whole.present.sum())}
