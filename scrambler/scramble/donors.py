@@ -22,18 +22,23 @@ class DonorPool:
     sorted keys beside int64 persons took."""
 
     def __init__(self, keys: np.ndarray, persons: np.ndarray, rng: np.random.Generator) -> None:
-        shuffle = rng.permutation(len(persons))
+        small = np.int32 if len(persons) == 0 or int(persons.max()) < 2**31 else np.int64
+        # row numbers in the small type from the start, and every working array let go as soon as it is
+        # read: a pool over 7 million persons built ~0.4 GB of them at once, at the draw's peak
+        shuffle = rng.permutation(len(persons)).astype(small)
         keys = keys[shuffle]
         # grouped by key, in key order, the shuffled order kept within a group: what a stable argsort of the
         # keys gives, by way of each key's rank among the few distinct ones (hashed, then a radix sort of
         # small integers): 37 pools of a 1,000,000-person input took 3.4 s sorting the 64-bit keys
         self.unique, ranks = sorted_codes(keys)
-        order = stable_order(ranks, len(self.unique))
-        small = np.int32 if len(persons) == 0 or int(persons.max()) < 2**31 else np.int64
-        self.persons = persons[shuffle[order]].astype(small)
-        del shuffle
+        del keys
         self.counts = np.bincount(ranks, minlength=len(self.unique))
         self.starts = np.cumsum(self.counts) - self.counts
+        order = stable_order(ranks, len(self.unique))
+        del ranks
+        shuffle = shuffle[order]
+        del order
+        self.persons = persons.astype(small, copy=False)[shuffle]
 
     def pick(self, keys: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One donor per key (-1 where no input person has the key); keys spread over the group evenly."""
