@@ -5,8 +5,9 @@ The engine holds the panel in numpy arrays: about one value per person, variable
 copies. Measured peaks (benchmarks/README.md and ``/usr/bin/time -v`` on the default spec, 304 values
 per person): population 100,000 persons 356 MB and 20,000 persons 172 MB, so ~2.3 KB (7.6 bytes per value)
 above the interpreter's own ~125 MB; scramble 7.5 M -> 7.5 M persons 10.3 GB in session 11, 12.7-14.1 GB with
-reports in sessions 12-18 (~2.8-3.1 bytes per value of input plus output), 9.3 GB since session 19 (the guard in
-blocks, time values float32, the input let go before the write): the 4.5 below stays above all of them.
+reports in sessions 12-18 (~2.8-3.1 bytes per value of input plus output), 9.3 GB in session 19 (the guard in
+blocks, time values float32, the input let go before the write), ~8 GB since session 20 (the input cut down
+after the draw: scramble.remnant): the 4.5 below stays above all of them.
 """
 
 from __future__ import annotations
