@@ -108,19 +108,22 @@ def scramble_guard_clean(source, panel) -> bool:  # type: ignore[no-untyped-def]
     return guard_mod.remaining(guard_index.build_index(source), panel) == []
 
 
-def test_a_sampled_draw_or_an_input_kept_by_the_caller_is_not_cut_down(population, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_sampled_draw_or_an_input_kept_by_the_caller_is_not_cut_down(mini_spec, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Only an input handed over (hand_over given) and drawn whole is cut down: a draw that reads a sample of
     the input proposes from that sample (a panel of its own), and a caller that keeps its input keeps it."""
     from scrambler.scramble import pipeline
 
-    spec, _ = population
     monkeypatch.setattr(remnant, "REMNANT_MIN", 1_000)
-    monkeypatch.setattr(pipeline, "WORK_MIN", 500)
-    source = generate_population(spec, 8_000, seed=21)
-    sampled = scramble(spec, source, 1_000, seed=9, hand_over=np.array([1]))  # reads a sample of 2,000
-    assert sampled.input_rows is None and source.n == 8_000
-    kept = scramble(spec, source, 4_000, seed=9)
-    assert kept.input_rows is None and source.n == 8_000
+    monkeypatch.setattr(remnant, "REMNANT_SAMPLE", 300)
+    monkeypatch.setattr(remnant, "RARE_HOLDERS", 5)
+    monkeypatch.setattr(pipeline, "WORK_MIN", 200)
+    source = generate_population(mini_spec, 3_000, seed=21)
+    sampled = scramble(mini_spec, source, 300, seed=9, hand_over=np.array([1]))  # reads a sample of 600
+    assert sampled.input_rows is None and source.n == 3_000
+    kept = scramble(mini_spec, source, 1_500, seed=9)
+    assert kept.input_rows is None and source.n == 3_000
+    cut = scramble(mini_spec, source, 1_500, seed=9, hand_over=np.array([1]))  # the same run handed over
+    assert cut.input_rows is not None and source.n == len(cut.input_rows) < 3_000
 
 
 def test_a_spilled_index_reads_back_equal_and_leaves_no_file(population, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
