@@ -170,7 +170,7 @@ class Panel:
         return Panel(spec=self.spec, ids=self.ids[rows], present=self.present[:, rows],
                      static={k: v[rows] for k, v in self.static.items()},
                      periodic={k: v[:, rows] for k, v in self.periodic.items()},
-                     observed=None if self.observed is None else {k: v[:, rows] for k, v in self.observed.items()},
+                     observed=None if self.observed is None else _masks_at(self.observed, rows),
                      source_ids=None if self.source_ids is None else self.source_ids[rows])
 
     def sample(self, persons: int, seed: int, stream: int) -> Panel:
@@ -189,12 +189,7 @@ class Panel:
         for name in list(self.periodic):
             self.periodic[name] = self.periodic[name][:, rows]
         if self.observed is not None:
-            kept: dict[int, np.ndarray] = {}  # masks shared by several variables (decode) stay shared
-            for name in list(self.observed):
-                mask = self.observed[name]
-                if id(mask) not in kept:
-                    kept[id(mask)] = mask[:, rows]
-                self.observed[name] = kept[id(mask)]
+            self.observed = _masks_at(self.observed, rows)
         if self.source_ids is not None:
             self.source_ids = self.source_ids[rows]
 
@@ -206,6 +201,17 @@ class Panel:
             for p in table.periods:
                 mask |= self.present[index[p]]
         return mask
+
+
+def _masks_at(observed: dict[str, np.ndarray], rows: np.ndarray | slice) -> dict[str, np.ndarray]:
+    """The observed masks at ``rows``: a mask several variables share (decode gives the variables of one table
+    block one mask) stays one array, not a copy per variable (66 copies of a 1,000,000-person sample's
+    masks were 0.33 GB beside 20 MB shared)."""
+    cut: dict[int, np.ndarray] = {}
+    for mask in observed.values():
+        if id(mask) not in cut:
+            cut[id(mask)] = mask[:, rows]
+    return {name: cut[id(mask)] for name, mask in observed.items()}
 
 
 def sampled_rows(n: int, persons: int, seed: int, stream: int) -> np.ndarray:

@@ -225,3 +225,25 @@ def test_the_scramble_command_cuts_a_large_input_and_reports_from_its_sample(min
     assert np.array_equal(handed[0].present, whole.present[:, rows])
     internal = json.loads((tmp_path / "run" / "reports" / "report_internal.json").read_text())
     assert internal["datasets"]["input"] == {"persons": whole.n, "person_periods": int(whole.present.sum())}
+
+
+def test_row_selections_keep_shared_observed_masks_shared(population, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """decode gives the variables of one table block one observed mask: a subset (the reports' sample, the
+    draw's working sample) and a compaction (the cut) keep it one array, with each variable's values."""
+    from scrambler.datasets import read_dataset, write_dataset
+
+    spec, whole = population
+    write_dataset(whole, tmp_path / "p", {"kind": "population"}, "stand-in")
+    source = read_dataset(spec, tmp_path / "p", source_ids=False)
+    assert source.observed is not None
+    shared = len({id(m) for m in source.observed.values()})
+    assert shared < len(source.observed), "decode shares masks between variables"
+    rows = np.arange(0, source.n, 3)
+    sub = source.subset(rows)
+    assert sub.observed is not None and len({id(m) for m in sub.observed.values()}) == shared
+    for name, mask in source.observed.items():
+        assert np.array_equal(sub.observed[name], mask[:, rows]), name
+    expected = {name: mask[:, rows].copy() for name, mask in source.observed.items()}
+    source.compact(rows)
+    assert source.observed is not None and len({id(m) for m in source.observed.values()}) == shared
+    assert all(np.array_equal(source.observed[name], mask) for name, mask in expected.items())

@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
                     drop_held_out(source, args.hold_out, args.seed)
             # the input is handed over: the reports' sample is all the command reads of it after the scramble
-            # (held-out runs: the reports read the whole input again), so a large one is compacted once its
-            # guard's index is built (scramble.remnant: 3.2 GB fewer at the guard's stage at 7.5 million)
+            # (held-out runs: the reports read the whole input again), so a large one drawn whole is cut down
+            # after the draw (scramble.remnant: 7.5M -> 7.5M peaked at 9.3 GB before, ~8 GB since)
             reports = not args.no_reports and not args.hold_out
             wanted = None
             if reports:
