@@ -708,3 +708,38 @@ def test_name_rules_are_the_formats_with_a_name_check() -> None:
 
     with_check = {f for f in FORMATS if hasattr(importlib.import_module(f"scrambler.formats.{f}"), "check")}
     assert with_check == set(formats.NAME_RULES)
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, np.nan, -3.0, 0.0],
+    [],
+    [np.nan, np.nan],
+    [2.0**53, -(2.0**53)],
+])
+def test_whole_floats_normalise_to_the_same_integers_as_cell_by_cell(values: list[float]) -> None:
+    """Integer columns read as float64 (a null made them so) become Int64 by whole arrays: the same numbers
+    and nulls as converting each cell."""
+    from scrambler.formats._common import normalize
+
+    issues: list = []
+    series = pd.Series(values, dtype="float64")
+    out = normalize(Column("t", "n_jobs", CODEBOOK.columns["n_jobs"], series), issues)
+    assert str(out.dtype) == "Int64" and issues == []
+    assert out.tolist() == [pd.NA if np.isnan(v) else int(v) for v in values]
+
+
+@pytest.mark.parametrize("values", [[1.5, 2.0], [np.inf, 1.0], [-np.inf], [2.0**63], [-(2.0**64), np.nan]])
+def test_floats_that_are_no_64_bit_integers_are_refused_by_name(values: list[float]) -> None:
+    """A fraction, an infinity or a value beyond int64 is an issue naming the column, never a wrapped number."""
+    from scrambler.formats._common import normalize
+
+    issues: list = []
+    normalize(Column("t", "n_jobs", CODEBOOK.columns["n_jobs"], pd.Series(values)), issues)
+    assert [(i.code, i.variable) for i in issues] == [("bad-dtype", "n_jobs")]
+
+
+def test_distinct_codes_leave_out_categories_no_cell_holds() -> None:
+    from scrambler.formats._common import distinct_codes
+
+    series = pd.Series(pd.Categorical(["a", None, "a"], categories=["z", "a", "b"]))
+    assert distinct_codes(series) == {"a"}

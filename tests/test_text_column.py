@@ -41,3 +41,25 @@ def test_categories_that_read_as_one_text_stay_apart_as_objects() -> None:
     assert made.dtype == object and list(made) == ["1", "1", None]
     assert np.array_equal(recode_with_text(column, {"1": 7})[0].to_numpy(dtype=float, na_value=np.nan),
                           [7, 7, np.nan], equal_nan=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["01", "F", "é", None]), max_size=15), st.booleans())
+def test_categories_no_cell_holds_need_no_number(values: list[str | None], texts: bool) -> None:
+    """A category column may declare categories none of its cells holds (a subset of a larger table): they
+    need no number in the plan, and the numbers and companion are those of the cells alone. A held text
+    without a number is refused by name."""
+    column = pd.Series(pd.Categorical(values, categories=["01", "F", "é", "unused"]))
+    held = sorted({v for v in values if v is not None})
+    numbers = {text: i for i, text in enumerate(held, start=1)}
+    recoded, companion = recode_with_text(column, numbers, texts=texts)
+    assert [None if pd.isna(v) else int(v) for v in recoded] == [None if v is None else numbers[v] for v in values]
+    assert (list(companion) == ["" if v is None else v for v in values]) if texts else companion is None
+    if held:
+        partial = {t: n for t, n in numbers.items() if t != held[0]}
+        try:
+            recode_with_text(column, partial)
+        except KeyError as missing:
+            assert missing.args == (held[0],)
+        else:
+            raise AssertionError("a held code without a number was recoded")

@@ -126,7 +126,7 @@ def _add_column(
     out.roles[name] = info.kind
     if info.coded:
         plan = plans[info.name]
-        numbers, texts = recode_with_text(values, plan.numbers)
+        numbers, texts = recode_with_text(values, plan.numbers, texts=not plan.numeric)
         data[name] = numbers
         if plan.labels:
             out.value_labels[name] = {k: value_label(v) for k, v in plan.labels.items()}
