@@ -216,7 +216,7 @@ def _copies(c: dict[str, tuple[int, int]], only: str | None = None) -> str:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    head = ["system", "what it writes", "wall s", "CPU s", "peak MB", "rows written", "rows/s (wall)",
+    head = ["system", "what it writes", "wall s", "CPU s", "peak MiB", "rows written", "rows/s (wall)",
             "violations, 6 tables (check)", f"violations, {SDV_TABLE} alone", "categories covered, 6 tables",
             f"categories covered, {SDV_TABLE}", "person-period copies, table1_T", f"copies, {SDV_TABLE}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -224,11 +224,11 @@ def table(rows: list[dict[str, object]]) -> str:
         ev = r.get("eval") or {}
         rn: Run = r["run"]  # type: ignore[assignment]
         if not rn.ok():
-            lines.append(f"| {r['name']} | {r['what']} | {rn.wall_s:.1f} | {rn.cpu_s:.1f} | {rn.peak_mb:.0f} | "
+            lines.append(f"| {r['name']} | {r['what']} | {rn.wall_s:.1f} | {rn.cpu_s:.1f} | {rn.peak_mib:.0f} | "
                          "failed: see logs |" + " |" * (len(head) - 6))
             continue
         rows_out = int(ev.get("rows", 0))  # type: ignore[call-overload]
-        cells = [r["name"], r["what"], f"{rn.wall_s:.1f}", f"{rn.cpu_s:.1f}", f"{rn.peak_mb:,.0f}", _n(rows_out),
+        cells = [r["name"], r["what"], f"{rn.wall_s:.1f}", f"{rn.cpu_s:.1f}", f"{rn.peak_mib:,.0f}", _n(rows_out),
                  _n(rows_out / rn.wall_s), _viol(ev.get("violations_all")),  # type: ignore[arg-type]
                  _viol(ev.get("violations_one")), _cov(ev.get("coverage_all")),  # type: ignore[arg-type]
                  _cov(ev.get("coverage_one")), _copies(ev["copies"]),  # type: ignore[arg-type, index]
@@ -249,7 +249,7 @@ def ratios(rows: list[dict[str, object]]) -> str:
         ra = ev[num].get("rows", 0) / a.wall_s  # type: ignore[attr-defined, operator]
         rb = ev[den].get("rows", 0) / b.wall_s  # type: ignore[attr-defined, operator]
         out.append(f"- {label}: wall {a.wall_s / b.wall_s:.2f}x, CPU {a.cpu_s / b.cpu_s:.2f}x, "  # type: ignore[attr-defined]
-                   f"peak memory {a.peak_mb / b.peak_mb:.2f}x; per row written {rb / ra:.2f}x")  # type: ignore[attr-defined]
+                   f"peak memory {a.peak_mib / b.peak_mib:.2f}x; per row written {rb / ra:.2f}x")  # type: ignore[attr-defined]
 
     line("b/a (scrambler / floor)", "scrambler", "floor")
     for key in by:
@@ -352,7 +352,7 @@ def main() -> None:
 
     scr = _manifest(out / "out" / "scrambler")
     md = [f"population {args.population:,} persons ({sum(t.num_rows for t in source.values()):,} rows in 6 tables"
-          + (f", generated in {pop_run.wall_s:.1f} s wall, {pop_run.cpu_s:.1f} s CPU, peak {pop_run.peak_mb:,.0f} MB"
+          + (f", generated in {pop_run.wall_s:.1f} s wall, {pop_run.cpu_s:.1f} s CPU, peak {pop_run.peak_mib:,.0f} MiB"
              if pop_run else ", reused") + f"); phase-1 sample {args.sample:,}; output {args.persons:,} persons",
           "", table(rows), "", ratios(rows), ""]
     if scr.get("timings_s"):

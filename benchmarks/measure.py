@@ -30,7 +30,7 @@ class Run:
     command: list[str]
     wall_s: float
     cpu_s: float
-    peak_mb: float
+    peak_mib: float
     returncode: int
     stdout: str
     stderr: str
@@ -80,7 +80,7 @@ def run(label: str, command: list[str], log_dir: Path | None = None, echo: bool 
         log_dir.mkdir(parents=True, exist_ok=True)
         (log_dir / f"{label}.log").write_text(f"$ {' '.join(command)}\n{out}\n--- stderr ---\n{err}")
     if echo:
-        print(f"[{label}] exit {proc.returncode}, wall {wall:.1f} s, cpu {cpu:.1f} s, peak {result.peak_mb:.0f} MB",
+        print(f"[{label}] exit {proc.returncode}, wall {wall:.1f} s, cpu {cpu:.1f} s, peak {result.peak_mib:.0f} MiB",
               flush=True)
     return result
 

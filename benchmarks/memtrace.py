@@ -66,9 +66,9 @@ def main() -> int:
     events = sorted(lines)
     for at in sorted(windows):
         said = [text for when, text in events if at * WINDOW_S <= when < (at + 1) * WINDOW_S and "done in" in text]
-        print(f"{at * WINDOW_S:6d} s  {windows[at] / 2**20:9,.0f} MB  {'; '.join(said)}")
+        print(f"{at * WINDOW_S:6d} s  {windows[at] / 2**20:9,.0f} MiB  {'; '.join(said)}")
     peak = max(windows.values(), default=0)
-    print(f"peak {peak / 2**20:,.0f} MB, wall {time.perf_counter() - start:.1f} s, exit {code}")
+    print(f"peak {peak / 2**20:,.0f} MiB, wall {time.perf_counter() - start:.1f} s, exit {code}")
     return code
 
 

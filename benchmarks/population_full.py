@@ -26,7 +26,7 @@ def generate(persons: int, out: Path, seed: int, spec: Path) -> tuple[Path, dict
     manifest = json.loads((folder / "manifest.json").read_text())
     rows = sum(manifest["rows"].values())
     return folder, {"persons": persons, "rows": rows, "wall_s": round(r.wall_s, 1), "cpu_s": round(r.cpu_s, 1),
-                    "peak_mb": round(r.peak_mb), "rows_per_s": round(rows / r.wall_s), "peak_method": r.peak_method}
+                    "peak_mib": round(r.peak_mib), "rows_per_s": round(rows / r.wall_s), "peak_method": r.peak_method}
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     print(format_machine(machine()), flush=True)
     folder, res = generate(args.persons, args.out.resolve(), args.seed, args.spec)
     print(f"\npopulation {res['persons']:,} persons -> {folder}: {res['rows']:,} rows in 6 tables; "
-          f"wall {res['wall_s']} s, CPU {res['cpu_s']} s, peak memory {res['peak_mb']:,} MB "
+          f"wall {res['wall_s']} s, CPU {res['cpu_s']} s, peak memory {res['peak_mib']:,} MiB "
           f"({res['peak_method']}), {res['rows_per_s']:,} rows/s")
     print(json.dumps(res))
 

@@ -23,8 +23,9 @@ from population_full import DEFAULT_OUT, generate
 
 HERE = Path(__file__).resolve().parent
 #: issue 16's targets: the whole input scrambled into as many persons within 2x the floor and 8 GB; into
-#: fewer persons (7.5M -> 100,000) within 3x the floor
-TARGET_ALL, TARGET_FEWER, PEAK_ALL_MB = 2.0, 3.0, 8_000
+#: fewer persons (7.5M -> 100,000) within 3x the floor. 8 GB read strictly, 8 * 10**9 bytes (7,629 MiB): peaks
+#: are measured in MiB, and comparing 8,000 of those with "8 GB" passed up to 8.39 * 10**9 bytes (sessions 17-21)
+TARGET_ALL, TARGET_FEWER, PEAK_ALL_BYTES = 2.0, 3.0, 8 * 10**9
 
 
 def _rows(folder: Path) -> int:
@@ -37,7 +38,7 @@ def _rows(folder: Path) -> int:
 
 
 def _fmt(r: Run, rows: int) -> str:
-    return f"{r.wall_s:.1f} | {r.cpu_s:.1f} | {r.peak_mb:,.0f} | {rows:,} | {rows / r.wall_s:,.0f}"
+    return f"{r.wall_s:.1f} | {r.cpu_s:.1f} | {r.peak_mib:,.0f} | {rows:,} | {rows / r.wall_s:,.0f}"
 
 
 def main() -> None:
@@ -65,7 +66,7 @@ def main() -> None:
     if not args.input and manifest.get("persons") != args.population:
         population, res = generate(args.population, out, args.seed, args.spec)
         lines.append(f"population generated: {res['persons']:,} persons, {res['rows']:,} rows, wall {res['wall_s']} s, "
-                     f"CPU {res['cpu_s']} s, peak {res['peak_mb']:,} MB")
+                     f"CPU {res['cpu_s']} s, peak {res['peak_mib']:,} MiB")
         manifest = json.loads((population / "manifest.json").read_text())
     persons_in = int(manifest.get("persons", 0))  # type: ignore[call-overload]
     targets = []
@@ -73,7 +74,7 @@ def main() -> None:
         n = persons_in if t.strip() == "all" else int(t)
         if n not in targets:
             targets.append(n)
-    head = ("| output persons | system | wall s | CPU s | peak MB | rows written | rows/s (wall) |\n"
+    head = ("| output persons | system | wall s | CPU s | peak MiB | rows written | rows/s (wall) |\n"
             "|---|---|---|---|---|---|---|")
     table = [head]
     verdicts = []
@@ -104,8 +105,9 @@ def main() -> None:
             target = TARGET_ALL if n == persons_in else TARGET_FEWER
             verdict = f"; target <= {target:.0f}x: {'met' if ratio <= target else 'NOT met'}"
             if n == persons_in:
-                verdict += (f"; peak {r.peak_mb:,.0f} MB, target <= {PEAK_ALL_MB:,} MB: "
-                            f"{'met' if r.peak_mb <= PEAK_ALL_MB else 'NOT met'}")
+                peak = r.peak_mib * 2**20
+                verdict += (f"; peak {r.peak_mib:,.0f} MiB = {peak / 1e9:.2f} GB, target <= 8 GB "
+                            f"({PEAK_ALL_BYTES / 2**20:,.0f} MiB): {'met' if peak <= PEAK_ALL_BYTES else 'NOT met'}")
             verdicts.append(f"{persons_in:,} -> {n:,}: scrambler / floor = {ratio:.2f}x wall "
                             f"({r.cpu_s / floor_run.cpu_s:.2f}x CPU){verdict}")
     print("\n" + "\n".join([f"input: {population} ({persons_in:,} persons)", "", *table, "", *verdicts, *lines, "",
