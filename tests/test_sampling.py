@@ -88,7 +88,7 @@ def test_neighbours_are_the_closest_non_null_values_around_t(data: st.DataObject
         values = np.array([[-1 if c is None else c for c in row] for row in grid], dtype=np.int8)
     t = data.draw(st.integers(0, T - 1))
     rows = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=8)), dtype=np.int64)
-    panel = SimpleNamespace(periodic={"x": values})
+    panel = SimpleNamespace(periodic={"x": values}, drawn=None)  # every period filled
     (prev, pgap), (nxt, ngap) = neighbours(panel, "x", t, rows)  # type: ignore[arg-type]
     for i, r in enumerate(rows):
         before = [(grid[s][r], t - s) for s in range(t - 1, -1, -1) if grid[s][r] is not None]

@@ -29,15 +29,16 @@ class VariableRules:
 
 def neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> Neighbours:
     """(previous value, gap) and (next value, gap) of the closest non-null values of ``name`` around t."""
-    return _around(panel.periodic[name], t, rows)
+    return _around(panel.periodic[name], t, rows, panel.drawn)
 
 
-def _around(values: np.ndarray, t: int, rows: np.ndarray) -> Neighbours:
-    """The closest non-null values of ``values`` (periods x persons) before and after t, for ``rows``."""
+def _around(values: np.ndarray, t: int, rows: np.ndarray, stop: int | None = None) -> Neighbours:
+    """The closest non-null values of ``values`` (periods x persons) before and after t, for ``rows``; periods
+    from ``stop`` on are not read (a first draw has not filled them: null)."""
     # One gather per side instead of a loop over the periods: a monthly panel has ~150 of them and coverage
     # moves call this for a handful of rows thousands of times (on a 154-month panel: half of a scramble's time).
     before = values[t - 1 :: -1, rows] if t > 0 else values[:0, rows]
-    return _closest(before), _closest(values[t + 1 :, rows])
+    return _closest(before), _closest(values[t + 1 : stop, rows])
 
 
 def published_neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> Neighbours | None:
@@ -51,6 +52,8 @@ def published_neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> N
         return None
     values = panel.periodic[name][:, rows].copy()
     values[hidden] = -1 if values.dtype.kind != "f" else np.nan
+    if panel.drawn is not None:  # periods a first draw has not filled: null
+        values[panel.drawn:] = -1 if values.dtype.kind != "f" else np.nan
     (prev, pgap), (nxt, ngap) = _around(values, t, np.arange(len(rows)))
     off = hidden[t]
     prev[off], nxt[off], pgap[off], ngap[off] = values[t, off], values[t, off], 0, 0  # null: no constraint

@@ -198,7 +198,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     models = profile_models(work, uniform)
     sampler = Sampler(spec, models, order)
     anchor = anchors(work, persons, rng)
-    out = Panel.empty(spec, persons)
+    out = Panel.empty(spec, persons, unfilled=True)  # each period filled as its draw starts (start_period)
     out.present = work.present[:, anchor].copy()
     low, high = id_space if id_space is not None else (SEQUENCE_LOW, SEQUENCE_HIGH)
     out.ids = new_sequence_numbers(persons, rng, exclude=source.ids if input_ids is None else input_ids,
@@ -222,14 +222,18 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         def backtrack(rows: np.ndarray) -> None:
             redraws.backtrack(out, sampler, proposals, plan, part_rngs[p], rows, t)
 
-        sampler.draw_period(out, t, part_rngs[p], rows=None if len(part_rows) == 1 else part_rows[p],
-                            proposals=proposals, on_dead=backtrack)
+        rows = None if len(part_rows) == 1 else part_rows[p]
+        out.start_period(t, None if rows is None else slice(rows[0], rows[-1] + 1))  # a part's rows are contiguous
+        sampler.draw_period(out, t, part_rngs[p], rows=rows, proposals=proposals, on_dead=backtrack)
 
     if fork:
         parts.share(out)
     parts.draw_parts(len(part_rows), T, draw, proposals.finish_period, fork, started,
                      progress=(lambda t: progress("scramble", t + 1, T)) if progress else None)
     proposals.finish_period(T)  # past the last period: drops the last donors too
+    if out.drawn != T:  # every period was started (and drawn) in this process
+        raise RuntimeError(f"the draw filled {out.drawn} of {T} periods")
+    out.drawn = None
     give_back(max(source.n, out.n))  # the draw's working copies: the guard's stage needs the room
     timings["draw"] = time.perf_counter() - clock
     clock = time.perf_counter()
