@@ -144,8 +144,9 @@ class Panel:
     def empty(cls, spec: DatasetSpec, n: int, unfilled: bool = False) -> Panel:
         """A panel of n persons holding nulls. ``unfilled``: the periodic arrays are allocated but not written
         (``drawn`` = 0), so the system commits their pages only as :meth:`start_period` fills each period: a
-        first draw of 7.5 million persons then does not hold the later periods' nulls (0.65 GB a period)
-        beside the donor pools of the earlier ones."""
+        first draw of 7.5 million persons no longer holds the later periods' nulls (0.65 GB a period) beside
+        the donor pools of the earlier ones (its peak fell from 7,980 to 7,783 MiB and moved to the draw's end,
+        where every period is filled: benchmarks/README.md, session 22)."""
         T = len(spec.panel.periods)
         panel = cls(spec=spec, ids=np.zeros(n, dtype=np.int64), present=np.zeros((T, n), dtype=bool))
         for var in spec.data_variables:
