@@ -169,6 +169,12 @@ class Panel:
             values[t, slice(None) if rows is None else rows] = -1 if values.dtype.kind != "f" else np.nan
         self.drawn = t + 1
 
+    def end_first_draw(self) -> None:
+        """Every period of an unfilled panel has been started (and drawn): it reads as a whole from now on."""
+        if self.drawn != len(self.periods):
+            raise RuntimeError(f"the draw filled {self.drawn} of {len(self.periods)} periods")
+        self.drawn = None
+
     def readable(self, name: str, t: int) -> bool:
         """Whether period t of ``name`` holds values (a period an unfilled panel has not started reads as null)."""
         return name in self.static or self.drawn is None or t < self.drawn

@@ -44,10 +44,10 @@ def _pair(spec_name: str, t: int, n: int = 40) -> tuple[Panel, Panel]:
 
 @pytest.mark.parametrize("spec_name", SPECS)
 def test_periods_not_started_read_as_null(spec_name: str) -> None:
-    filled, _ = _pair(spec_name, 0)
-    rows = np.arange(filled.n)
-    for t in range(len(filled.periods) - 1):  # the last period has no later one to hide
+    periods = len(load_spec(ROOT / "constraints" / spec_name).panel.periods)
+    for t in range(periods - 1):  # the last period has no later one to hide
         filled, unfilled = _pair(spec_name, t)
+        rows = np.arange(filled.n)
         for name in filled.periodic:
             for key in (f"next:{name}", f"previous:{name}", name):
                 assert np.array_equal(unfilled.frame(t, rows).columns[key], filled.frame(t, rows).columns[key],
@@ -69,6 +69,8 @@ def test_periods_start_in_order_only() -> None:
     panel.start_period(0)
     panel.start_period(0, slice(2, 5))  # the second part of a period already started
     assert panel.drawn == 1
+    with pytest.raises(RuntimeError, match="filled 1 of"):
+        panel.end_first_draw()
     assert all((v[0] < 0).all() if v.dtype.kind != "f" else np.isnan(v[0]).all() for v in panel.periodic.values())
 
 

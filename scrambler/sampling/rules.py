@@ -52,9 +52,7 @@ def published_neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> N
         return None
     values = panel.periodic[name][:, rows].copy()
     values[hidden] = -1 if values.dtype.kind != "f" else np.nan
-    if panel.drawn is not None:  # periods a first draw has not filled: null
-        values[panel.drawn:] = -1 if values.dtype.kind != "f" else np.nan
-    (prev, pgap), (nxt, ngap) = _around(values, t, np.arange(len(rows)))
+    (prev, pgap), (nxt, ngap) = _around(values, t, np.arange(len(rows)), panel.drawn)
     off = hidden[t]
     prev[off], nxt[off], pgap[off], ngap[off] = values[t, off], values[t, off], 0, 0  # null: no constraint
     return (prev, pgap), (nxt, ngap)

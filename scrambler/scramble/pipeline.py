@@ -231,9 +231,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     parts.draw_parts(len(part_rows), T, draw, proposals.finish_period, fork, started,
                      progress=(lambda t: progress("scramble", t + 1, T)) if progress else None)
     proposals.finish_period(T)  # past the last period: drops the last donors too
-    if out.drawn != T:  # every period was started (and drawn) in this process
-        raise RuntimeError(f"the draw filled {out.drawn} of {T} periods")
-    out.drawn = None
+    out.end_first_draw()  # every period was started (and drawn) in this process
     give_back(max(source.n, out.n))  # the draw's working copies: the guard's stage needs the room
     timings["draw"] = time.perf_counter() - clock
     clock = time.perf_counter()
