@@ -22,7 +22,7 @@ from scrambler.constraints.domain import build_domain
 from scrambler.constraints.registry import compile_rules
 from scrambler.decode import tables_to_panel
 from scrambler.errors import Issue
-from scrambler.panel import Panel, is_null
+from scrambler.panel import Panel, is_null, null_of
 from scrambler.spec.model import DatasetSpec
 from scrambler.spec.time import format_period
 
@@ -230,7 +230,7 @@ def _check_rule(panel: Panel, rule: CompiledRule) -> RuleResult:
 def _check_temporal(panel: Panel, rule: CompiledRule, result: RuleResult) -> None:
     name = rule.variables[0]
     values = panel.periodic[name]
-    last = np.full(panel.n, -1 if values.dtype.kind != "f" else np.nan, dtype=values.dtype)
+    last = np.full(panel.n, null_of(values), dtype=values.dtype)
     last_t = np.full(panel.n, -1, dtype=np.int64)
     for t in range(len(panel.periods)):
         obs = panel.is_observed(name, t)

@@ -58,6 +58,11 @@ def is_null(values: np.ndarray) -> np.ndarray:
     return np.isnan(values) if values.dtype.kind == "f" else values < 0
 
 
+def null_of(values: np.ndarray) -> float:
+    """The null of a panel array's dtype (what is_null finds): NaN for numbers, -1 for codes."""
+    return np.nan if values.dtype.kind == "f" else -1
+
+
 def differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Where two arrays of the same variable hold different values, a null equal to a null (NaN to NaN)."""
     if a.dtype.kind == "f":
@@ -166,7 +171,7 @@ class Panel:
         if self.drawn is None or t > self.drawn:
             raise RuntimeError(f"period {t} started out of order (periods started: {self.drawn})")
         for values in self.periodic.values():
-            values[t, slice(None) if rows is None else rows] = -1 if values.dtype.kind != "f" else np.nan
+            values[t, slice(None) if rows is None else rows] = null_of(values)
         self.drawn = t + 1
 
     def end_first_draw(self) -> None:

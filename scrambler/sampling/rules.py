@@ -9,7 +9,7 @@ import numpy as np
 
 from scrambler.constraints.base import CompiledRule
 from scrambler.constraints.domain import Domain
-from scrambler.panel import Panel, is_null
+from scrambler.panel import Panel, is_null, null_of
 from scrambler.spec.model import Variable
 
 Neighbours = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -51,7 +51,7 @@ def published_neighbours(panel: Panel, name: str, t: int, rows: np.ndarray) -> N
     if hidden is None:
         return None
     values = panel.periodic[name][:, rows].copy()
-    values[hidden] = -1 if values.dtype.kind != "f" else np.nan
+    values[hidden] = null_of(values)
     (prev, pgap), (nxt, ngap) = _around(values, t, np.arange(len(rows)), panel.drawn)
     off = hidden[t]
     prev[off], nxt[off], pgap[off], ngap[off] = values[t, off], values[t, off], 0, 0  # null: no constraint
@@ -83,7 +83,7 @@ def _unpublished(panel: Panel, name: str, rows: np.ndarray) -> np.ndarray | None
 def _closest(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The first non-null value down each column of ``block`` (rows ordered nearest period first) and its gap."""
     n = block.shape[1]
-    null_value = -1 if block.dtype.kind != "f" else np.nan
+    null_value = null_of(block)
     if block.shape[0] == 0:
         return np.full(n, null_value, dtype=block.dtype), np.zeros(n, dtype=np.int64)
     found = ~is_null(block)

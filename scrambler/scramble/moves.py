@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from scrambler.constraints.base import CompiledRule
-from scrambler.panel import Panel
+from scrambler.panel import Panel, null_of
 from scrambler.sampling import Sampler
 from scrambler.sampling.rules import neighbour_sets
 from scrambler.scramble import nearness
@@ -232,7 +232,7 @@ def redraw_persons(out: Panel, sampler: Sampler, rng: np.random.Generator, rows:
     # the old trajectory is only proposed, never binding: left in place, its later periods would veto the new
     # values through rules across time (step, transition) before they are redrawn themselves
     for v in [*out.static.values(), *out.periodic.values()]:
-        v[..., rows] = -1 if v.dtype.kind != "f" else np.nan
+        v[..., rows] = null_of(v)
 
     # a fixed periodic value is proposed at every period only when a rule across time ties its periods
     # (constant, only towards X): proposed everywhere otherwise, it replaced the person's values of other

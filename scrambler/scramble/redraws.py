@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from scrambler.errors import Issue, UnsatisfiableError
-from scrambler.panel import Panel
+from scrambler.panel import Panel, null_of
 from scrambler.sampling import Sampler
 from scrambler.scramble import guard as guard_mod
 from scrambler.scramble.moves import redraw_persons
@@ -53,10 +53,10 @@ def _redraw_plan(out: Panel, rows: np.ndarray, t: int) -> list[tuple[int, np.nda
         if len(live):
             plan.append((s, live))
             for values in out.periodic.values():
-                values[s, live] = -1 if values.dtype.kind != "f" else np.nan
+                values[s, live] = null_of(values)
     ever = rows[out.present[:t + 1, rows].any(axis=0)]
     for values in out.static.values():
-        values[ever] = -1 if values.dtype.kind != "f" else np.nan
+        values[ever] = null_of(values)
     return plan
 
 
