@@ -112,8 +112,12 @@ def distinct_codes(series: pd.Series) -> set[str]:
     if grouped is None:
         return {v for v in _text_cells(series) if v is not None}
     codes, texts = grouped
-    held = np.bincount(codes[codes >= 0], minlength=len(texts)) > 0  # a category's texts may go unused
-    return {text for text, used in zip(texts, held, strict=True) if used}
+    return {text for text, used in zip(texts, _held(codes, len(texts)), strict=True) if used}
+
+
+def _held(codes: np.ndarray, size: int) -> np.ndarray:
+    """Per text of a grouping, whether a cell holds it (a category column's categories may go unused)."""
+    return np.bincount(codes[codes >= 0], minlength=size) > 0
 
 
 def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
@@ -163,7 +167,7 @@ def recode_with_text(
     table = np.array([numbers.get(t, 0) for t in distinct] + [0], dtype="int64")
     unplanned = [i for i, t in enumerate(distinct) if t not in numbers]
     if unplanned:
-        held = np.bincount(codes[codes >= 0], minlength=len(distinct))[unplanned] > 0
+        held = _held(codes, len(distinct))[unplanned]
         if held.any():  # name a text a cell holds, not an unused category before it
             raise KeyError(distinct[unplanned[int(np.argmax(held))]])
     companion = np.array([*distinct, ""], dtype=object)[codes] if texts else None
