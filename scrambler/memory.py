@@ -103,6 +103,38 @@ def give_back(persons: int) -> None:
         trim(0)
 
 
+def lean_heap(persons: int) -> None:
+    """In a run over ``persons`` persons (the larger of input and output) of at least TRIM_PERSONS: every
+    allocation of MMAP_THRESHOLD or more gets pages of its own from now on, given back when it is freed.
+
+    Why: glibc raises its mmap threshold to the size of the largest block freed so far (up to 32 MiB), so a
+    7.5-million-person run's arrays of one byte to four bytes per person (7-29 MiB: masks, codes, donors,
+    donor pools, time values) came from the heaps, whose freed pages stay with the process until
+    ``malloc_trim``, scattered between live arrays. At the end of the 7.5M -> 7.5M draw the heaps held
+    1,555 MiB of which 917 were in use, and the process had peaked at 7,741 MiB so far; with the threshold
+    fixed at 1 MiB 7,463, at 8 MiB 7,480 (benchmarks/README.md, session 23). Below TRIM_PERSONS the heaps'
+    reuse pays (a page given back is faulted in again at the next array). Process-wide and once: glibc only
+    (elsewhere the allocator decides)."""
+    if persons >= TRIM_PERSONS:
+        _fix_mmap_threshold()
+
+
+#: see lean_heap: above the 2 MiB of the draw's chunk temporaries (CHUNK rows of int64), at or below the
+#: 4 MiB from which numpy asks for huge pages
+MMAP_THRESHOLD = 4 * 2**20
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+
+
+@functools.cache
+def _fix_mmap_threshold() -> bool:
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
+
+
 @functools.cache
 def _malloc_trim() -> Any:
     """glibc's malloc_trim, or None (macOS, musl, Windows: their allocators return pages themselves)."""

@@ -281,7 +281,7 @@ def test_rare_block_tuple_is_never_handed_over_intact() -> None:
     rows = np.nonzero(real.present[t, anchor])[0]
     frame = real.frame(t, anchor[rows])
     offered = {name: proposals(name, t, rows, frame, rng) for name in block}
-    donors = proposals.donors[("methods[0]", t)][rows]
+    donors = proposals._donor_table("methods[0]", t)[0][rows]
     # the input's tuples of the block at t, counted independently
     tuples = np.stack([real.values(v, t)[real.present[t]] for v in block], axis=1)
     seen, counts = np.unique(tuples, axis=0, return_counts=True)
@@ -292,6 +292,41 @@ def test_rare_block_tuple_is_never_handed_over_intact() -> None:
     complete = np.logical_and.reduce([offered[n][1] for n in block])  # every value of the donor offered
     assert not (complete & donor_rare).any()
     assert complete[~donor_rare].all()  # common tuples are swapped whole
+
+
+def test_main_draw_donors_in_one_array_are_those_of_one_array_per_period() -> None:
+    """The main draw holds a swap block's donors in one array rewritten period by period (with the period each
+    was drawn for); the redraws after it, one array per period. Both must offer the same values and keep the
+    same donors, sticky ones included, over every period, whatever rows each call asks for."""
+    spec, real = _real()
+    block = ("married", "union", "occupation")
+    spec = dataclasses.replace(spec, scramble=dataclasses.replace(spec.scramble, methods=(
+        MethodSpec(variables=block, method="swap"),)))
+    real = dataclasses.replace(real, spec=spec)
+    made = []
+    for rolling in (True, False):
+        rng = np.random.default_rng(4)
+        plan = make_plan(spec, draw_order(spec), rng)
+        proposals = MethodProposals(spec, real, plan, anchors(real, real.n, rng), rng)
+        if not rolling:
+            proposals.rolling = None  # as after the main draw: one array per period
+        offered = []
+        for t in range(len(real.periods)):
+            rows = np.nonzero(real.present[t, proposals.anchor])[0]
+            for part in np.array_split(rows, 3):  # several calls per period, as chunks and groups make
+                frame = real.frame(t, proposals.anchor[part])
+                offered.append([proposals(name, t, part, frame, rng) for name in block])
+                offered[-1].append((proposals._donor_table("methods[0]", t)[0][part], None))
+        made.append(offered)
+    assert len(made[0]) == len(made[1]) > 3
+    for one, per_period in zip(*made, strict=True):
+        for (values, has), (values2, has2) in zip(one, per_period, strict=True):
+            assert np.array_equal(values, values2, equal_nan=True)
+            assert has is None or np.array_equal(has, has2)
+    # donors do carry over from one period to the next (the path under test ran): the per-period arrays left
+    both = real.present[0, proposals.anchor] & real.present[1, proposals.anchor]
+    kept = proposals.donors[("methods[0]", 0)][both] == proposals.donors[("methods[0]", 1)][both]
+    assert both.sum() > 100 and kept.mean() > 0.5
 
 
 def test_guard_keeps_the_collisions_its_period_rounds_left_while_it_moves_paths(monkeypatch) -> None:

@@ -17,7 +17,7 @@ from scrambler.check import CheckReport, check
 from scrambler.decode import OVERLAP_PERSONS
 from scrambler.errors import Issue, UnsatisfiableError
 from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW, new_sequence_numbers
-from scrambler.memory import give_back
+from scrambler.memory import give_back, lean_heap
 from scrambler.panel import Panel, differs
 from scrambler.sampling import Sampler
 from scrambler.sampling.sampler import draw_order
@@ -149,6 +149,7 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     if source.n == 0 or not source.present.any():
         raise UnsatisfiableError([Issue(code="empty-input", message="the input holds no person")])
+    lean_heap(max(source.n, persons))
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5C4A]))

@@ -33,6 +33,9 @@ class MethodProposals:
         self.seed = int(rng.integers(0, 2**63 - 1))
         self.lock = threading.Lock()
         self.model_samples = model_samples
+        # the main draw's donors, one array per swap block rewritten period by period (see _donors); None
+        # once that draw is over, when redraws reach periods in any order and use ``donors`` instead
+        self.rolling: dict[str, tuple[np.ndarray, np.ndarray]] | None = {}
         self.donors: dict[tuple[str, int], np.ndarray] = {}  # (block, t) -> donor per output person (-1 none)
         self.pools: dict[tuple[tuple[str, ...], tuple[str, ...], int], DonorPool] = {}  # (now, lagged, t): shared
         self.model_cache: dict[tuple[str, int], dict[str, np.ndarray]] = {}
@@ -183,8 +186,10 @@ class MethodProposals:
         """The main draw has finished period t: its pools, the donors of t - 1 (t's are kept for the next
         period's sticky donors) and its model samples are no longer read - redraws after the main draw
         (backtracking, coverage, the guard) propose only from the anchor. At full scale this keeps about
-        0.7 GB per period from piling up."""
+        0.7 GB per period from piling up. Past the last period the main draw is over: its donors go too."""
         with self.lock:
+            if t >= len(self.spec.panel.periods):
+                self.rolling = None
             for pool_key in [k for k in self.pools if k[2] == t]:
                 del self.pools[pool_key]
             for model_key in [k for k in self.model_cache if k[1] == t]:
@@ -218,10 +223,8 @@ class MethodProposals:
 
     def _donors(self, block: Block, t: int, rows: np.ndarray, frame: Frame, rng: np.random.Generator) -> np.ndarray:
         """Donors of a block for these rows at t: last period's donor when it still fits, else a new one."""
-        key = (block.name, t)
-        with self.lock:
-            table = self.donors.setdefault(key, np.full(len(self.anchor), -2, dtype=np.int32))
-        need = table[rows] == -2
+        table, drawn = self._donor_table(block.name, t)
+        need = table[rows] == -2 if drawn is None else drawn[rows] != t
         if need.any():
             todo = rows[need]
             now = block.strata + block.context
@@ -229,9 +232,12 @@ class MethodProposals:
             mine = {s: frame[s][need] for s in now}  # the output persons' values, read once
             out_keys = stratum_keys(list(mine.values()), sizes, len(todo))
             chosen = np.full(len(todo), -1, dtype=np.int64)
-            prev = self.donors.get((block.name, t - 1))
-            if prev is not None:
-                candidate = prev[todo]
+            if drawn is not None:  # last period's donor, where the person drew one then
+                candidate = np.where(drawn[todo] == t - 1, table[todo], -1)
+            else:
+                prev = self.donors.get((block.name, t - 1))
+                candidate = prev[todo] if prev is not None else None
+            if candidate is not None:
                 ok = candidate >= 0
                 ok[ok] &= self.pool_source.present[t, candidate[ok]]
                 if now and ok.any():
@@ -244,7 +250,27 @@ class MethodProposals:
             if len(fresh):
                 chosen[fresh] = self._fresh(block, t, todo[fresh], {s: v[fresh] for s, v in mine.items()}, rng)
             table[todo] = chosen
+            if drawn is not None:
+                drawn[todo] = t
         return table[rows]
+
+    def _donor_table(self, block: str, t: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Where a block's donors at t are held: (donors, the period each was drawn for) during the main draw,
+        (donors at t, None) after it (-2: not drawn yet).
+
+        Why one array in the main draw: it reaches the periods in order, and a person's donor of t - 1 is
+        read once, when the person's donor at t is first drawn, so the donor of t can take its place. Two
+        arrays per block (t - 1 and t) were 172 MiB of the 7.5M -> 7.5M run's peak at the last period, one
+        and a period tag 43 (benchmarks/README.md, session 23). The redraws after it reach periods in any
+        order: one array per period."""
+        n = len(self.anchor)
+        with self.lock:
+            if self.rolling is None:
+                return self.donors.setdefault((block, t), np.full(n, -2, dtype=np.int32)), None
+            if block not in self.rolling:
+                tag = np.int8 if len(self.spec.panel.periods) < 127 else np.int16
+                self.rolling[block] = (np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=tag))
+            return self.rolling[block]
 
     def _fresh(self, block: Block, t: int, who: np.ndarray, mine: dict[str, np.ndarray],
                rng: np.random.Generator) -> np.ndarray:
