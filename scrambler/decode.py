@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from scrambler.columns import EXAMPLES, decode_categorical, decode_numeric, spec_ids
 from scrambler.errors import Issue
-from scrambler.memory import give_back, lean_heap
+from scrambler.memory import give_back
 from scrambler.panel import Panel, differs, is_null
 from scrambler.spec.model import DatasetSpec, TableSpec, Variable
 from scrambler.tables import shared_masks, table_columns
@@ -247,7 +247,6 @@ def tables_to_panel(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> Decode
         present_tables.append((name, table, period, ids))
         del data  # read again when decoded: at full scale the six tables do not all fit beside the panel
     person_ids = _union(all_ids)
-    lean_heap(len(person_ids))  # before the panel and the decoded tables are allocated
     panel = Panel.empty(spec, len(person_ids))
     panel.ids = person_ids
     T = len(spec.panel.periods)

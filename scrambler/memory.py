@@ -104,17 +104,18 @@ def give_back(persons: int) -> None:
 
 
 def lean_heap(persons: int) -> None:
-    """In a run over ``persons`` persons (the larger of input and output) of at least TRIM_PERSONS: every
-    allocation of MMAP_THRESHOLD or more gets pages of its own from now on, given back when it is freed.
+    """In a draw of at least TRIM_PERSONS output persons: every allocation of MMAP_THRESHOLD or more gets pages
+    of its own from now on, given back when it is freed.
 
     Why: glibc raises its mmap threshold to the size of the largest block freed so far (up to 32 MiB), so a
     7.5-million-person run's arrays of one byte to four bytes per person (7-29 MiB: masks, codes, donors,
     donor pools, time values) came from the heaps, whose freed pages stay with the process until
     ``malloc_trim``, scattered between live arrays. At the end of the 7.5M -> 7.5M draw the heaps held
     1,555 MiB of which 917 were in use, and the process had peaked at 7,741 MiB so far; with the threshold
-    fixed at 1 MiB 7,463, at 8 MiB 7,480 (benchmarks/README.md, session 23). Below TRIM_PERSONS the heaps'
-    reuse pays (a page given back is faulted in again at the next array). Process-wide and once: glibc only
-    (elsewhere the allocator decides)."""
+    fixed at 1 MiB 7,463, at 8 MiB 7,480 (benchmarks/README.md, session 23). Not while reading an input, nor
+    for a small output: there the heaps' reuse pays (a page given back is faulted in again at the next array:
+    reading 7.5 million persons with it took 42.6 and 45.5 s, 37.5 and 36.5 without, and its peak is not the
+    run's). Process-wide and once: glibc only (elsewhere the allocator decides)."""
     if persons >= TRIM_PERSONS:
         _fix_mmap_threshold()
 

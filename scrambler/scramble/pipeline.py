@@ -149,7 +149,9 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         raise UnsatisfiableError([Issue(code="bad-argument", message=f"--persons must be at least 1, got {persons}")])
     if source.n == 0 or not source.present.any():
         raise UnsatisfiableError([Issue(code="empty-input", message="the input holds no person")])
-    lean_heap(max(source.n, persons))
+    # the draw's state grows with the output (its donors, pools and shifts; the output panel): from a large
+    # output on, its arrays get pages of their own (reading a large input for a small output stays as fast)
+    lean_heap(persons)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5C4A]))
