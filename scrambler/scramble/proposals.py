@@ -232,11 +232,11 @@ class MethodProposals:
             mine = {s: frame[s][need] for s in now}  # the output persons' values, read once
             out_keys = stratum_keys(list(mine.values()), sizes, len(todo))
             chosen = np.full(len(todo), -1, dtype=np.int64)
+            candidate: np.ndarray | None = None
             if drawn is not None:  # last period's donor, where the person drew one then
                 candidate = np.where(drawn[todo] == t - 1, table[todo], -1)
-            else:
-                prev = self.donors.get((block.name, t - 1))
-                candidate = prev[todo] if prev is not None else None
+            elif (prev := self.donors.get((block.name, t - 1))) is not None:
+                candidate = prev[todo]
             if candidate is not None:
                 ok = candidate >= 0
                 ok[ok] &= self.pool_source.present[t, candidate[ok]]
