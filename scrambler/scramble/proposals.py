@@ -183,10 +183,10 @@ class MethodProposals:
         return unpublished_from_neighbours(src, name, t, persons, src.periodic[name][t, persons].copy())
 
     def finish_period(self, t: int) -> None:
-        """The main draw has finished period t: its pools, the donors of t - 1 (t's are kept for the next
-        period's sticky donors) and its model samples are no longer read - redraws after the main draw
-        (backtracking, coverage, the guard) propose only from the anchor. At full scale this keeps about
-        0.7 GB per period from piling up. Past the last period the main draw is over: its donors go too."""
+        """The main draw has finished period t: its pools and its model samples are no longer read - redraws
+        after the main draw (backtracking, coverage, the guard) propose only from the anchor. At full scale
+        this keeps about 0.7 GB per period from piling up. Past the last period the main draw is over: its
+        donors go too (each block's one array: see _donor_table; the per-period ones start empty after it)."""
         with self.lock:
             if t >= len(self.spec.panel.periods):
                 self.rolling = None
@@ -194,8 +194,6 @@ class MethodProposals:
                 del self.pools[pool_key]
             for model_key in [k for k in self.model_cache if k[1] == t]:
                 del self.model_cache[model_key]
-            for key in [k for k in self.donors if k[1] < t]:
-                del self.donors[key]
             for key in [k for k in self.rare_blocks if k[1] == t]:
                 del self.rare_blocks[key]
         # the period's pools and their working copies are gone: their pages back to the system before the next
