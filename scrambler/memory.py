@@ -126,23 +126,24 @@ MMAP_THRESHOLD = 4 * 2**20
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
-@functools.cache
-def _fix_mmap_threshold() -> bool:
-    try:
-        import ctypes
-
-        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-    except (OSError, AttributeError):
-        return False
+def _fix_mmap_threshold() -> None:
+    mallopt = _glibc("mallopt")
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
-@functools.cache
 def _malloc_trim() -> Any:
     """glibc's malloc_trim, or None (macOS, musl, Windows: their allocators return pages themselves)."""
+    return _glibc("malloc_trim")
+
+
+@functools.cache
+def _glibc(name: str) -> Any:
+    """A function of glibc, or None where the C library is another (macOS, musl, Windows)."""
     try:
         import ctypes
 
-        return ctypes.CDLL("libc.so.6").malloc_trim
+        return getattr(ctypes.CDLL("libc.so.6"), name)
     except (OSError, AttributeError):
         return None
 
