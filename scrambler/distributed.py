@@ -175,9 +175,28 @@ def connect(scheduler: str | None, workers: int) -> Iterator[tuple[Any, str]]:
         with client:
             yield client, scheduler
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with _environment_kept(), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         yield client, f"LocalCluster({workers} workers)"
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """The caller's environment as it was once the LocalCluster is closed. dask's nanny writes its pre-spawn
+    variables (MALLOC_TRIM_THRESHOLD_, OMP_NUM_THREADS, ...) into this process's ``os.environ`` for its workers
+    to inherit, and leaves them there: every process started afterwards inherited them too. One did harm: any
+    MALLOC_*_ variable turns glibc's dynamic mmap threshold off in the child (tests/test_memory.py failed in
+    CI whenever it shared a pytest worker with tests/test_distributed.py)."""
+    import os
+
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(before):
+            del os.environ[name]
+        os.environ.update(before)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ whatever the cluster and whether the input was pre-partitioned."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from scrambler.check import check
 from scrambler.combine import allocate
 from scrambler.datasets import read_dataset, write_dataset
-from scrambler.distributed import DistributedResult, id_range, scramble_dask
+from scrambler.distributed import DistributedResult, connect, id_range, scramble_dask
 from scrambler.errors import DataError
 from scrambler.identifiers import SEQUENCE_HIGH, SEQUENCE_LOW
 from scrambler.panel import Panel
@@ -34,11 +35,13 @@ SEED = 17
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    from dask.distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as c:
+    """The engine's own LocalCluster; once closed, this process's environment is as before (dask's nanny
+    writes MALLOC_TRIM_THRESHOLD_ and others into it, which later tests' subprocesses then inherited)."""
+    before = dict(os.environ)
+    with connect(None, 2) as (c, _):
+        assert "MALLOC_TRIM_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in before  # what dask sets
         yield c
+    assert dict(os.environ) == before
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,15 @@
 gives them back when freed) even after glibc raised its dynamic threshold; below it, nothing changes. Each case
 runs in a fresh interpreter: the setting is process-wide and glibc's threshold moves with what was freed.
 glibc's own mark tells it apart: the IS_MMAPPED bit (2) of the size field just before the block (numpy's
-default allocator hands out malloc's pointer as the array's data). Two earlier probes read it from outside and
-each failed once in CI: glibc's mmapped total before and after (another thread's allocation moves it), then
-whether the array lay inside [heap] of /proc/self/maps (a heap grown by mmap when brk cannot grow lies
-outside it)."""
+default allocator hands out malloc's pointer as the array's data). This test failed in CI whenever it shared a
+pytest worker with tests/test_distributed.py: dask's nanny had left MALLOC_TRIM_THRESHOLD_ in os.environ, the
+probe inherited it, and any MALLOC_*_ variable turns glibc's dynamic threshold off (scrambler.distributed now
+restores the environment; the probe also runs without them)."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,11 @@ print(bool(size_field & 2))  # IS_MMAPPED
 
 def _own_pages(persons: int) -> bool:
     code = PROBE.replace("{threshold}", str(MMAP_THRESHOLD))
-    proc = subprocess.run([sys.executable, "-c", code, str(persons)], capture_output=True, text=True, timeout=120)
+    # glibc's defaults: any MALLOC_*_ variable (dask's nanny sets MALLOC_TRIM_THRESHOLD_) turns its dynamic
+    # threshold off, and the small run's array got pages of its own too
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    proc = subprocess.run([sys.executable, "-c", code, str(persons)], capture_output=True, text=True, timeout=120,
+                          env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip() == "True"
 
