@@ -1,5 +1,7 @@
 """``text_column`` (SAS's CSV) and ``recode_with_text`` (Stata, SPSS) group a column once and must give
-exactly the texts the cell-by-cell definition gives (``text_array``), whatever the dtype."""
+exactly the texts the cell-by-cell definition gives (``text_array``), whatever the dtype; ``recode_grouped``
+hands its grouping to the binary writers, whose ``encoded_texts`` must then store what they would store from
+the companion column itself."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrambler.formats._common import recode_with_text, text_array, text_column
+from scrambler.formats._common import encoded_texts, recode_grouped, recode_with_text, text_array, text_column
 
 cells = st.one_of(st.none(), st.sampled_from(["01", "1", "F", "é", ""]), st.integers(0, 3))
 
@@ -63,3 +65,22 @@ def test_categories_no_cell_holds_need_no_number(values: list[str | None], texts
             assert missing.args == (held[0],)
         else:
             raise AssertionError("a held code without a number was recoded")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(cells, max_size=20), st.sampled_from(["object", "category"]), st.booleans())
+def test_a_companions_grouping_encodes_as_the_column_does(values: list[object], kind: str, unused: bool) -> None:
+    """Each cell's bytes and the set of texts (which sets a strN's width) from the grouping equal those from
+    hashing the companion again; a category no cell holds never widens the column."""
+    column = as_column(values, kind)
+    if unused and kind == "category":
+        column = column.cat.add_categories(["a much longer unused code"])
+    numbers = {t: i for i, t in enumerate(sorted({t for t in text_array(column) if t is not None}), start=1)}
+    recoded, companion, grouping = recode_grouped(column, numbers)
+    assert list(recoded.to_numpy(dtype=float, na_value=np.nan)[~recoded.isna()]) == \
+        list(recode_with_text(column, numbers)[0].to_numpy(dtype=float, na_value=np.nan)[~recoded.isna()])
+    plain = encoded_texts(pd.Series(companion, dtype=object))
+    grouped = encoded_texts(pd.Series(companion, dtype=object), grouping)
+    assert plain is not None and grouped is not None
+    assert [grouped[1][i] for i in grouped[0]] == [plain[1][i] for i in plain[0]] == [t.encode() for t in companion]
+    assert set(grouped[1]) == set(plain[1])

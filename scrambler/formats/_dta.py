@@ -20,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from scrambler.formats._common import encoded_texts
+from scrambler.formats._common import Grouping, encoded_texts
 
 VERSION = 118
 MAX_STR = 2045  #: longest str# column in bytes; longer text must be a strL (pandas writes those)
@@ -74,10 +74,10 @@ def _fits(column: pd.Series) -> bool:
     return column.dtype == object
 
 
-def prepare(frame: pd.DataFrame) -> Records | None:
+def prepare(frame: pd.DataFrame, groupings: Mapping[str, Grouping] | None = None) -> Records | None:
     """The data as one record array with each column's Stata type and display format; None where a column
     is not a number Stata stores nor text of strings of at most 2,045 bytes (pandas' writer then takes the
-    table)."""
+    table). ``groupings``: text columns already grouped (see encoded_texts)."""
     fields, types, formats, columns = [], [], [], []
     for name in frame.columns:
         column = frame[name]
@@ -96,7 +96,7 @@ def prepare(frame: pd.DataFrame) -> Records | None:
             types.append(DOUBLE)
             formats.append("%10.0g")
         else:
-            text = encoded_texts(column)
+            text = encoded_texts(column, (groupings or {}).get(name))
             if text is None:
                 return None
             codes, uniques = text

@@ -22,10 +22,12 @@ from scrambler.errors import DataError, Issue
 from scrambler.formats._common import (
     CodePlan,
     Column,
+    Grouping,
     clip,
     is_plain_integer,
     normalize,
     plan_codes,
+    recode_grouped,
     recode_with_text,
     resolve,
 )
@@ -58,6 +60,9 @@ class LabelledTable:
     value_labels: dict[str, dict[int | float, str]] = field(default_factory=dict)
     #: output column -> kind of its variable, or "code" for a ``<name>_code`` companion
     roles: dict[str, str] = field(default_factory=dict)
+    #: ``<name>_code`` companion -> its grouping as recoding made it: the binary writers encode each text once
+    #: from it instead of hashing the column again (:func:`~scrambler.formats._common.encoded_texts`)
+    groupings: dict[str, Grouping] = field(default_factory=dict)
 
 
 def build(
@@ -126,7 +131,11 @@ def _add_column(
     out.roles[name] = info.kind
     if info.coded:
         plan = plans[info.name]
-        numbers, texts = recode_with_text(values, plan.numbers, texts=not plan.numeric)
+        if plan.numeric:
+            numbers, texts = recode_with_text(values, plan.numbers, texts=False)
+        else:
+            numbers, texts, grouping = recode_grouped(values, plan.numbers)
+            out.groupings[name + CODE_SUFFIX] = grouping
         data[name] = numbers
         if plan.labels:
             out.value_labels[name] = {k: value_label(v) for k, v in plan.labels.items()}

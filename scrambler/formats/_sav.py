@@ -24,7 +24,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from scrambler.formats._common import encoded_texts
+from scrambler.formats._common import Grouping, encoded_texts
 
 MAX_STRING = 255
 MAX_LABEL = 256  # bytes of a variable label ReadStat keeps
@@ -91,9 +91,11 @@ def _short_names(names: list[str]) -> list[str]:
     return out
 
 
-def prepare(frame: pd.DataFrame, formats: Mapping[str, str], note: str, labels: Iterable[str] = ()) -> Prepared | None:
+def prepare(frame: pd.DataFrame, formats: Mapping[str, str], note: str, labels: Iterable[str] = (),
+            groupings: Mapping[str, Grouping] | None = None) -> Prepared | None:
     """The table's variables and slots; None where pyreadstat must write it (see the module docstring, and
-    a NUL character in a text or label, which ReadStat reads as the end of a C string)."""
+    a NUL character in a text or label, which ReadStat reads as the end of a C string). ``groupings``: text
+    columns already grouped (see encoded_texts)."""
     if len(note.encode("utf-8")) > DOC_LINE or any("\x00" in text for text in (note, *labels)):
         return None
     names = [str(n) for n in frame.columns]
@@ -110,7 +112,7 @@ def prepare(frame: pd.DataFrame, formats: Mapping[str, str], note: str, labels: 
             continue
         if column.dtype != object:
             return None
-        text = encoded_texts(column)
+        text = encoded_texts(column, (groupings or {}).get(name))
         if text is None or any(b"\x00" in b for b in text[1]):
             return None
         codes, encoded = text

@@ -67,7 +67,7 @@ def write(table: LabelledTable, target: Path, compressed: bool = False) -> Path:
     display = formats(table)
     measures = {k: MEASURES[v] for k, v in table.roles.items()}
     texts = [*table.column_labels.values(), *(text for labels in table.value_labels.values() for text in labels.values())]
-    prepared = prepare(frame, display, note, texts)
+    prepared = prepare(frame, display, note, texts, table.groupings)
     if prepared is not None:
         # whole columns (see _sav); the same bytes pyreadstat writes, which remains the writer otherwise
         def fast(tmp: Path) -> None:

@@ -83,7 +83,7 @@ def write(table: LabelledTable, target: Path) -> Path:
     frame = frame_for_stata(table)
     data_label = FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name))
     value_labels = {k: dict(v) for k, v in table.value_labels.items()}
-    prepared = prepare(frame)
+    prepared = prepare(frame, table.groupings)
     if prepared is not None:
         # whole columns (see _dta); the same bytes pandas writes, which remains the writer for strLs
         def fast(tmp: Path) -> None:
