@@ -44,8 +44,10 @@ COLUMNS: dict[str, list[float | None]] = {
 }
 
 
-def test_each_number_takes_the_smallest_type_that_holds_it(tmp_path: Path) -> None:
-    frame = pd.DataFrame({name: pd.array(values, dtype="Float64") for name, values in COLUMNS.items()})
+@pytest.mark.parametrize("dtype", ["Float64", "Int64"])  # Int64: the whole-number path (codes, years)
+def test_each_number_takes_the_smallest_type_that_holds_it(tmp_path: Path, dtype: str) -> None:
+    frame = pd.DataFrame({name: pd.array(values, dtype=dtype if name != "halves" else "Float64")
+                          for name, values in COLUMNS.items()})
     frame["wage"] = [10.0, 20.0, None, 30.0]  # a decimal variable, whole here: stays a double
     frame["sex"] = pd.Categorical(["F", "M", None, "M"])  # numbered 1..2 with a text companion
     frame["employed"] = pd.array([True, None, False, True], dtype="boolean")

@@ -116,8 +116,9 @@ def distinct_codes(series: pd.Series) -> set[str]:
 
 
 def _held(codes: np.ndarray, size: int) -> np.ndarray:
-    """Per text of a grouping, whether a cell holds it (a category column's categories may go unused)."""
-    return np.bincount(codes[codes >= 0], minlength=size) > 0
+    """Per text of a grouping, whether a cell holds it (a category column's categories may go unused).
+    Nulls (-1) are counted in a slot of their own and dropped: no mask and gather of every cell first."""
+    return np.bincount(codes + 1, minlength=size + 1)[1:] > 0
 
 
 def _text_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:

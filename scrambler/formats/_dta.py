@@ -60,10 +60,13 @@ INTEGERS: dict[str, IntegerType] = {
 }
 
 
-def _fits(column: pd.Series) -> bool:
+def _fits(column: pd.Series, ranged: bool) -> bool:
     """True for a float64 column (no value Stata would read as missing), a nullable Int8/16/32 one within
-    its type's range (beyond it pandas widens the type), or one of strings, none null."""
+    its type's range (beyond it pandas widens the type; ``ranged``: known to be), or one of strings, none
+    null."""
     kind = INTEGERS.get(str(column.dtype))
+    if kind is not None and ranged:
+        return True
     if kind is not None:
         low, high = column.min(skipna=True), column.max(skipna=True)
         return bool(pd.isna(low) or (kind.low <= low and high <= kind.high))
@@ -74,14 +77,16 @@ def _fits(column: pd.Series) -> bool:
     return column.dtype == object
 
 
-def prepare(frame: pd.DataFrame, groupings: Mapping[str, Grouping] | None = None) -> Records | None:
+def prepare(frame: pd.DataFrame, groupings: Mapping[str, Grouping] | None = None,
+            ranged: bool = False) -> Records | None:
     """The data as one record array with each column's Stata type and display format; None where a column
     is not a number Stata stores nor text of strings of at most 2,045 bytes (pandas' writer then takes the
-    table). ``groupings``: text columns already grouped (see encoded_texts)."""
+    table). ``groupings``: text columns already grouped (see encoded_texts); ``ranged``: each Int8/16/32
+    column's type was chosen by its values' range (stata.frame_for_stata), so it is not measured again."""
     fields, types, formats, columns = [], [], [], []
     for name in frame.columns:
         column = frame[name]
-        if not _fits(column):
+        if not _fits(column, ranged):
             return None
         kind = INTEGERS.get(str(column.dtype))
         if kind is not None:

@@ -58,15 +58,27 @@ def frame_for_stata(table: LabelledTable) -> pd.DataFrame:
     as missing."""
     frame = table.frame.copy(deep=False)  # columns are replaced, never written into
     for name in frame.columns:
-        if frame[name].dtype != object:
-            values = frame[name].to_numpy(dtype="float64", na_value=np.nan)
-            kind = storage(values, table.roles.get(name, ""))
-            if kind == "float64":
-                frame[name] = values
-            else:
-                missing = np.isnan(values)
-                whole = np.where(missing, 0, values).astype(kind.lower())
-                frame[name] = pd.arrays.IntegerArray(whole, missing)
+        column = frame[name]
+        if column.dtype == object:
+            continue
+        role = table.roles.get(name, "")
+        if column.dtype.kind == "i" and role != "decimal":  # codes, years: no float copy, no whole-number test
+            missing = column.isna().to_numpy()
+            whole = column.to_numpy(dtype="int64", na_value=0)
+            held = whole[~missing]
+            low, high = (held.min(), held.max()) if len(held) else (0, 0)
+            kind = next((k for k, t in INTEGERS.items() if t.low <= low and high <= t.high), "float64")
+            if kind != "float64":
+                frame[name] = pd.arrays.IntegerArray(whole.astype(kind.lower()), missing)
+                continue
+        values = column.to_numpy(dtype="float64", na_value=np.nan)
+        kind = storage(values, role)
+        if kind == "float64":
+            frame[name] = values
+        else:
+            missing = np.isnan(values)
+            whole = np.where(missing, 0, values).astype(kind.lower())
+            frame[name] = pd.arrays.IntegerArray(whole, missing)
     return frame
 
 
@@ -83,7 +95,7 @@ def write(table: LabelledTable, target: Path) -> Path:
     frame = frame_for_stata(table)
     data_label = FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name))
     value_labels = {k: dict(v) for k, v in table.value_labels.items()}
-    prepared = prepare(frame, table.groupings)
+    prepared = prepare(frame, table.groupings, ranged=True)  # frame_for_stata chose each type by its range
     if prepared is not None:
         # whole columns (see _dta); the same bytes pandas writes, which remains the writer for strLs
         def fast(tmp: Path) -> None:
