@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,9 @@ from scrambler.spec import DatasetSpec, load_spec
 
 # Every Issue made anywhere in the suite (subprocesses inherit this) must carry a catalogued code.
 os.environ["SCRAMBLER_STRICT_CODES"] = "1"
+#: variables others set, not a leak of ours: pytest names the running test; scikit-learn (imported by the
+#: reports' sdmetrics and anonymeter) and polars set theirs with setdefault when first imported, once per process
+SET_BY_OTHERS = frozenset({"PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK", "_RJEM_MALLOC_CONF"})
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "fixtures" / "mini"
@@ -117,3 +120,39 @@ def declared_population(tmp_path_factory: pytest.TempPathFactory) -> Callable[[s
         return made[name]
 
     return make
+
+
+def _left_as_found(environment: Mapping[str, str], folder: str, what: str) -> None:
+    """Assert that the environment and the working folder are ``environment`` and ``folder`` again, after
+    putting them back (so one leak fails one test, not every one after it)."""
+    changed = sorted(k for k in environment.keys() | os.environ.keys()
+                     if environment.get(k) != os.environ.get(k) and k not in SET_BY_OTHERS)
+    now = os.getcwd()
+    for name in changed:
+        if name in environment:
+            os.environ[name] = environment[name]
+        else:
+            del os.environ[name]
+    os.chdir(folder)
+    assert not changed, f"{what} left environment variables changed: {changed}"
+    assert now == folder, f"{what} left the working folder at {now!r}, not {folder!r}"
+
+
+@pytest.fixture(autouse=True)
+def _test_leaves_process_as_found() -> Iterator[None]:
+    """Fail the test that leaves the process's environment or working folder changed (monkeypatch's changes
+    are undone before this runs). Tests share pytest workers, and the subprocesses later tests start inherit
+    both: CI failed once because dask's nanny left MALLOC_TRIM_THRESHOLD_ in os.environ and a memory probe in
+    another file inherited it (benchmarks/README.md, session 24)."""
+    environment, folder = dict(os.environ), os.getcwd()
+    yield
+    _left_as_found(environment, folder, "this test")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_leaves_process_as_found() -> Iterator[None]:
+    """The same for a test file with its module-scoped fixtures (a dask cluster set up once per file may hold
+    its variables while it runs, never after)."""
+    environment, folder = dict(os.environ), os.getcwd()
+    yield
+    _left_as_found(environment, folder, "this test file")

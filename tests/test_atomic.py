@@ -204,6 +204,30 @@ def test_other_errors_are_not_disguised_as_interrupts(monkeypatch: pytest.Monkey
         signal.signal(signal.SIGINT, previous)
 
 
+
+@pytest.mark.parametrize("before", [None, "system"])
+def test_in_process_run_gives_the_callers_environment_back(monkeypatch: pytest.MonkeyPatch, capsys,
+                                                           before: str | None) -> None:
+    """The command chooses pyarrow's memory pool through the environment for the processes it starts; a
+    caller in the same process (a notebook) finds its own value, or none, afterwards -- on success and on error."""
+    from scrambler.cli import main as cli_main
+
+    if before is None:
+        monkeypatch.delenv(cli_main.POOL, raising=False)
+    else:
+        monkeypatch.setenv(cli_main.POOL, before)
+    seen: list[str | None] = []
+    real = cli_main._main
+    monkeypatch.setattr(cli_main, "_main", lambda argv: seen.append(os.environ.get(cli_main.POOL)) or 0)
+    assert cli_main.main(["validate", str(MINI)]) == 0
+    chosen = "system" if cli_main._address_space_capped() or sys.platform != "linux" else "jemalloc"
+    assert seen == [before or chosen]  # the run itself had a pool chosen
+    assert os.environ.get(cli_main.POOL) == before
+    monkeypatch.setattr(cli_main, "_main", real)  # the real command: a spec folder that does not exist, exit 1
+    assert cli_main.main(["validate", str(MINI.parent / "no-such-spec")]) == 1
+    assert "no-such-spec" in capsys.readouterr().err
+    assert os.environ.get(cli_main.POOL) == before
+
 # --- nothing is lost: an output never overlaps an input; leftovers of killed runs; permissions ---------------
 
 

@@ -95,6 +95,9 @@ class _Interrupts:
         sys.__unraisablehook__(info)
 
 
+POOL = "ARROW_DEFAULT_MEMORY_POOL"  #: the environment variable naming pyarrow's memory pool
+
+
 def _address_space_capped() -> bool:
     try:
         import resource
@@ -113,9 +116,22 @@ def main(argv: list[str] | None = None) -> int:
     # Under a capped address space (ulimit -v), the system allocator whatever the environment says (a value
     # inherited from an uncapped parent too): jemalloc's reservations, beside each thread's, made a 50-person
     # run die now and then under a 1 GB cap (a thread's stack or arena not mapped).
+    # An in-process caller (a notebook, the tests) gets its environment back when the run ends; the processes
+    # the run starts (dask workers) have inherited the choice by then.
+    pool_before = os.environ.get(POOL)
     if _address_space_capped():
-        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc" if sys.platform == "linux" else "system")
+        os.environ[POOL] = "system"
+    os.environ.setdefault(POOL, "jemalloc" if sys.platform == "linux" else "system")
+    try:
+        return _main(argv)
+    finally:
+        if pool_before is None:
+            os.environ.pop(POOL, None)
+        else:
+            os.environ[POOL] = pool_before
+
+
+def _main(argv: list[str] | None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     chosen = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(chosen if chosen in COMMANDS else None)
