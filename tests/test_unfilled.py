@@ -5,6 +5,7 @@ arrays hold a non-null pattern, so a read that slipped past the horizon would sh
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +15,21 @@ from scrambler.panel import Panel
 from scrambler.population import generate_population
 from scrambler.sampling.rules import neighbour_sets
 from scrambler.scramble import scramble
-from scrambler.spec import load_spec
+from scrambler.spec import DatasetSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ["arbeidsreserve-24-130", "incapacity-barometer-18-088"]
 
 
+@cache
+def _spec(name: str) -> DatasetSpec:
+    return load_spec(ROOT / "constraints" / name)  # once: 18/088 has 154 periods, each checked below
+
+
 def _pair(spec_name: str, t: int, n: int = 40) -> tuple[Panel, Panel]:
     """A panel filled with nulls and an unfilled one holding garbage, both given the same values at periods up
     to t (the unfilled one's periods started in order)."""
-    spec = load_spec(ROOT / "constraints" / spec_name)
+    spec = _spec(spec_name)
     rng = np.random.default_rng(3)
     filled, unfilled = Panel.empty(spec, n), Panel.empty(spec, n, unfilled=True)
     for values in unfilled.periodic.values():
@@ -44,7 +50,7 @@ def _pair(spec_name: str, t: int, n: int = 40) -> tuple[Panel, Panel]:
 
 @pytest.mark.parametrize("spec_name", SPECS)
 def test_periods_not_started_read_as_null(spec_name: str) -> None:
-    periods = len(load_spec(ROOT / "constraints" / spec_name).panel.periods)
+    periods = len(_spec(spec_name).panel.periods)
     for t in range(periods - 1):  # the last period has no later one to hide
         filled, unfilled = _pair(spec_name, t)
         rows = np.arange(filled.n)
