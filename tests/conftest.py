@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -122,9 +123,13 @@ def declared_population(tmp_path_factory: pytest.TempPathFactory) -> Callable[[s
     return make
 
 
-def _left_as_found(environment: Mapping[str, str], folder: str, what: str) -> None:
-    """Assert that the environment and the working folder are ``environment`` and ``folder`` again, after
-    putting them back (so one leak fails one test, not every one after it)."""
+def _handlers() -> dict[int, object]:
+    return {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _left_as_found(environment: Mapping[str, str], folder: str, handlers: Mapping[int, object], what: str) -> None:
+    """Assert that the environment, the working folder and the Ctrl-C and SIGTERM handlers are as they were,
+    after putting them back (so one leak fails one test, not every one after it)."""
     changed = sorted(k for k in environment.keys() | os.environ.keys()
                      if environment.get(k) != os.environ.get(k) and k not in SET_BY_OTHERS)
     now = os.getcwd()
@@ -134,25 +139,29 @@ def _left_as_found(environment: Mapping[str, str], folder: str, what: str) -> No
         else:
             del os.environ[name]
     os.chdir(folder)
+    moved = {signal.Signals(n).name: h for n, h in _handlers().items() if h is not handlers[n]}
+    for number, handler in handlers.items():
+        signal.signal(number, handler)  # type: ignore[arg-type]
     assert not changed, f"{what} left environment variables changed: {changed}"
+    assert not moved, f"{what} left signal handlers changed: {moved}"
     assert now == folder, f"{what} left the working folder at {now!r}, not {folder!r}"
 
 
 @pytest.fixture(autouse=True)
 def _test_leaves_process_as_found() -> Iterator[None]:
-    """Fail the test that leaves the process's environment or working folder changed (monkeypatch's changes
-    are undone before this runs). Tests share pytest workers, and the subprocesses later tests start inherit
-    both: CI failed once because dask's nanny left MALLOC_TRIM_THRESHOLD_ in os.environ and a memory probe in
+    """Fail the test that leaves the process's environment, working folder or Ctrl-C/SIGTERM handlers changed
+    (monkeypatch's changes are undone before this runs). Tests share pytest workers: a later test's
+    subprocesses inherit the first two, its in-process commands meet the handlers. CI failed once because dask's nanny left MALLOC_TRIM_THRESHOLD_ in os.environ and a memory probe in
     another file inherited it (benchmarks/README.md, session 24)."""
-    environment, folder = dict(os.environ), os.getcwd()
+    environment, folder, handlers = dict(os.environ), os.getcwd(), _handlers()
     yield
-    _left_as_found(environment, folder, "this test")
+    _left_as_found(environment, folder, handlers, "this test")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _module_leaves_process_as_found() -> Iterator[None]:
     """The same for a test file with its module-scoped fixtures (a dask cluster set up once per file may hold
     its variables while it runs, never after)."""
-    environment, folder = dict(os.environ), os.getcwd()
+    environment, folder, handlers = dict(os.environ), os.getcwd(), _handlers()
     yield
-    _left_as_found(environment, folder, "this test file")
+    _left_as_found(environment, folder, handlers, "this test file")
