@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scrambler.datasets import read_dataset  # noqa: E402
+from scrambler.memory import _M_MMAP_THRESHOLD  # noqa: E402
 from scrambler.reports.write import report_rows  # noqa: E402
 from scrambler.scramble import pipeline  # noqa: E402
 from scrambler.scramble.proposals import MethodProposals  # noqa: E402
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--mmap-threshold", type=int)
     args = parser.parse_args()
     if args.mmap_threshold:
-        LIBC.mallopt(-3, args.mmap_threshold)  # M_MMAP_THRESHOLD
+        LIBC.mallopt(_M_MMAP_THRESHOLD, args.mmap_threshold)
     spec = load_spec(args.spec)
     periods = len(spec.panel.periods)
     start = time.perf_counter()

@@ -98,7 +98,7 @@ def give_back(persons: int) -> None:
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
-    trim = _malloc_trim()
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -116,8 +116,9 @@ def lean_heap(persons: int) -> None:
     for a small output: there the heaps' reuse pays (a page given back is faulted in again at the next array:
     reading 7.5 million persons with it took 42.6 and 45.5 s, 37.5 and 36.5 without, and its peak is not the
     run's). Process-wide and once: glibc only (elsewhere the allocator decides)."""
-    if persons >= TRIM_PERSONS:
-        _fix_mmap_threshold()
+    mallopt = _glibc("mallopt") if persons >= TRIM_PERSONS else None
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 #: see lean_heap: above the 2 MiB of the draw's chunk temporaries (CHUNK rows of int64), at or below the
@@ -126,20 +127,10 @@ MMAP_THRESHOLD = 4 * 2**20
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
-def _fix_mmap_threshold() -> None:
-    mallopt = _glibc("mallopt")
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-
-
-def _malloc_trim() -> Any:
-    """glibc's malloc_trim, or None (macOS, musl, Windows: their allocators return pages themselves)."""
-    return _glibc("malloc_trim")
-
-
 @functools.cache
 def _glibc(name: str) -> Any:
-    """A function of glibc, or None where the C library is another (macOS, musl, Windows)."""
+    """A function of glibc, or None where the C library is another (macOS, musl, Windows: their allocators
+    return pages themselves)."""
     try:
         import ctypes
 

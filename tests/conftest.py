@@ -151,8 +151,9 @@ def _left_as_found(environment: Mapping[str, str], folder: str, handlers: Mappin
 def _test_leaves_process_as_found() -> Iterator[None]:
     """Fail the test that leaves the process's environment, working folder or Ctrl-C/SIGTERM handlers changed
     (monkeypatch's changes are undone before this runs). Tests share pytest workers: a later test's
-    subprocesses inherit the first two, its in-process commands meet the handlers. CI failed once because dask's nanny left MALLOC_TRIM_THRESHOLD_ in os.environ and a memory probe in
-    another file inherited it (benchmarks/README.md, session 24)."""
+    subprocesses inherit the first two, its in-process commands meet the handlers. CI failed once because
+    dask's nanny left MALLOC_TRIM_THRESHOLD_ in os.environ and a memory probe in another file inherited it
+    (benchmarks/README.md, session 24)."""
     environment, folder, handlers = dict(os.environ), os.getcwd(), _handlers()
     yield
     _left_as_found(environment, folder, handlers, "this test")

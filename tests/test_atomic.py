@@ -204,7 +204,6 @@ def test_other_errors_are_not_disguised_as_interrupts(monkeypatch: pytest.Monkey
         signal.signal(signal.SIGINT, previous)
 
 
-
 @pytest.mark.parametrize("before", [None, "system"])
 def test_in_process_run_gives_the_callers_environment_back(monkeypatch: pytest.MonkeyPatch, capsys,
                                                            before: str | None) -> None:
@@ -227,6 +226,7 @@ def test_in_process_run_gives_the_callers_environment_back(monkeypatch: pytest.M
     assert cli_main.main(["validate", str(MINI.parent / "no-such-spec")]) == 1
     assert "no-such-spec" in capsys.readouterr().err
     assert os.environ.get(cli_main.POOL) == before
+
 
 # --- nothing is lost: an output never overlaps an input; leftovers of killed runs; permissions ---------------
 

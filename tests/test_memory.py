@@ -9,7 +9,6 @@ restores the environment; the probe also runs without them)."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scrambler.memory import MMAP_THRESHOLD, TRIM_PERSONS
+from scrambler.memory import MMAP_THRESHOLD, TRIM_PERSONS, _glibc
 
 PROBE = """
 import ctypes
@@ -45,14 +44,7 @@ def _own_pages(persons: int) -> bool:
     return proc.stdout.strip() == "True"
 
 
-def _glibc() -> bool:
-    try:
-        return hasattr(ctypes.CDLL("libc.so.6"), "mallopt")
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _glibc() or not Path("/proc/self/maps").exists(), reason="glibc's heap, seen in /proc")
+@pytest.mark.skipif(_glibc("mallopt") is None or not Path("/proc/self/maps").exists(), reason="glibc's heap, seen in /proc")
 def test_large_runs_give_arrays_pages_of_their_own() -> None:
     assert _own_pages(TRIM_PERSONS)
     assert not _own_pages(TRIM_PERSONS - 1)  # a small run keeps glibc's own choice (its heaps' reuse pays)

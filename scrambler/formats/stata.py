@@ -49,7 +49,11 @@ def storage(values: np.ndarray, kind: str) -> str:
     finite = values[~np.isnan(values)]
     if len(finite) and not np.array_equal(finite, np.trunc(finite)):
         return "float64"
-    low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 0.0)
+    return smallest(*((finite.min(), finite.max()) if len(finite) else (0.0, 0.0)))
+
+
+def smallest(low: float, high: float) -> str:
+    """The smallest of Stata's integer types holding every value from ``low`` to ``high``, else float64."""
     return next((name for name, kind in INTEGERS.items() if kind.low <= low and high <= kind.high), "float64")
 
 
@@ -66,8 +70,7 @@ def frame_for_stata(table: LabelledTable) -> pd.DataFrame:
             missing = column.isna().to_numpy()
             whole = column.to_numpy(dtype="int64", na_value=0)
             held = whole[~missing]
-            low, high = (held.min(), held.max()) if len(held) else (0, 0)
-            kind = next((k for k, t in INTEGERS.items() if t.low <= low and high <= t.high), "float64")
+            kind = smallest(*((held.min(), held.max()) if len(held) else (0, 0)))
             if kind != "float64":
                 frame[name] = pd.arrays.IntegerArray(whole.astype(kind.lower()), missing)
                 continue
