@@ -328,6 +328,7 @@ def test_stata_writer_writes_the_bytes_pandas_writes(case: str, tmp_path: Path) 
     from datetime import datetime
 
     from scrambler.formats import stata
+    from scrambler.formats._common import plain_text
     from scrambler.formats._dta import prepare, write_dta
     from scrambler.formats._labelled import FILE_LABEL, build
     from scrambler.formats._names import STATA
@@ -338,7 +339,7 @@ def test_stata_writer_writes_the_bytes_pandas_writes(case: str, tmp_path: Path) 
     label = stata.FILE_LABEL_LIMIT(FILE_LABEL.format(table="t1"))
     labels = {k: dict(v) for k, v in table.value_labels.items()}
     theirs, ours = io.BytesIO(), io.BytesIO()
-    frame.to_stata(theirs, write_index=False, version=118, data_label=label,
+    plain_text(frame).to_stata(theirs, write_index=False, version=118, data_label=label,
                    variable_labels=dict(table.column_labels), value_labels=labels, time_stamp=stamp)
     prepared = prepare(frame)
     assert prepared is not None

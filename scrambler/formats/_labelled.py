@@ -24,6 +24,7 @@ from scrambler.formats._common import (
     Column,
     Grouping,
     clip,
+    grouped_text,
     is_plain_integer,
     normalize,
     plan_codes,
@@ -82,9 +83,7 @@ def build(
         out = LabelledTable(table, pd.DataFrame(index=range(len(frame))))
         data: dict[str, object] = {}  # one frame at the end: a frame grown column by column cost 0.4 s per export
         for col in (c for c in columns if c.table == table):
-            # a coded column is recoded from its own values (recode_with_text groups them once)
-            values = col.series if col.info.coded else normalize(col, issues)
-            _add_column(out, data, col, values, plans, variable_label, value_label, names)
+            _add_column(out, data, col, plans, variable_label, value_label, names, issues)
         if data:
             out.frame = pd.DataFrame(data, index=out.frame.index, copy=False)  # no copy into 2-D blocks
         built.append(out)
@@ -115,26 +114,25 @@ def _add_column(
     out: LabelledTable,
     data: dict[str, object],
     col: Column,
-    values: pd.Series,
     plans: Mapping[str, CodePlan],
     variable_label: Limit,
     value_label: Limit,
     names: list[tuple[str, str, str]],
+    issues: list[Issue],
 ) -> None:
     """Append one column (and its companion, if any) to ``data`` (``out``'s frame to be) and its labels to
-    ``out``; record the names to check."""
+    ``out``; record the names to check and the problems of its values. Arrays, not Series: the new frame
+    takes them by position whatever the input's index."""
     info, name = col.info, col.name
-    if not info.coded:  # recoding returns arrays; a Series must be aligned with the new frame's index
-        values = values.reset_index(drop=True)
     names.append((out.name, name, name))
     out.column_labels[name] = variable_label(info.label)
     out.roles[name] = info.kind
-    if info.coded:
+    if info.coded:  # recoded from the column's own values, grouped once (see recode_with_text)
         plan = plans[info.name]
         if plan.numeric:
-            numbers, texts = recode_with_text(values, plan.numbers, texts=False)
+            numbers, _ = recode_with_text(col.series, plan.numbers, texts=False)
         else:
-            numbers, texts, grouping = recode_grouped(values, plan.numbers)
+            numbers, texts, grouping = recode_grouped(col.series, plan.numbers)
             out.groupings[name + CODE_SUFFIX] = grouping
         data[name] = numbers
         if plan.labels:
@@ -145,10 +143,21 @@ def _add_column(
             data[companion] = texts
             out.column_labels[companion] = variable_label(f"{info.label} (code)")
             out.roles[companion] = "code"
-    elif info.kind == "boolean":
-        data[name] = values
+        return
+    grouped = grouped_text(col.series) if _is_text(col) else None
+    if grouped is not None:  # grouped once, for the writers too (as a companion)
+        data[name], out.groupings[name] = grouped
+        return
+    values = normalize(col, issues)
+    if info.kind == "boolean":
         out.value_labels[name] = dict(BOOLEAN_LABELS)
-    elif values.dtype == object:
-        data[name] = values.fillna("").astype(object)
-    else:
-        data[name] = values
+    if values.dtype == object:
+        data[name] = values.fillna("").to_numpy(dtype=object)
+    else:  # NumPy's own array where there is one: pandas checks a wrapped one cell by cell (see stata._stored)
+        data[name] = values.array if pd.api.types.is_extension_array_dtype(values.dtype) else values.to_numpy()
+
+
+def _is_text(col: Column) -> bool:
+    """True for a column :func:`~scrambler.formats._common.normalize` would turn into text."""
+    kind = col.info.kind
+    return kind == "string" or (kind == "identifier" and not pd.api.types.is_numeric_dtype(col.series.dtype))

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from zlib_ng import zlib_ng
 
-from scrambler.formats._common import Grouping, encoded_texts
+from scrambler.formats._common import Grouping, encoded_texts, is_text
 
 MAX_STRING = 255
 MAX_LABEL = 256  # bytes of a variable label ReadStat keeps
@@ -113,7 +113,7 @@ def prepare(frame: pd.DataFrame, formats: Mapping[str, str], note: str, labels: 
             variables.append(Variable(name, short, 0, code, 1))
             columns.append((column.to_numpy(dtype="<f8"), None))
             continue
-        if column.dtype != object:
+        if not is_text(column):
             return None
         text = encoded_texts(column, (groupings or {}).get(name))
         if text is None or any(b"\x00" in b for b in text[1]):

@@ -17,6 +17,7 @@ import pyreadstat
 
 from scrambler.errors import Issue
 from scrambler.formats._atomic import write_atomic, write_each
+from scrambler.formats._common import is_text, plain_text
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import SPSS
 from scrambler.formats._sav import prepare, write_sav
@@ -44,7 +45,7 @@ def formats(table: LabelledTable) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, role in table.roles.items():
         column = table.frame[name]
-        if role == "decimal" or column.dtype == object:
+        if role == "decimal" or is_text(column):
             continue
         # the widest whole number is the largest or the smallest (a minus sign counts): two texts, not one
         # per cell (10 s of a 32 s export of 190,000 rows); nulls skipped without a copy of the column
@@ -79,7 +80,7 @@ def write(table: LabelledTable, target: Path, compressed: bool = False) -> Path:
 
     def run(tmp: Path) -> None:
         pyreadstat.write_sav(
-            frame,
+            plain_text(frame),
             tmp,
             file_label=file_label,
             column_labels=dict(table.column_labels),

@@ -27,6 +27,7 @@ from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_atomic, write_each
+from scrambler.formats._common import is_text, masked_parts, plain_text
 from scrambler.formats._dta import INTEGERS, MAX_STR, prepare, write_dta
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
@@ -59,30 +60,32 @@ def smallest(low: float, high: float) -> str:
 
 def frame_for_stata(table: LabelledTable) -> pd.DataFrame:
     """The frame as Stata stores it: numbers in the smallest type that holds them (:func:`storage`), nulls
-    as missing."""
-    frame = table.frame.copy(deep=False)  # columns are replaced, never written into
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype == object:
-            continue
-        role = table.roles.get(name, "")
-        if column.dtype.kind == "i" and role != "decimal":  # codes, years: no float copy, no whole-number test
-            missing = column.isna().to_numpy()
-            whole = column.to_numpy(dtype="int64", na_value=0)
-            held = whole[~missing]
-            kind = smallest(*((held.min(), held.max()) if len(held) else (0, 0)))
-            if kind != "float64":
-                frame[name] = pd.arrays.IntegerArray(whole.astype(kind.lower()), missing)
-                continue
-        values = column.to_numpy(dtype="float64", na_value=np.nan)
-        kind = storage(values, role)
-        if kind == "float64":
-            frame[name] = values
-        else:
-            missing = np.isnan(values)
-            whole = np.where(missing, 0, values).astype(kind.lower())
-            frame[name] = pd.arrays.IntegerArray(whole, missing)
-    return frame
+    as missing. Built from whole arrays into one new frame: a frame copied and then set column by column
+    cost ~0.1 ms a column in pandas' bookkeeping alone."""
+    columns: dict[str, object] = {}
+    for name in table.frame.columns:
+        columns[name] = _stored(table.frame[name], table.roles.get(name, ""))
+    return pd.DataFrame(columns, index=table.frame.index, copy=False)
+
+
+def _stored(column: pd.Series, role: str) -> object:
+    """One column of :func:`frame_for_stata`: text as it is, numbers as a nullable Int8/16/32 array or doubles
+    with NaN for null."""
+    if is_text(column):
+        return column  # as a Series: from its array, pandas would test every cell for a null (2.7 ms a column)
+    parts = masked_parts(column)
+    if parts is not None and parts[0].dtype.kind in "iu" and role != "decimal":  # codes, years, booleans
+        data, missing = parts  # no float copy, no whole-number test
+        held = data[~missing] if missing.any() else data
+        kind = smallest(*((held.min(), held.max()) if len(held) else (0, 0)))
+        if kind != "float64":
+            return pd.arrays.IntegerArray(data.astype(kind.lower()), missing.copy())
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    kind = storage(values, role)
+    if kind == "float64":
+        return values
+    missing = np.isnan(values)
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(kind.lower()), missing)
 
 
 def long_text(frame: pd.DataFrame) -> list[str]:
@@ -106,6 +109,8 @@ def write(table: LabelledTable, target: Path) -> Path:
                 write_dta(frame, prepared, handle, data_label, dict(table.column_labels), value_labels)
 
         return write_atomic(target, fast)
+
+    frame = plain_text(frame)
 
     def run(tmp: Path) -> None:
         with warnings.catch_warnings():
