@@ -447,6 +447,33 @@ def test_sav_writer_equals_pyreadstat_on_any_table(tmp_path: Path, rows: int, nu
     assert ours == theirs
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.none() | st.sampled_from([-101, -100, -99, 0, 127, 151, 152]) | st.integers(-130, 300)
+                | st.integers(-2**40, 2**40), min_size=0, max_size=30),
+       st.sampled_from(["Int8", "Int16", "Int32", "Int64", "boolean"]), st.integers(1, 7))
+def test_sav_writer_codes_nullable_integers_as_pyreadstat_codes_their_doubles(
+        tmp_path: Path, values: list[int | None], dtype: str, chunk: int) -> None:
+    """Codes and booleans reach the writer as nullable integers, not doubles: each is coded as the double it
+    stands for (small whole numbers in the bytecode, others raw, nulls system missing), so the file is the
+    one pyreadstat writes from the same column as doubles."""
+    from scrambler.formats import _sav
+
+    info = np.iinfo(dtype.lower()) if dtype != "boolean" else None
+    kept = [v if v is None or info is None or info.min <= v <= info.max else None for v in values]
+    if dtype == "boolean":
+        kept = [None if v is None else v % 2 == 1 for v in values]
+    column = pd.array(kept, dtype=dtype)
+    doubles = pd.DataFrame({"n": column.astype("float64")})  # what pyreadstat takes: NaN for null
+    original = _sav.CHUNK_ROWS
+    _sav.CHUNK_ROWS = chunk
+    try:
+        theirs, _ = _sav_both(doubles, tmp_path)
+        _, ours = _sav_both(pd.DataFrame({"n": column}), tmp_path)
+    finally:
+        _sav.CHUNK_ROWS = original
+    assert ours == theirs
+
+
 def test_stata_text_beyond_a_fixed_width_string_goes_to_pandas_as_a_strl(tmp_path: Path) -> None:
     frame = people().assign(year_month=["x" * 3000, None, "a", "b"])
     [path] = export("stata", tmp_path, {"t1": frame})
