@@ -162,6 +162,11 @@ def _number(column: pd.Series) -> Number | None:
     parts = masked_parts(column)
     if parts is not None and parts[0].dtype.kind in "iub":
         data, missing = parts
+        if len(data) and -BIAS < data.min() and data.max() < 252 - BIAS:  # codes, booleans: one shift each
+            # (a byte's -99..127 plus 100 stays within a byte, so the sum is taken on its unsigned view)
+            code = data.view(np.uint8) + np.uint8(BIAS) if data.itemsize == 1 else (data + BIAS).astype(np.uint8)
+            np.copyto(code, np.uint8(255), where=missing)
+            return Number(code, None)
         small = (data > -BIAS) & (data < 252 - BIAS)
         shifted = np.where(small, data, 0).astype(np.int16) + BIAS  # an Int8 column's 100 + 100 would wrap
         code = np.where(missing, 255, np.where(small, shifted, 253)).astype(np.uint8)
