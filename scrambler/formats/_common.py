@@ -356,6 +356,12 @@ def normalize(col: Column, issues: list[Issue]) -> pd.Series:
     return pd.Series(text_array(s), index=s.index, dtype=object)
 
 
+def own_array(series: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The series' values as a new frame takes them by position, without a copy: NumPy's own array where
+    there is one (from pandas' wrapper of it, a frame tests every text cell for a null: 2.7 ms a column)."""
+    return series.array if pd.api.types.is_extension_array_dtype(series.dtype) else series.to_numpy()
+
+
 #: pandas' nullable arrays: each holds its values and its null mask as two NumPy arrays
 MASKED = (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArray)
 

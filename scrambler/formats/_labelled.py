@@ -27,6 +27,7 @@ from scrambler.formats._common import (
     grouped_text,
     is_plain_integer,
     normalize,
+    own_array,
     plan_codes,
     recode_grouped,
     recode_with_text,
@@ -153,8 +154,8 @@ def _add_column(
         out.value_labels[name] = dict(BOOLEAN_LABELS)
     if values.dtype == object:
         data[name] = values.fillna("").to_numpy(dtype=object)
-    else:  # NumPy's own array where there is one: pandas checks a wrapped one cell by cell (see stata._stored)
-        data[name] = values.array if pd.api.types.is_extension_array_dtype(values.dtype) else values.to_numpy()
+    else:
+        data[name] = own_array(values)
 
 
 def _is_text(col: Column) -> bool:

@@ -31,6 +31,7 @@ from scrambler.formats._common import (
     clip,
     distinct_codes,
     normalize,
+    own_array,
     plan_codes,
     recode,
     resolve,
@@ -162,7 +163,7 @@ def _prepare(
     Lengths are measured on the data (longest value in UTF-8 bytes) because SAS pads every value of a
     character variable to its declared length: a generous fixed length would bloat every data set.
     """
-    frame = pd.DataFrame(index=range(rows))
+    data: dict[str, object] = {}  # one frame at the end: grown column by column it cost 0.2 s an export
     variables: list[Variable] = []
     for col in columns:
         info = col.info
@@ -173,8 +174,8 @@ def _prepare(
             fmt = fmt_names[info.name] if info.value_labels else None
             values = pd.Series(recode(col.series, plan.numbers)) if plan.numeric else text_column(col.series)
         else:
-            values = normalize(col, issues).reset_index(drop=True)
-        frame[col.name] = values
+            values = normalize(col, issues)
+        data[col.name] = own_array(values)  # by position: the frame's index is a new RangeIndex
         if values.dtype != object and not isinstance(values.dtype, pd.CategoricalDtype):
             variables.append(Variable(col.name, label, True, 8, fmt))
             continue
@@ -199,7 +200,7 @@ def _prepare(
                 )
             )
         variables.append(Variable(col.name, label, False, length, fmt))
-    return SasTable(table, frame, variables)
+    return SasTable(table, pd.DataFrame(data, index=pd.RangeIndex(rows), copy=False), variables)
 
 
 def program(table: SasTable, formats: Mapping[str, ValueFormat]) -> str:
