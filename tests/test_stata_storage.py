@@ -113,3 +113,15 @@ def test_an_integer_column_beyond_its_type_goes_to_pandas_which_widens_it(tmp_pa
     data, meta = pyreadstat.read_dta(str(tmp_path / "t.dta"))
     assert meta.readstat_variable_types["n"] == "int16"
     assert data["n"][0] == 101 and np.isnan(data["n"][1])
+
+
+def test_a_value_hidden_under_a_null_does_not_widen_the_type(tmp_path: Path) -> None:
+    """A nullable column's null cells still hold some number underneath (here 100,000): the type is chosen by
+    the values shown, so 5 and 7 stay a byte and the null reads back as missing."""
+    hidden = pd.arrays.IntegerArray(np.array([100_000, 5, 7]), np.array([True, False, False]))
+    frame = pd.DataFrame({"n_jobs": hidden})
+    codebook = Codebook({"n_jobs": ColumnInfo("n_jobs", "Jobs", "integer")})
+    [path] = export_tables({"t": frame}, codebook, "stata", tmp_path)
+    data, meta = pyreadstat.read_dta(str(path))
+    assert meta.readstat_variable_types["n_jobs"] == expected_type([None, 5, 7]) == "int8"
+    assert np.isnan(data["n_jobs"][0]) and data["n_jobs"].tolist()[1:] == [5, 7]

@@ -96,8 +96,7 @@ def prepare(frame: pd.DataFrame, groupings: Mapping[str, Grouping] | None = None
         kind = INTEGERS.get(str(column.dtype))
         if kind is not None:
             data, missing = masked_parts(column)  # type: ignore[misc]  # an Int8/16/32 column is masked
-            values = data.astype(kind.numpy)
-            values[missing] = kind.missing
+            values = np.where(missing, kind.missing, data).astype(kind.numpy, copy=False)
             fields.append((name, kind.numpy))
             types.append(kind.code)
             formats.append(kind.display)

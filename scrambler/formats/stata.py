@@ -76,8 +76,10 @@ def _stored(column: pd.Series, role: str) -> object:
     parts = masked_parts(column)
     if parts is not None and parts[0].dtype.kind in "iu" and role != "decimal":  # codes, years, booleans
         data, missing = parts  # no float copy, no whole-number test
-        held = data[~missing] if missing.any() else data
-        kind = smallest(*((held.min(), held.max()) if len(held) else (0, 0)))
+        kind = smallest(*((data.min(), data.max()) if len(data) else (0, 0)))
+        if kind != "Int8" and missing.any():  # the values under the mask may have widened it: the held ones
+            held = data[~missing]  # (a copy: most columns are bytes, for which the first answer stands)
+            kind = smallest(*((held.min(), held.max()) if len(held) else (0, 0)))
         if kind != "float64":
             return pd.arrays.IntegerArray(data.astype(kind.lower()), missing.copy())
     values = column.to_numpy(dtype="float64", na_value=np.nan)
