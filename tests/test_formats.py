@@ -328,10 +328,10 @@ def test_stata_writer_writes_the_bytes_pandas_writes(case: str, tmp_path: Path) 
     from datetime import datetime
 
     from scrambler.formats import stata
-    from scrambler.formats._common import plain_text
     from scrambler.formats._dta import prepare, write_dta
     from scrambler.formats._labelled import FILE_LABEL, build
     from scrambler.formats._names import STATA
+    from scrambler.formats._texts import plain_text
 
     stamp = datetime(2026, 12, 4, 23, 59)
     [table] = build({"t1": STATA_EDGES[case]}, CODEBOOK, STATA, stata.VARIABLE_LABEL, stata.VALUE_LABEL)
@@ -683,7 +683,7 @@ def test_atomic_path_publishes_only_on_success(tmp_path: Path) -> None:
     pd.Series([], dtype=object),
 ])
 def test_text_values_by_distinct_value_equal_cell_by_cell(series: pd.Series) -> None:
-    from scrambler.formats._common import _text_cells, code_text, distinct_codes, text_values
+    from scrambler.formats._texts import _text_cells, code_text, distinct_codes, text_values
 
     expected = [None if (not isinstance(v, list) and pd.isna(v)) else code_text(v) for v in series.astype(object)]
     assert text_values(series) == expected == _text_cells(series)
@@ -767,7 +767,7 @@ def test_floats_that_are_no_64_bit_integers_are_refused_by_name(values: list[flo
 
 
 def test_distinct_codes_leave_out_categories_no_cell_holds() -> None:
-    from scrambler.formats._common import distinct_codes
+    from scrambler.formats._texts import distinct_codes
 
     series = pd.Series(pd.Categorical(["a", None, "a"], categories=["z", "a", "b"]))
     assert distinct_codes(series) == {"a"}

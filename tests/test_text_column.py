@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrambler.formats._common import encoded_texts, recode_grouped, recode_with_text, text_array, text_column
+from scrambler.formats._texts import encoded_texts, recode_grouped, recode_with_text, text_array, text_column
 
 cells = st.one_of(st.none(), st.sampled_from(["01", "1", "F", "é", ""]), st.integers(0, 3))
 

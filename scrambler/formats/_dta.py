@@ -20,7 +20,8 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from scrambler.formats._common import Grouping, encoded_texts, is_text, masked_parts
+from scrambler.formats._common import masked_parts
+from scrambler.formats._texts import Grouping, encoded_texts, is_text
 
 VERSION = 118
 MAX_STR = 2045  #: longest str# column in bytes; longer text must be a strL (pandas writes those)

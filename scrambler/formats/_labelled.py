@@ -22,18 +22,15 @@ from scrambler.errors import DataError, Issue
 from scrambler.formats._common import (
     CodePlan,
     Column,
-    Grouping,
     clip,
-    grouped_text,
     is_plain_integer,
     normalize,
     own_array,
     plan_codes,
-    recode_grouped,
-    recode_with_text,
     resolve,
 )
 from scrambler.formats._names import NameRule, check_names
+from scrambler.formats._texts import Grouping, grouped_text, recode_grouped, recode_with_text
 from scrambler.formats.codebook import Codebook
 
 CODE_SUFFIX = "_code"
@@ -54,7 +51,11 @@ class Limit:
 
 @dataclass
 class LabelledTable:
-    """One table ready for pyreadstat: data plus labels, and per output column the role it plays."""
+    """One table ready for the writers: data plus labels, and per output column the role it plays.
+
+    ``frame`` holds numbers as nullable integers (codes, booleans 0/1) or doubles, and text as categories of
+    its texts ("" for null) where they come grouped, else as Python strings: pandas' and pyreadstat's writers
+    take the frame through :func:`~scrambler.formats._texts.plain_text`."""
 
     name: str
     frame: pd.DataFrame
@@ -62,8 +63,9 @@ class LabelledTable:
     value_labels: dict[str, dict[int | float, str]] = field(default_factory=dict)
     #: output column -> kind of its variable, or "code" for a ``<name>_code`` companion
     roles: dict[str, str] = field(default_factory=dict)
-    #: ``<name>_code`` companion -> its grouping as recoding made it: the binary writers encode each text once
-    #: from it instead of hashing the column again (:func:`~scrambler.formats._common.encoded_texts`)
+    #: text column (a ``<name>_code`` companion, a string) -> its grouping as recoding made it: the binary
+    #: writers encode each text once from it instead of hashing the column again
+    #: (:func:`~scrambler.formats._texts.encoded_texts`)
     groupings: dict[str, Grouping] = field(default_factory=dict)
 
 

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from zlib_ng import zlib_ng
 
-from scrambler.formats._common import Grouping, encoded_texts, is_text, masked_parts
+from scrambler.formats._common import masked_parts
+from scrambler.formats._texts import Grouping, encoded_texts, is_text
 
 MAX_STRING = 255
 MAX_LABEL = 256  # bytes of a variable label ReadStat keeps

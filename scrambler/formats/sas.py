@@ -25,19 +25,9 @@ import pandas as pd
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_each, write_text_atomic
-from scrambler.formats._common import (
-    CodePlan,
-    Column,
-    clip,
-    distinct_codes,
-    normalize,
-    own_array,
-    plan_codes,
-    recode,
-    resolve,
-    text_column,
-)
+from scrambler.formats._common import CodePlan, Column, clip, normalize, own_array, plan_codes, resolve
 from scrambler.formats._names import SAS, check_names
+from scrambler.formats._texts import distinct_codes, recode, text_column
 from scrambler.formats.codebook import Codebook, ColumnInfo
 from scrambler.formats.csv import write_csv
 

@@ -18,10 +18,11 @@ import pyreadstat
 
 from scrambler.errors import Issue
 from scrambler.formats._atomic import write_atomic, write_each
-from scrambler.formats._common import is_text, masked_parts, plain_text
+from scrambler.formats._common import masked_parts
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import SPSS
 from scrambler.formats._sav import prepare, write_sav
+from scrambler.formats._texts import is_text, plain_text
 from scrambler.formats.codebook import Codebook
 
 SUFFIX = ".sav"

@@ -27,10 +27,11 @@ from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
 from scrambler.formats._atomic import write_atomic, write_each
-from scrambler.formats._common import is_text, masked_parts, plain_text
+from scrambler.formats._common import masked_parts
 from scrambler.formats._dta import INTEGERS, MAX_STR, prepare, write_dta
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import STATA
+from scrambler.formats._texts import is_text, plain_text
 from scrambler.formats.codebook import Codebook
 
 SUFFIX = ".dta"
