@@ -482,6 +482,18 @@ def test_stata_text_beyond_a_fixed_width_string_goes_to_pandas_as_a_strl(tmp_pat
     assert back["wage"].tolist()[0] == 101.25 and meta.number_rows == 4
 
 
+@pytest.mark.parametrize("fmt", ["spss", "zsav"])
+def test_spss_text_beyond_a_short_string_goes_to_pyreadstat_as_text(fmt: str, tmp_path: Path) -> None:
+    """Text over 255 bytes is left to pyreadstat, which takes text as Python strings: the columns the whole-
+    column writer reads as categories (a string, the ``_code`` companions) come back as their texts."""
+    frame = people().assign(year_month=["x" * 300, None, "a", "b"])
+    [path] = export(fmt, tmp_path, {"t1": frame})
+    back, meta = pyreadstat.read_sav(str(path))
+    assert back["year_month"].tolist() == ["x" * 300, "", "a", "b"]
+    assert back["sex_code"].tolist() == ["F", "M", "", "M"]
+    assert back["sex"].tolist()[:2] == [1.0, 2.0] and meta.number_rows == 4
+
+
 def test_stata_name_too_long_is_reported_with_table_and_column(tmp_path: Path) -> None:
     long_name = "number_of_jobs_held_at_the_reference_date"  # 41 characters
     book = Codebook({**CODEBOOK.columns, long_name: ColumnInfo(long_name, "Jobs", "integer")})

@@ -22,7 +22,7 @@ from scrambler.formats._common import masked_parts
 from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
 from scrambler.formats._names import SPSS
 from scrambler.formats._sav import prepare, write_sav
-from scrambler.formats._texts import is_text, plain_text
+from scrambler.formats._texts import is_text
 from scrambler.formats.codebook import Codebook
 
 SUFFIX = ".sav"
@@ -81,8 +81,9 @@ def write(table: LabelledTable, target: Path, compressed: bool = False) -> Path:
         return write_atomic(target, fast)
 
     # whole numbers as doubles (SPSS stores every number as one): pyreadstat walks the frame cell by cell, and
-    # a nullable integer cell costs a masked-array lookup and a null test each
-    frame = plain_text(frame).astype({name: "float64" for name, dtype in frame.dtypes.items()
+    # a nullable integer cell costs a masked-array lookup and a null test each; it writes a category column's
+    # texts as they are (tested), so text needs no conversion
+    frame = frame.astype({name: "float64" for name, dtype in frame.dtypes.items()
                                       if pd.api.types.is_extension_array_dtype(dtype) and dtype.kind in "iub"})
 
     def run(tmp: Path) -> None:
