@@ -494,6 +494,17 @@ def test_spss_text_beyond_a_short_string_goes_to_pyreadstat_as_text(fmt: str, tm
     assert back["sex"].tolist()[:2] == [1.0, 2.0] and meta.number_rows == 4
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_export_leaves_the_callers_frames_as_they_were(fmt: str, tmp_path: Path) -> None:
+    """The labelled formats read booleans and codes from the frames' own arrays, without copies: nothing may
+    write into them (a boolean's values seen as bytes, its null mask, a category's codes)."""
+    frame = people()
+    before = frame.copy(deep=True)
+    export(fmt, tmp_path, {"t1": frame})
+    pd.testing.assert_frame_equal(frame, before, check_exact=True)
+    assert frame["employed"].array._mask.tolist() == before["employed"].array._mask.tolist()
+
+
 def test_stata_name_too_long_is_reported_with_table_and_column(tmp_path: Path) -> None:
     long_name = "number_of_jobs_held_at_the_reference_date"  # 41 characters
     book = Codebook({**CODEBOOK.columns, long_name: ColumnInfo(long_name, "Jobs", "integer")})
