@@ -552,6 +552,25 @@ def test_numbers_that_cannot_be_stored_exactly_are_refused(fmt: str, tmp_path: P
     assert {("integer-too-large", "t1", "n_jobs"), ("non-finite", "t1", "wage")} <= issue_codes(exc)
 
 
+@pytest.mark.parametrize("fmt", ["stata", "spss", "zsav"])
+def test_a_bad_value_in_a_later_table_publishes_no_file(fmt: str, tmp_path: Path) -> None:
+    """The labelled formats recode a table while another is written, so a table may be written before a
+    later one shows a bad value: nothing is published then (no new file, no temporary one left), a file
+    already under a name stays as it was, and every table's problems are listed."""
+    suffix = {"stata": ".dta", "spss": ".sav", "zsav": ".zsav"}[fmt]
+    out = tmp_path / fmt
+    out.mkdir()
+    (out / f"t1{suffix}").write_bytes(b"an older export")
+    bad = people().assign(n_jobs=pd.array([2**60, None, 1, 1], dtype="Int64"))
+    tables = {"t1": people(), "t2": people(), "t3": bad, "t4": people(), "t5": bad.assign(wage=np.inf)}
+    with pytest.raises(DataError) as exc:
+        export_tables(tables, CODEBOOK, fmt, out)
+    assert issue_codes(exc) == {("integer-too-large", "t3", "n_jobs"), ("integer-too-large", "t5", "n_jobs"),
+                                ("non-finite", "t5", "wage")}
+    assert sorted(p.name for p in out.iterdir()) == [f"t1{suffix}"]
+    assert (out / f"t1{suffix}").read_bytes() == b"an older export"
+
+
 # --- sas ------------------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
 """Export layer: hand researchers their tables in the tool they use (see docs/formats.md).
 
 One module per format; :func:`export_tables` is the single entry point. Each exporter checks every table
-and column before writing its first file (all problems in one :class:`~scrambler.errors.DataError`), and
-writes every file atomically, so a failed or interrupted export never leaves a half-written file.
+and column before publishing its first file (all problems in one :class:`~scrambler.errors.DataError`), and
+writes every file atomically, so a failed or interrupted export never leaves a half-written file. (The
+labelled formats recode a table while another is written, under hidden names published together at the end:
+:func:`~scrambler.formats._labelled.export_each`.)
 """
 
 from __future__ import annotations

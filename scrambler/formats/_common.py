@@ -1,6 +1,6 @@
 """Checks and conversions shared by the exporters.
 
-Everything here runs *before* the first file is written, and every problem is collected into one
+Everything here runs *before* the first file is published, and every problem is collected into one
 :class:`~scrambler.errors.DataError`, so that an export either fails up front listing every bad table and
 column at once, or writes all its files.
 """

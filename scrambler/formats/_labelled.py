@@ -13,12 +13,14 @@ Using one policy for both packages means the same script logic works on a .dta a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from scrambler.errors import DataError, Issue
+from scrambler.formats._atomic import Save, map_each, staged
 from scrambler.formats._common import (
     CodePlan,
     Column,
@@ -69,6 +71,50 @@ class LabelledTable:
     groupings: dict[str, Grouping] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Recoding:
+    """What the recoding of every table shares: each table's columns and rows, the code plans (one per coded
+    variable, across tables) and the label limits."""
+
+    columns: dict[str, list[Column]]
+    rows: dict[str, int]
+    plans: dict[str, CodePlan]
+    variable_label: Limit
+    value_label: Limit
+
+    def names(self) -> list[tuple[str, str, str]]:
+        """(table, output name, variable) of every column the tables will have, companions included, to
+        check against a package's naming rule before any value is recoded."""
+        out: list[tuple[str, str, str]] = []
+        for table, columns in self.columns.items():
+            for col in columns:
+                out.append((table, col.name, col.name))
+                if col.info.coded and not self.plans[col.info.name].numeric:
+                    out.append((table, col.name + CODE_SUFFIX, col.name))  # a clash is caught by check_names
+        return out
+
+
+def plan_recoding(tables: Mapping[str, pd.DataFrame], codebook: Codebook, variable_label: Limit,
+                  value_label: Limit) -> Recoding:
+    """The shared part of the recoding; raises one DataError for columns the codebook does not describe."""
+    columns = resolve(tables, codebook)
+    return Recoding({table: [c for c in columns if c.table == table] for table in tables},
+                    {table: len(frame) for table, frame in tables.items()}, plan_codes(columns),
+                    variable_label, value_label)
+
+
+def recode_table(recoding: Recoding, table: str) -> tuple[LabelledTable, list[Issue]]:
+    """One table recoded, and the problems of its values (none: the table is sound)."""
+    issues: list[Issue] = []
+    out = LabelledTable(table, pd.DataFrame(index=range(recoding.rows[table])))
+    data: dict[str, object] = {}  # one frame at the end: a frame grown column by column cost 0.4 s per export
+    for col in recoding.columns[table]:
+        _add_column(out, data, col, recoding, issues)
+    if data:
+        out.frame = pd.DataFrame(data, index=out.frame.index, copy=False)  # no copy into 2-D blocks
+    return out, issues
+
+
 def build(
     tables: Mapping[str, pd.DataFrame],
     codebook: Codebook,
@@ -77,23 +123,46 @@ def build(
     value_label: Limit,
 ) -> list[LabelledTable]:
     """Recode every table, or raise one DataError listing every bad column and name of every table."""
-    columns = resolve(tables, codebook)
-    plans = plan_codes(columns)
+    recoding = plan_recoding(tables, codebook, variable_label, value_label)
     issues: list[Issue] = []
-    names: list[tuple[str, str, str]] = []
     built: list[LabelledTable] = []
-    for table, frame in tables.items():
-        out = LabelledTable(table, pd.DataFrame(index=range(len(frame))))
-        data: dict[str, object] = {}  # one frame at the end: a frame grown column by column cost 0.4 s per export
-        for col in (c for c in columns if c.table == table):
-            _add_column(out, data, col, plans, variable_label, value_label, names, issues)
-        if data:
-            out.frame = pd.DataFrame(data, index=out.frame.index, copy=False)  # no copy into 2-D blocks
+    for table in tables:
+        out, found = recode_table(recoding, table)
         built.append(out)
-    issues += check_names(rule, names)
+        issues += found
+    issues += check_names(rule, recoding.names())
     if issues:
         raise DataError(issues)
     return built
+
+
+def export_each(
+    tables: Mapping[str, pd.DataFrame],
+    codebook: Codebook,
+    rule: NameRule,
+    variable_label: Limit,
+    value_label: Limit,
+    write: Callable[[LabelledTable, Save], list[Path]],
+) -> list[Path]:
+    """Recode each table and ``write(table, save)`` it on the writer threads, so that one table's recoding
+    (Python, 0.05 s a table of 100,000 persons) overlaps another's writing: the files in the tables' order.
+    Nothing is published until every table is recoded and written: ``save`` stages each file, and one bad
+    value anywhere raises the DataError :func:`build` raises, with no file published."""
+    recoding = plan_recoding(tables, codebook, variable_label, value_label)
+    if check_names(rule, recoding.names()):
+        build(tables, codebook, rule, variable_label, value_label)  # raises, the values' problems listed too
+        raise AssertionError("build accepted names check_names refused")
+
+    def one(table: str) -> tuple[list[Path], list[Issue]]:
+        out, found = recode_table(recoding, table)
+        return ([], found) if found else (write(out, stage.write), [])
+
+    with staged() as stage:
+        done = map_each(list(tables), one)
+        issues = [issue for _, found in done for issue in found]
+        if issues:
+            raise DataError(issues)
+    return [path for paths, _ in done for path in paths]
 
 
 def name_issues(columns: Mapping[str, Sequence[str]], codebook: Codebook, rule: NameRule) -> list[Issue]:
@@ -117,21 +186,18 @@ def _add_column(
     out: LabelledTable,
     data: dict[str, object],
     col: Column,
-    plans: Mapping[str, CodePlan],
-    variable_label: Limit,
-    value_label: Limit,
-    names: list[tuple[str, str, str]],
+    recoding: Recoding,
     issues: list[Issue],
 ) -> None:
     """Append one column (and its companion, if any) to ``data`` (``out``'s frame to be) and its labels to
-    ``out``; record the names to check and the problems of its values. Arrays, not Series: the new frame
-    takes them by position whatever the input's index."""
+    ``out``; record the problems of its values. Arrays, not Series: the new frame takes them by position
+    whatever the input's index."""
     info, name = col.info, col.name
-    names.append((out.name, name, name))
+    variable_label, value_label = recoding.variable_label, recoding.value_label
     out.column_labels[name] = variable_label(info.label)
     out.roles[name] = info.kind
     if info.coded:  # recoded from the column's own values, grouped once (see recode_with_text)
-        plan = plans[info.name]
+        plan = recoding.plans[info.name]
         if plan.numeric:
             numbers, _ = recode_with_text(col.series, plan.numbers, texts=False)
         else:
@@ -141,8 +207,7 @@ def _add_column(
         if plan.labels:
             out.value_labels[name] = {k: value_label(v) for k, v in plan.labels.items()}
         if not plan.numeric:
-            companion = name + CODE_SUFFIX
-            names.append((out.name, companion, name))  # a clash with a real column is caught by check_names
+            companion = name + CODE_SUFFIX  # its name is in Recoding.names
             data[companion] = texts
             out.column_labels[companion] = variable_label(f"{info.label} (code)")
             out.roles[companion] = "code"

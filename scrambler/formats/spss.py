@@ -17,9 +17,9 @@ import pandas as pd
 import pyreadstat
 
 from scrambler.errors import Issue
-from scrambler.formats._atomic import write_atomic, write_each
+from scrambler.formats._atomic import Save, write_atomic
 from scrambler.formats._common import masked_parts
-from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
+from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, export_each, name_issues
 from scrambler.formats._names import SPSS
 from scrambler.formats._sav import prepare, write_sav
 from scrambler.formats._texts import is_text
@@ -62,8 +62,9 @@ def formats(table: LabelledTable) -> dict[str, str]:
     return out
 
 
-def write(table: LabelledTable, target: Path, compressed: bool = False) -> Path:
-    """Write one recoded table atomically; ``compressed``: as a .zsav file (zlib blocks)."""
+def write(table: LabelledTable, target: Path, compressed: bool = False, save: Save = write_atomic) -> Path:
+    """Write one recoded table atomically (``save``: published at once, or staged with the others);
+    ``compressed``: as a .zsav file (zlib blocks)."""
     frame = table.frame
     file_label = FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name))
     note = FILE_LABEL.format(table=table.name)
@@ -78,7 +79,7 @@ def write(table: LabelledTable, target: Path, compressed: bool = False) -> Path:
                 write_sav(prepared, len(frame), handle, file_label, dict(table.column_labels), note,
                           {k: dict(v) for k, v in table.value_labels.items()}, measures, zlib_blocks=compressed)
 
-        return write_atomic(target, fast)
+        return save(target, fast)
 
     # whole numbers as doubles (SPSS stores every number as one): pyreadstat walks the frame cell by cell, and
     # a nullable integer cell costs a masked-array lookup and a null test each; it writes a category column's
@@ -101,16 +102,16 @@ def write(table: LabelledTable, target: Path, compressed: bool = False) -> Path:
             compress=compressed,
         )
 
-    return write_atomic(target, run)
+    return save(target, run)
 
 
 def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path, compressed: bool = False
            ) -> list[Path]:
     """Write ``<table>.sav`` per table (``<table>.zsav`` if ``compressed``); every name and value is checked
-    before the first file is written."""
-    built = build(tables, codebook, SPSS, VARIABLE_LABEL, VALUE_LABEL)
+    before the first file is published."""
     suffix = ZSAV_SUFFIX if compressed else SUFFIX
-    return write_each(built, lambda table: [write(table, out_dir / f"{table.name}{suffix}", compressed)])
+    return export_each(tables, codebook, SPSS, VARIABLE_LABEL, VALUE_LABEL, lambda table, save: [
+        write(table, out_dir / f"{table.name}{suffix}", compressed, save)])
 
 
 def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:

@@ -26,10 +26,10 @@ import pandas as pd
 from pandas.io.stata import InvalidColumnName
 
 from scrambler.errors import DataError, Issue
-from scrambler.formats._atomic import write_atomic, write_each
+from scrambler.formats._atomic import Save, write_atomic
 from scrambler.formats._common import masked_parts
 from scrambler.formats._dta import INTEGERS, MAX_STR, prepare, write_dta
-from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, build, name_issues
+from scrambler.formats._labelled import FILE_LABEL, LabelledTable, Limit, export_each, name_issues
 from scrambler.formats._names import STATA
 from scrambler.formats._texts import is_text, plain_text
 from scrambler.formats.codebook import Codebook
@@ -99,8 +99,8 @@ def long_text(frame: pd.DataFrame) -> list[str]:
             > MAX_STR]
 
 
-def write(table: LabelledTable, target: Path) -> Path:
-    """Write one recoded table atomically."""
+def write(table: LabelledTable, target: Path, save: Save = write_atomic) -> Path:
+    """Write one recoded table atomically (``save``: published at once, or staged with the others)."""
     frame = frame_for_stata(table)
     data_label = FILE_LABEL_LIMIT(FILE_LABEL.format(table=table.name))
     value_labels = {k: dict(v) for k, v in table.value_labels.items()}
@@ -111,7 +111,7 @@ def write(table: LabelledTable, target: Path) -> Path:
             with open(tmp, "wb") as handle:
                 write_dta(frame, prepared, handle, data_label, dict(table.column_labels), value_labels)
 
-        return write_atomic(target, fast)
+        return save(target, fast)
 
     frame = plain_text(frame)
 
@@ -130,16 +130,16 @@ def write(table: LabelledTable, target: Path) -> Path:
             )
 
     try:
-        return write_atomic(target, run)
+        return save(target, run)
     except InvalidColumnName as exc:
         raise DataError([Issue("invalid-name", f"the Stata writer would rename columns: {exc}",
                                table=table.name)]) from None
 
 
 def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path) -> list[Path]:
-    """Write ``<table>.dta`` per table; every name and value is checked before the first file is written."""
-    built = build(tables, codebook, STATA, VARIABLE_LABEL, VALUE_LABEL)
-    return write_each(built, lambda table: [write(table, out_dir / f"{table.name}{SUFFIX}")])
+    """Write ``<table>.dta`` per table; every name and value is checked before the first file is published."""
+    return export_each(tables, codebook, STATA, VARIABLE_LABEL, VALUE_LABEL,
+                       lambda table, save: [write(table, out_dir / f"{table.name}{SUFFIX}", save)])
 
 
 def check(columns: Mapping[str, Sequence[str]], codebook: Codebook) -> list[Issue]:

@@ -19,7 +19,7 @@ SUFFIX = spss.ZSAV_SUFFIX
 
 
 def export(tables: Mapping[str, pd.DataFrame], codebook: Codebook, out_dir: Path) -> list[Path]:
-    """Write ``<table>.zsav`` per table; every name and value is checked before the first file is written."""
+    """Write ``<table>.zsav`` per table; every name and value is checked before the first file is published."""
     return spss.export(tables, codebook, out_dir, compressed=True)
 
 
