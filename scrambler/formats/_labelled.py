@@ -212,7 +212,7 @@ def _add_column(
             out.column_labels[companion] = variable_label(f"{info.label} (code)")
             out.roles[companion] = "code"
         return
-    grouped = grouped_text(col.series) if _is_text(col) else None
+    grouped = grouped_text(col.series) if _becomes_text(col) else None
     if grouped is not None:  # grouped once, for the writers too (as a companion)
         data[name], out.groupings[name] = grouped
         return
@@ -225,7 +225,7 @@ def _add_column(
         data[name] = own_array(values)
 
 
-def _is_text(col: Column) -> bool:
+def _becomes_text(col: Column) -> bool:
     """True for a column :func:`~scrambler.formats._common.normalize` would turn into text."""
     kind = col.info.kind
     return kind == "string" or (kind == "identifier" and not pd.api.types.is_numeric_dtype(col.series.dtype))
