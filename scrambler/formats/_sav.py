@@ -15,6 +15,7 @@ strings, written in segments), notes longer than a document line and NUL charact
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import time
@@ -85,6 +86,22 @@ class Prepared:
 
     variables: list[Variable]
     columns: list[Number | Text]
+
+    @functools.cached_property
+    def width(self) -> int:
+        """8-byte slots in a row."""
+        return sum(v.slots for v in self.variables)
+
+    @functools.cached_property
+    def raw_slots(self) -> np.ndarray:
+        """The slots of a row that may hold a raw value (code 253): a text's, and a number's that has any."""
+        out: list[int] = []
+        at = 0
+        for variable, column in zip(self.variables, self.columns, strict=True):
+            if isinstance(column, Text) or column.raw is not None:
+                out.extend(range(at, at + variable.slots))
+            at += variable.slots
+        return np.array(out, dtype=np.intp)
 
 
 def _format(text: str) -> int | None:
@@ -190,25 +207,13 @@ def _codes(number: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return code, raw if (code == 253).any() else None
 
 
-def _raw_slots(prepared: Prepared) -> np.ndarray:
-    """The slots of a row that may hold a raw value (code 253): a text's, and a number's that has any."""
-    out: list[int] = []
-    at = 0
-    for variable, column in zip(prepared.variables, prepared.columns, strict=True):
-        if isinstance(column, Text) or column.raw is not None:
-            out.extend(range(at, at + variable.slots))
-        at += variable.slots
-    return np.array(out, dtype=np.intp)
-
-
 def _slots(prepared: Prepared, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """(bytecodes, raw slots) of rows ``start:stop``, each column's codes computed once (:func:`prepare`):
     a row's codes padded with zeros to whole blocks of eight (see :func:`_compress`), and the values of the
-    slots :func:`_raw_slots` names, in its order."""
+    slots ``Prepared.raw_slots`` names, in its order."""
     rows = stop - start
-    width = sum(v.slots for v in prepared.variables)
-    code = np.zeros((rows, (width // 8 + 1) * 8), dtype=np.uint8)
-    raw = np.empty((rows, len(_raw_slots(prepared))), dtype="<u8")
+    code = np.zeros((rows, (prepared.width // 8 + 1) * 8), dtype=np.uint8)
+    raw = np.empty((rows, len(prepared.raw_slots)), dtype="<u8")
     at = raw_at = 0
     for variable, column in zip(prepared.variables, prepared.columns, strict=True):
         if isinstance(column, Number):
@@ -260,7 +265,7 @@ def _dictionary(prepared: Prepared, rows: int, file_label: str, column_labels: M
                 value_labels: Mapping[str, Mapping[float, str]], measures: Mapping[str, str],
                 zlib_blocks: bool = False) -> bytes:
     variables = prepared.variables
-    width = sum(v.slots for v in variables)
+    width = prepared.width
     now = time.localtime()
     stamp = time.strftime("%d ", now) + ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[now.tm_mon - 1]
                                          + time.strftime(" %y%H:%M:%S", now))
@@ -307,8 +312,7 @@ def write_sav(prepared: Prepared, rows: int, handle: BinaryIO, file_label: str, 
     bytecode stream cut into blocks, each deflated: see :func:`_zlib_data`)."""
     dictionary = _dictionary(prepared, rows, file_label, column_labels, note, value_labels, measures, zlib_blocks)
     handle.write(dictionary)
-    width, raw_slots = sum(v.slots for v in prepared.variables), _raw_slots(prepared)
-    chunks = (_compress(*_slots(prepared, start, min(start + CHUNK_ROWS, rows)), raw_slots, width,
+    chunks = (_compress(*_slots(prepared, start, min(start + CHUNK_ROWS, rows)), prepared.raw_slots, prepared.width,
                         last=start + CHUNK_ROWS >= rows)
               for start in range(0, rows, CHUNK_ROWS))
     if zlib_blocks:
