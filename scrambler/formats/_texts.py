@@ -147,29 +147,30 @@ def recode(values: pd.Series, numbers: Mapping[str, int]) -> pd.arrays.IntegerAr
 
 def recode_with_text(
     values: pd.Series, numbers: Mapping[str, int], texts: bool = True
-) -> tuple[pd.arrays.IntegerArray, np.ndarray | None]:
-    """:func:`recode`, and the code texts with "" for null (Stata's and SPSS's companion column), from one
-    grouping of the column, which may hold the codes in any dtype (texts as :func:`text_array` makes them):
-    a category column is grouped by its own codes, where its texts as objects cost two passes of hashing
-    every cell (0.7 s of a 561,000-row export). ``texts=False``: no companion (a column of plain integer
-    codes has none; gathering its texts cell by cell was ~0.1 s of every labelled export)."""
-    recoded, companion, _ = _recode(values, numbers, texts)
+) -> tuple[pd.arrays.IntegerArray, pd.Categorical | np.ndarray | None]:
+    """:func:`recode`, and the code texts with "" for null (Stata's and SPSS's companion column, as
+    :func:`recode_grouped` makes it), from one grouping of the column, which may hold the codes in any dtype
+    (texts as :func:`text_array` makes them): a category column is grouped by its own codes, where its texts
+    as objects cost two passes of hashing every cell (0.7 s of a 561,000-row export). ``texts=False``: no
+    companion (a column of plain integer codes has none; gathering its texts cell by cell was ~0.1 s of
+    every labelled export)."""
+    if not texts:
+        return _recode(values, numbers)[0], None
+    recoded, companion, _ = recode_grouped(values, numbers)
     return recoded, companion
 
 
 def recode_grouped(
     values: pd.Series, numbers: Mapping[str, int]
-) -> tuple[pd.arrays.IntegerArray, np.ndarray, Grouping]:
-    """:func:`recode_with_text` with the companion's grouping (its texts, "" last for null), for the binary
-    writers (:func:`encoded_texts`)."""
-    recoded, _, grouping = _recode(values, numbers, False)
+) -> tuple[pd.arrays.IntegerArray, pd.Categorical | np.ndarray, Grouping]:
+    """:func:`recode`, the companion column (:func:`_with_empty`) and its grouping (its texts, "" last for
+    null), for the binary writers (:func:`encoded_texts`)."""
+    recoded, grouping = _recode(values, numbers)
     return recoded, *_with_empty(*grouping)
 
 
-def _recode(
-    values: pd.Series, numbers: Mapping[str, int], texts: bool
-) -> tuple[pd.arrays.IntegerArray, np.ndarray | None, Grouping]:
-    """:func:`recode_with_text`, and the grouping of the column it made (-1 for null)."""
+def _recode(values: pd.Series, numbers: Mapping[str, int]) -> tuple[pd.arrays.IntegerArray, Grouping]:
+    """:func:`recode`, and the grouping of the column it made (-1 for null)."""
     grouped = _text_codes(values)
     if grouped is None:
         codes, uniques = pd.factorize(text_array(values), use_na_sentinel=True)
@@ -182,8 +183,7 @@ def _recode(
         held = _held(codes, len(distinct))[unplanned]
         if held.any():  # name a text a cell holds, not an unused category before it
             raise KeyError(distinct[unplanned[int(np.argmax(held))]])
-    companion = np.array([*distinct, ""], dtype=object)[codes] if texts else None
-    return pd.arrays.IntegerArray(_narrow(table)[codes], codes < 0), companion, (codes, distinct)
+    return pd.arrays.IntegerArray(_narrow(table)[codes], codes < 0), (codes, distinct)
 
 
 def _narrow(numbers: np.ndarray) -> np.ndarray:
