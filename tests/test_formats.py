@@ -553,6 +553,21 @@ def test_numbers_that_cannot_be_stored_exactly_are_refused(fmt: str, tmp_path: P
 
 
 @pytest.mark.parametrize("fmt", ["stata", "spss", "zsav"])
+def test_a_bad_name_and_a_bad_value_are_listed_together(fmt: str, tmp_path: Path) -> None:
+    """Names are checked before any table is recoded; when one is refused, the values of every table are
+    still checked, so the one error lists both kinds of problem, and nothing is written."""
+    long_name = "x" * 70  # beyond Stata's 32 characters and SPSS's 64 bytes
+    book = Codebook({**CODEBOOK.columns, long_name: ColumnInfo(long_name, "Long", "integer")})
+    bad = people().assign(**{long_name: 1}, n_jobs=pd.array([2**60, None, 1, 1], dtype="Int64"))
+    with pytest.raises(DataError) as exc:
+        export_tables({"t1": people().assign(**{long_name: 1}), "t2": bad}, book, fmt, tmp_path / fmt)
+    found = issue_codes(exc)
+    assert ("integer-too-large", "t2", "n_jobs") in found
+    assert {code for code, table, variable in found if variable == long_name} == {"name-too-long"}
+    assert not list((tmp_path / fmt).iterdir())
+
+
+@pytest.mark.parametrize("fmt", ["stata", "spss", "zsav"])
 def test_a_bad_value_in_a_later_table_publishes_no_file(fmt: str, tmp_path: Path) -> None:
     """The labelled formats recode a table while another is written, so a table may be written before a
     later one shows a bad value: nothing is published then (no new file, no temporary one left), a file

@@ -124,16 +124,14 @@ def build(
 ) -> list[LabelledTable]:
     """Recode every table, or raise one DataError listing every bad column and name of every table."""
     recoding = plan_recoding(tables, codebook, variable_label, value_label)
-    issues: list[Issue] = []
-    built: list[LabelledTable] = []
-    for table in tables:
-        out, found = recode_table(recoding, table)
-        built.append(out)
-        issues += found
-    issues += check_names(rule, recoding.names())
+    recoded = [recode_table(recoding, table) for table in tables]
+    _refuse([issue for _, found in recoded for issue in found] + check_names(rule, recoding.names()))
+    return [out for out, _ in recoded]
+
+
+def _refuse(issues: list[Issue]) -> None:
     if issues:
         raise DataError(issues)
-    return built
 
 
 def export_each(
@@ -149,9 +147,9 @@ def export_each(
     Nothing is published until every table is recoded and written: ``save`` stages each file, and one bad
     value anywhere raises the DataError :func:`build` raises, with no file published."""
     recoding = plan_recoding(tables, codebook, variable_label, value_label)
-    if check_names(rule, recoding.names()):
-        build(tables, codebook, rule, variable_label, value_label)  # raises, the values' problems listed too
-        raise AssertionError("build accepted names check_names refused")
+    names = check_names(rule, recoding.names())
+    if names:  # nothing is written; every table's values are checked too, so the error lists all, as build's
+        _refuse([issue for table in tables for issue in recode_table(recoding, table)[1]] + names)
 
     def one(table: str) -> tuple[list[Path], list[Issue]]:
         out, found = recode_table(recoding, table)
@@ -159,9 +157,7 @@ def export_each(
 
     with staged() as stage:
         done = map_each(list(tables), one)
-        issues = [issue for _, found in done for issue in found]
-        if issues:
-            raise DataError(issues)
+        _refuse([issue for _, found in done for issue in found])
     return [path for paths, _ in done for path in paths]
 
 
