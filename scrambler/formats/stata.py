@@ -82,7 +82,7 @@ def _stored(column: pd.Series, role: str) -> object:
             held = data[~missing]  # (a copy: most columns are bytes, for which the first answer stands)
             kind = smallest(*((held.min(), held.max()) if len(held) else (0, 0)))
         if kind != "float64":
-            return pd.arrays.IntegerArray(data.astype(kind.lower()), missing.copy())
+            return pd.arrays.IntegerArray(data.astype(kind.lower()), missing)  # the mask shared, as read
     values = column.to_numpy(dtype="float64", na_value=np.nan)
     kind = storage(values, role)
     if kind == "float64":
