@@ -85,7 +85,7 @@ def write(table: LabelledTable, target: Path, compressed: bool = False, save: Sa
     # a nullable integer cell costs a masked-array lookup and a null test each; it writes a category column's
     # texts as they are (tested), so text needs no conversion
     frame = frame.astype({name: "float64" for name, dtype in frame.dtypes.items()
-                                      if pd.api.types.is_extension_array_dtype(dtype) and dtype.kind in "iub"})
+                          if pd.api.types.is_extension_array_dtype(dtype) and dtype.kind in "iub"})
 
     def run(tmp: Path) -> None:
         pyreadstat.write_sav(
