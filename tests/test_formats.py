@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pyreadstat
 import pytest
@@ -191,6 +192,31 @@ def test_csv_quotes_only_tables_that_need_it(tmp_path: Path) -> None:
         rows = list(stdcsv.reader(handle))
     assert [r[rows[0].index("sex")] for r in rows[1:]] == ["F", "M\nX", "", "M"]
     assert [r[rows[0].index("year_month")] for r in rows[1:]] == ["2021-07", "", "2021-08", 'é, "quoted"']
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet='ab,"\r\né') | st.none(), min_size=1, max_size=12), st.integers(0, 11),
+       st.sampled_from(["string", "large_string", "dictionary"]), st.text(alphabet='x,"\n', max_size=3))
+def test_csv_quoting_looks_at_every_written_value_and_nothing_else(values: list, start: int, kind: str,
+                                                                   hidden: str) -> None:
+    """The quoting check reads text bytes in bulk; it must see exactly the values written: from a sliced
+    array, in a dictionary, and never the bytes a null's slot may keep (``hidden``, placed under a null)."""
+    from scrambler.formats.csv import _quoting
+
+    start = min(start, len(values) - 1)
+    written = values[start:]
+    texts = [v if v is not None else hidden for v in values]  # a null's slot keeps ``hidden``'s bytes
+    offsets = np.cumsum([0] + [len(t.encode()) for t in texts]).astype(np.int32)
+    valid = np.packbits([v is not None for v in values], bitorder="little")
+    array = pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets.tobytes()),
+                                        pa.py_buffer("".join(texts).encode()), pa.py_buffer(valid.tobytes()))
+    array = array.slice(start)
+    if kind == "large_string":
+        array = array.cast(pa.large_string())
+    elif kind == "dictionary":
+        array = array.dictionary_encode()
+    expected = "needed" if any(re.search(r'[",\r\n]', v) for v in written if v is not None) else "none"
+    assert _quoting(pa.table({"text": array, "number": pa.array(range(len(written)))})) == expected
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import csv as _csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from scrambler.errors import DataError, Issue
@@ -34,7 +35,7 @@ TRUE_FALSE = ("true", "false")
 
 
 #: A field holding one of these must be quoted (RFC 4180)
-_NEEDS_QUOTES = r'[",\r\n]'
+_NEEDS_QUOTES = re.compile(rb'[",\r\n]')
 
 
 def csv_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
@@ -42,7 +43,8 @@ def csv_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
     column may arrive as 0/1 or as objects); other columns unchanged."""
     out = frame.copy(deep=False)
     for col in columns:
-        if col.info.kind == "boolean" and col.series.dtype != bool:
+        # numpy's and pandas' own booleans are written as they are: a copy of each cost 0.15 s an export
+        if col.info.kind == "boolean" and not pd.api.types.is_bool_dtype(col.series.dtype):
             out[col.name] = col.series.astype("boolean")
     return out
 
@@ -52,8 +54,21 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
+def _text_bytes(values: pa.Array) -> memoryview:
+    """The UTF-8 bytes of every non-null value of a string array, one after another."""
+    if values.null_count:
+        values = values.drop_null()  # a null's slot may keep bytes; it is written as an empty field
+    values = values.cast(pa.large_string())  # 64-bit offsets: one layout to read
+    if not len(values):
+        return memoryview(b"")
+    offsets = np.frombuffer(values.buffers()[1], np.int64)
+    return memoryview(values.buffers()[2])[offsets[values.offset]:offsets[values.offset + len(values)]]
+
+
 def _quoting(table: pa.Table) -> str:
-    """"none" where no text field needs quotes, else "needed" (Arrow then quotes every text field)."""
+    """"none" where no text field needs quotes, else "needed" (Arrow then quotes every text field).
+
+    The text's bytes are searched at once: a regex per value took 0.19 s of a 561,386-row export."""
     for column in table.columns:
         kind = column.type
         if pa.types.is_dictionary(kind):
@@ -62,8 +77,7 @@ def _quoting(table: pa.Table) -> str:
             values = column.chunks
         else:
             continue
-        if any(pc.any(pc.match_substring_regex(v.cast(pa.string()), _NEEDS_QUOTES)).as_py() for v in values
-               if len(v)):
+        if any(_NEEDS_QUOTES.search(_text_bytes(v)) for v in values):
             return "needed"
     return "none"
 
