@@ -62,8 +62,8 @@ def _forget_pool() -> None:
 def release() -> None:
     """End the worker process now: the command is done and nothing more will be asked of it. A graceful exit of
     a process that imported sdmetrics (with torch, before ``fidelity._without_torch``) took over a second,
-    which the command otherwise waited for
-    at exit (1.4 s of a 5.8 s run on a 595-person panel). The worker holds nothing left to keep."""
+    which the command otherwise waited for at exit (1.4 s of a 5.8 s run on a 595-person panel). The worker
+    holds nothing left to keep."""
     global _pool
     pool, _pool = _pool, None
     procs = list((getattr(pool, "_processes", None) or {}).values())  # pid -> process; private: read defensively
