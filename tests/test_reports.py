@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scrambler.check import check
 from scrambler.coverage import variable_counts
@@ -27,7 +29,7 @@ from scrambler.panel import Panel
 from scrambler.population import generate_population
 from scrambler.reports import ReportSettings, write_run_reports
 from scrambler.reports.frames import report_period
-from scrambler.reports.privacy import closest_distance, recount
+from scrambler.reports.privacy import closest_distance, nearest_hamming, recount
 from scrambler.reports.shareable import small
 from scrambler.scramble import scramble
 from scrambler.scramble.pipeline import LABEL
@@ -320,6 +322,33 @@ def test_copy_of_input_is_caught(run: Run) -> None:
     distance = closest_distance(run.source, run.source, 1, 200, 100_000, np.random.default_rng(0))
     assert distance["min"] == 0 and distance["histogram"][0] == distance["rows"] == 200
 
+
+
+_CELLS = st.sampled_from([0.0, -0.0, 1.0, 2.5, -1e300, 1e300, 3.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 6).flatmap(lambda width: st.tuples(
+    st.lists(st.lists(_CELLS, min_size=width, max_size=width), max_size=40),
+    st.lists(st.lists(_CELLS, min_size=width, max_size=width), max_size=40),
+    st.just(width))), st.integers(1, 50))
+def test_nearest_hamming_counts_differing_columns_to_the_closest_row(sides: tuple, chunk: int) -> None:
+    """Against a row-by-row count: per scrambled row, the fewest columns differing from any input row
+    (-0.0 equals 0.0; the null sentinel -1e300 is a value like any other); every column with no input."""
+    mine, theirs, width = sides
+    expected = [min((sum(x != y for x, y in zip(row, other, strict=True)) for other in theirs), default=width)
+                for row in mine]
+    got = nearest_hamming(np.array(mine, dtype=float).reshape(len(mine), width),
+                          np.array(theirs, dtype=float).reshape(len(theirs), width), chunk=chunk)
+    assert got.tolist() == expected
+
+
+def test_nearest_hamming_counts_past_255_columns() -> None:
+    """More columns than a byte counts: the counter widens instead of wrapping."""
+    a = np.zeros((3, 300))
+    b = np.ones((2, 300))
+    b[1, :10] = 0
+    assert nearest_hamming(a, b).tolist() == [290, 290, 290]
 
 def test_reporting_does_not_load_heavy_libraries_on_import() -> None:
     code = ("import sys, scrambler.reports, scrambler.check, scrambler.cli.main as m; m.build_parser(); "
