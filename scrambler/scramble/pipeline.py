@@ -36,6 +36,10 @@ from scrambler.tables import published_observation
 
 LABEL = "scrambled data: depicts no real situation"
 COVERAGE_ROUNDS = 8
+#: up to this many bytes of output panel, the state each coverage round starts from is copied, so that a
+#: round that loses ground can be undone: one more copy, only when a round left gaps (small outputs, where
+#: rounds lose ground; 500,000 persons of 5 periods and ~270 variables hold 0.2 GB)
+KEEP_ROUND_BYTES = 1_000_000_000
 #: the draw reads a random sample of the input's persons, this many times the output's (never fewer than
 #: WORK_MIN): see working_sample
 WORK_FACTOR = 2
@@ -256,7 +260,13 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
     guard_info: dict[str, Any] = {}
     before_guard: _Snapshot | None = None
     flagged: list[np.ndarray] = []
+    kept: tuple[_Snapshot, list[Gap], dict[str, Any]] | None = None
     for round_ in range(COVERAGE_ROUNDS):
+        if gaps and _Snapshot.size(out) <= KEEP_ROUND_BYTES:
+            # a later round may lose ground (a whole-person redraw for one category takes another below k; a
+            # 100-person output of a small spec went 37 -> 40 gaps): what the last round left, guarded, to go
+            # back to
+            kept = (_Snapshot(out), gaps, guard_info)
         out.touched = np.zeros(out.n, dtype=bool)
         early: Background | None = None
         if round_ == 0 and out.n <= OVERLAP_PERSONS:
@@ -279,6 +289,9 @@ def scramble(spec: DatasetSpec, source: Panel, persons: int, seed: int, *, k: in
         before = len(gaps) if gaps else None
         gaps = shortfalls(spec, counts, CoverageCounts.of(out), k, codelist)
         if not gaps or (before is not None and len(gaps) >= before):
+            if kept is not None and before is not None and len(gaps) > before:
+                kept[0].restore(out)  # the round before, as its guard left it; the last look below rereads it
+                gaps, guard_info = kept[1], kept[2]
             break
     # the counts as the last round left them (which codes the input holds: read only when there is a gap)
     gaps = explain_gaps(spec, gaps, input_codes(source), round_ + 1) if gaps else gaps
@@ -329,6 +342,19 @@ class _Snapshot:
         self.present = panel.present.copy()
         self.static = {n: v.copy() for n, v in panel.static.items()}
         self.periodic = {n: v.copy() for n, v in panel.periodic.items()}
+
+    @staticmethod
+    def size(panel: Panel) -> int:
+        """The bytes a snapshot of ``panel`` takes."""
+        return panel.present.nbytes + sum(v.nbytes for v in (*panel.static.values(), *panel.periodic.values()))
+
+    def restore(self, panel: Panel) -> None:
+        """Put the copied presence and values back into the panel's own arrays."""
+        panel.present[...] = self.present
+        for name, old in self.static.items():
+            panel.static[name][...] = old
+        for name, old in self.periodic.items():
+            panel.periodic[name][...] = old
 
     def changed(self, panel: Panel) -> np.ndarray:
         """The persons whose presence or any value differs now (NaN equal to NaN)."""
