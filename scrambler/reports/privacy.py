@@ -64,8 +64,8 @@ def _encode(panel: Panel, names: list[str], t: int, rows: np.ndarray) -> np.ndar
 
 
 def nearest_hamming(a: np.ndarray, b: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Per row of ``a``, the fewest columns in which it differs from any row of ``b`` (columns as len(a) when
-    ``b`` is empty). Equal means ``==`` on the encoded values (see :func:`_encode`).
+    """Per row of ``a``, the fewest columns in which it differs from any row of ``b`` (every column when ``b``
+    is empty). Equal means ``==`` on the encoded values (see :func:`_encode`).
 
     Each column's values on both sides are numbered once (one small integer per distinct value) and held
     column by column, so that one pass compares a contiguous row of bytes: comparing the float matrix's
