@@ -44,7 +44,8 @@ def csv_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
     out = frame.copy(deep=False)
     for col in columns:
         # numpy's and pandas' own booleans are written as they are: a copy of each cost 0.15 s an export
-        if col.info.kind == "boolean" and not pd.api.types.is_bool_dtype(col.series.dtype):
+        if col.info.kind == "boolean" and not (col.series.dtype == bool
+                                                 or isinstance(col.series.dtype, pd.BooleanDtype)):
             out[col.name] = col.series.astype("boolean")
     return out
 
